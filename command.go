@@ -1,0 +1,400 @@
+package keel
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Replicated command format (version 1). Every raft log entry Keel
+// proposes is one command:
+//
+//	command = version:byte(1) kind:byte body
+//	kind 1 (cmdOp)   body = op
+//	kind 2 (cmdNoop) body = (empty)   a leader's first entry of its term
+//
+//	op    = type:byte(1 range|2 put|3 delete|4 txn) fields
+//	range = key end limit:varint rev:varint sortTarget:byte sortOrder:byte
+//	        flags:byte(1 serializable|2 keysOnly|4 countOnly)
+//	        minMod:varint maxMod:varint minCreate:varint maxCreate:varint
+//	put   = key value lease:varint flags:byte(1 prevKV|2 ignoreValue|4 ignoreLease)
+//	delete= key end flags:byte(1 prevKV)
+//	txn   = n:uvarint cmp*n  n:uvarint op*n (then)  n:uvarint op*n (else)
+//	cmp   = key end target:byte result:byte (value:bytes | int:varint)
+//
+// bytes are a uvarint length followed by the bytes. Decoding rejects
+// unknown versions, kinds and types, trailing bytes, lengths beyond the
+// input and transactions nested deeper than maxTxnDepth, with
+// ErrCorruptCommand.
+const (
+	commandVersion = 1
+
+	cmdOp   = 1
+	cmdNoop = 2
+
+	maxTxnDepth = 32
+)
+
+// command is a decoded log entry.
+type command struct {
+	kind byte
+	op   Op
+}
+
+func encodeNoop() []byte { return []byte{commandVersion, cmdNoop} }
+
+// encodeOpCommand encodes op as a replicated command.
+func encodeOpCommand(op *Op) []byte {
+	e := encoder{b: make([]byte, 0, 64+len(op.key)+len(op.val))}
+	e.byte(commandVersion)
+	e.byte(cmdOp)
+	encodeOp(&e, op)
+	return e.b
+}
+
+func decodeCommand(b []byte) (command, error) {
+	d := decoder{b: b}
+	if v := d.byte(); d.err == nil && v != commandVersion {
+		return command{}, fmt.Errorf("%w: unknown command version %d", ErrCorruptCommand, v)
+	}
+	c := command{kind: d.byte()}
+	switch c.kind {
+	case cmdOp:
+		c.op = decodeOp(&d, 0)
+	case cmdNoop:
+	default:
+		d.fail("command kind")
+	}
+	return c, d.done()
+}
+
+func flags(bits ...bool) byte {
+	var f byte
+	for i, b := range bits {
+		if b {
+			f |= 1 << i
+		}
+	}
+	return f
+}
+
+func encodeOp(e *encoder, op *Op) {
+	e.byte(byte(op.t))
+	switch op.t {
+	case tRange:
+		e.bytes(op.key)
+		e.bytes(op.end)
+		e.varint(op.limit)
+		e.varint(op.rev)
+		e.byte(byte(op.sortTarget))
+		e.byte(byte(op.sortOrder))
+		e.byte(flags(op.serializable, op.keysOnly, op.countOnly))
+		e.varint(op.minModRev)
+		e.varint(op.maxModRev)
+		e.varint(op.minCreateRev)
+		e.varint(op.maxCreateRev)
+	case tPut:
+		e.bytes(op.key)
+		e.bytes(op.val)
+		e.varint(int64(op.leaseID))
+		e.byte(flags(op.prevKV, op.ignoreValue, op.ignoreLease))
+	case tDeleteRange:
+		e.bytes(op.key)
+		e.bytes(op.end)
+		e.byte(flags(op.prevKV))
+	case tTxn:
+		e.uvarint(uint64(len(op.cmps)))
+		for i := range op.cmps {
+			encodeCmp(e, &op.cmps[i])
+		}
+		for _, ops := range [][]Op{op.thenOps, op.elseOps} {
+			e.uvarint(uint64(len(ops)))
+			for i := range ops {
+				encodeOp(e, &ops[i])
+			}
+		}
+	}
+}
+
+func decodeFlags(d *decoder, max byte) byte {
+	f := d.byte()
+	if f >= 1<<max {
+		d.fail("flags")
+	}
+	return f
+}
+
+func decodeOp(d *decoder, depth int) Op {
+	var op Op
+	op.t = opType(d.byte())
+	switch op.t {
+	case tRange:
+		op.key, op.end = d.bytes(), d.bytes()
+		op.limit, op.rev = d.varint(), d.varint()
+		op.sortTarget, op.sortOrder = SortTarget(d.byte()), SortOrder(d.byte())
+		if op.sortTarget > SortByValue || op.sortOrder > SortDescend {
+			d.fail("sort")
+		}
+		f := decodeFlags(d, 3)
+		op.serializable, op.keysOnly, op.countOnly = f&1 != 0, f&2 != 0, f&4 != 0
+		op.minModRev, op.maxModRev = d.varint(), d.varint()
+		op.minCreateRev, op.maxCreateRev = d.varint(), d.varint()
+	case tPut:
+		op.key, op.val = d.bytes(), d.bytes()
+		op.leaseID = LeaseID(d.varint())
+		f := decodeFlags(d, 3)
+		op.prevKV, op.ignoreValue, op.ignoreLease = f&1 != 0, f&2 != 0, f&4 != 0
+	case tDeleteRange:
+		op.key, op.end = d.bytes(), d.bytes()
+		op.prevKV = decodeFlags(d, 1)&1 != 0
+	case tTxn:
+		if depth >= maxTxnDepth {
+			d.fail("txn nesting")
+			return op
+		}
+		if n := d.count(4); n > 0 {
+			op.cmps = make([]Cmp, n)
+			for i := range op.cmps {
+				op.cmps[i] = decodeCmp(d)
+			}
+		}
+		op.thenOps = decodeOps(d, depth)
+		op.elseOps = decodeOps(d, depth)
+	default:
+		d.fail("op type")
+	}
+	return op
+}
+
+func decodeOps(d *decoder, depth int) []Op {
+	n := d.count(2)
+	if n == 0 {
+		return nil
+	}
+	ops := make([]Op, n)
+	for i := range ops {
+		ops[i] = decodeOp(d, depth+1)
+		if d.err != nil {
+			return nil
+		}
+	}
+	return ops
+}
+
+func encodeCmp(e *encoder, c *Cmp) {
+	e.bytes(c.key)
+	e.bytes(c.end)
+	e.byte(byte(c.target))
+	e.byte(byte(c.result))
+	if c.target == CompareValue {
+		e.bytes(c.value)
+	} else {
+		e.varint(c.intValue)
+	}
+}
+
+func decodeCmp(d *decoder) Cmp {
+	c := Cmp{key: d.bytes(), end: d.bytes(), target: CompareTarget(d.byte()), result: CompareResult(d.byte())}
+	if c.target > CompareLease || c.result > CompareNotEqual {
+		d.fail("compare")
+	}
+	if c.target == CompareValue {
+		c.value = d.bytes()
+		if c.value == nil {
+			c.value = []byte{}
+		}
+	} else {
+		c.intValue = d.varint()
+	}
+	return c
+}
+
+// Result format, sent from the leader to a follower that forwarded a
+// write:
+//
+//	result = code:byte (0: ok, then response; else an error code, and for
+//	         codeOther a message:bytes)
+//	response = type:byte(1 put|2 get|3 delete|4 txn) fields
+//	put    = rev:varint hasPrev:bool [kv]
+//	get    = rev:varint count:varint more:bool n:uvarint kv*n
+//	delete = rev:varint deleted:varint n:uvarint kv*n
+//	txn    = rev:varint succeeded:bool n:uvarint response*n
+//	kv     = key value create:varint mod:varint version:varint lease:varint
+//
+// Only the header revision travels; the serving member fills in the rest
+// of the header.
+
+// errorCodes maps the errors that cross the wire to stable codes. Code 0
+// means success; codeOther carries any other error as text.
+var errorCodes = []error{
+	1:  ErrKeyNotFound,
+	2:  ErrLeaseNotFound,
+	3:  ErrCompacted,
+	4:  ErrFutureRev,
+	5:  ErrValueProvided,
+	6:  ErrLeaseProvided,
+	7:  ErrTooManyOps,
+	8:  ErrDuplicateKey,
+	9:  ErrRequestTooLarge,
+	10: ErrEmptyKey,
+	11: ErrInvalidOption,
+	12: ErrCorruptCommand,
+	13: ErrTimeout,
+	14: ErrStopped,
+	15: ErrNoLeader,
+	16: errNotLeader,
+}
+
+const codeOther = 255
+
+func encodeError(e *encoder, err error) {
+	for code, target := range errorCodes {
+		if target != nil && errors.Is(err, target) {
+			e.byte(byte(code))
+			return
+		}
+	}
+	e.byte(codeOther)
+	e.bytes([]byte(err.Error()))
+}
+
+// decodeError reads an error code; it returns nil for code 0.
+func decodeError(d *decoder, code byte) error {
+	switch {
+	case code == 0:
+		return nil
+	case code == codeOther:
+		return fmt.Errorf("keel: remote error: %s", d.bytes())
+	case int(code) < len(errorCodes) && errorCodes[code] != nil:
+		return errorCodes[code]
+	}
+	d.fail("error code")
+	return d.err
+}
+
+func encodeResult(res *applyResult) []byte {
+	e := encoder{b: make([]byte, 0, 64)}
+	if res.err != nil {
+		encodeError(&e, res.err)
+		return e.b
+	}
+	e.byte(0)
+	encodeResponse(&e, res.resp)
+	return e.b
+}
+
+func decodeResult(b []byte) (*applyResult, error) {
+	d := decoder{b: b}
+	code := d.byte()
+	res := &applyResult{}
+	if code != 0 {
+		res.err = decodeError(&d, code)
+	} else {
+		res.resp = decodeResponse(&d, 0)
+	}
+	if err := d.done(); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+func encodeResponse(e *encoder, r OpResponse) {
+	switch {
+	case r.put != nil:
+		e.byte(byte(tPut))
+		e.varint(r.put.Header.Revision)
+		e.bool(r.put.PrevKv != nil)
+		if r.put.PrevKv != nil {
+			encodeKV(e, r.put.PrevKv)
+		}
+	case r.get != nil:
+		e.byte(byte(tRange))
+		e.varint(r.get.Header.Revision)
+		e.varint(r.get.Count)
+		e.bool(r.get.More)
+		encodeKVs(e, r.get.Kvs)
+	case r.del != nil:
+		e.byte(byte(tDeleteRange))
+		e.varint(r.del.Header.Revision)
+		e.varint(r.del.Deleted)
+		encodeKVs(e, r.del.PrevKvs)
+	case r.txn != nil:
+		e.byte(byte(tTxn))
+		e.varint(r.txn.Header.Revision)
+		e.bool(r.txn.Succeeded)
+		e.uvarint(uint64(len(r.txn.Responses)))
+		for _, sub := range r.txn.Responses {
+			encodeResponse(e, sub)
+		}
+	}
+}
+
+func decodeResponse(d *decoder, depth int) OpResponse {
+	t := opType(d.byte())
+	rev := d.varint()
+	h := &ResponseHeader{Revision: rev}
+	switch t {
+	case tPut:
+		r := &PutResponse{Header: h}
+		if d.bool() {
+			r.PrevKv = decodeKV(d)
+		}
+		return OpResponse{put: r}
+	case tRange:
+		r := &GetResponse{Header: h, Count: d.varint(), More: d.bool()}
+		r.Kvs = decodeKVs(d)
+		return OpResponse{get: r}
+	case tDeleteRange:
+		r := &DeleteResponse{Header: h, Deleted: d.varint()}
+		r.PrevKvs = decodeKVs(d)
+		return OpResponse{del: r}
+	case tTxn:
+		r := &TxnResponse{Header: h, Succeeded: d.bool()}
+		if depth >= maxTxnDepth {
+			d.fail("txn nesting")
+			return OpResponse{}
+		}
+		n := d.count(2)
+		for i := 0; i < n && d.err == nil; i++ {
+			r.Responses = append(r.Responses, decodeResponse(d, depth+1))
+		}
+		return OpResponse{txn: r}
+	}
+	d.fail("response type")
+	return OpResponse{}
+}
+
+func encodeKVs(e *encoder, kvs []*KeyValue) {
+	e.uvarint(uint64(len(kvs)))
+	for _, kv := range kvs {
+		encodeKV(e, kv)
+	}
+}
+
+func decodeKVs(d *decoder) []*KeyValue {
+	n := d.count(6)
+	if n == 0 {
+		return nil
+	}
+	kvs := make([]*KeyValue, 0, n)
+	for i := 0; i < n && d.err == nil; i++ {
+		kvs = append(kvs, decodeKV(d))
+	}
+	return kvs
+}
+
+func encodeKV(e *encoder, kv *KeyValue) {
+	e.bytes(kv.Key)
+	e.bytes(kv.Value)
+	e.varint(kv.CreateRevision)
+	e.varint(kv.ModRevision)
+	e.varint(kv.Version)
+	e.varint(kv.Lease)
+}
+
+func decodeKV(d *decoder) *KeyValue {
+	return &KeyValue{
+		Key: d.bytes(), Value: d.bytes(),
+		CreateRevision: d.varint(), ModRevision: d.varint(),
+		Version: d.varint(), Lease: d.varint(),
+	}
+}

@@ -1,0 +1,185 @@
+package keel
+
+import (
+	"crypto/tls"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+)
+
+// Peer names one member of a statically bootstrapped cluster.
+type Peer struct {
+	// ID is the member's stable ID (its Config.ID).
+	ID string
+	// Addr is the address other members dial to reach it, "host:port".
+	Addr string
+}
+
+// Config configures a Keel member. The zero value of every field except Dir
+// means its documented default. Config is passed by value to Open and not
+// retained by reference.
+type Config struct {
+	// ID is the member's stable ID, unique in its cluster. Required when
+	// Peers is set (it must be one of the Peers). Default for a single
+	// node: generated on first Open and persisted in Dir. Reopening a Dir
+	// with a different ID fails with ErrInvalidConfig.
+	ID string
+	// Dir is the data directory (required). It holds the raft log (wal/),
+	// the key-value database (kv.db), raft snapshots (snapshots/) and the
+	// member identity (keel.json).
+	Dir string
+	// Addr is the listen address for member traffic, "host:port". Default:
+	// this member's address in Peers, else "127.0.0.1:0".
+	Addr string
+	// AdvertiseAddr is the address other members dial. Default: Addr with
+	// the port actually bound.
+	AdvertiseAddr string
+	// Peers lists every first member of a static cluster, the same list on
+	// each member. Empty means a single-member cluster. Peers is only used
+	// to bootstrap a new Dir; on reopen, membership comes from the raft log.
+	Peers []Peer
+	// TLS, when non-nil, secures all member traffic with TLS: it is used
+	// both to accept and to dial, so give it certificates, RootCAs and
+	// (for mutual TLS) ClientCAs with ClientAuth set. nil means plaintext.
+	TLS *tls.Config
+	// Logger receives Keel's and raft's logs. nil discards them.
+	Logger *slog.Logger
+
+	// HeartbeatTimeout is how long a follower waits without hearing from
+	// the leader before starting an election. Default 1s (a single-member
+	// cluster uses 100ms, as it has nobody to disturb).
+	HeartbeatTimeout time.Duration
+	// ElectionTimeout is how long a candidate waits before retrying an
+	// election. Default: HeartbeatTimeout.
+	ElectionTimeout time.Duration
+	// LeaderLeaseTimeout is how long a leader keeps leading without
+	// hearing from a quorum. Default: HeartbeatTimeout / 2.
+	LeaderLeaseTimeout time.Duration
+	// SnapshotThreshold is the number of log entries after which raft
+	// takes a snapshot and compacts the log. Default 8192.
+	SnapshotThreshold uint64
+	// SnapshotInterval is how often raft checks SnapshotThreshold.
+	// Default 120s.
+	SnapshotInterval time.Duration
+	// TrailingLogs is the number of log entries kept after a snapshot so
+	// that slow followers can catch up without a snapshot. Default 10240.
+	TrailingLogs uint64
+	// MaxAppendEntries bounds the entries per replication message and per
+	// FSM batch. Default 256 (max 1024).
+	MaxAppendEntries int
+	// MaxTxnOps is the maximum number of compares, and of operations per
+	// branch, in one transaction. Default 128.
+	MaxTxnOps int
+	// MaxRequestBytes is the maximum encoded size of one request.
+	// Default 1.5 MiB.
+	MaxRequestBytes int
+	// CommitInterval is how often applied changes are committed to the
+	// key-value database. Durability comes from the raft log, which is
+	// fsynced before a write is acknowledged; the database catches up from
+	// the log after a crash. Default 100ms.
+	CommitInterval time.Duration
+	// WALSegmentSize is the preallocated size of each raft log segment.
+	// Default 64 MiB.
+	WALSegmentSize int64
+
+	// Listener, when non-nil, is used for member traffic instead of
+	// listening on Addr (for tests and fault injection). Open takes
+	// ownership and closes it on Close.
+	Listener net.Listener
+}
+
+const (
+	defaultHeartbeatTimeout  = time.Second
+	singleHeartbeatTimeout   = 100 * time.Millisecond
+	defaultSnapshotThreshold = 8192
+	defaultSnapshotInterval  = 120 * time.Second
+	defaultTrailingLogs      = 10240
+	defaultMaxAppendEntries  = 256
+	defaultMaxTxnOps         = 128
+	defaultMaxRequestBytes   = 1536 * 1024
+	maxMaxAppendEntries      = 1024
+)
+
+// withDefaults returns cfg with every zero field set to its default.
+func (cfg Config) withDefaults() Config {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.HeartbeatTimeout <= 0 {
+		cfg.HeartbeatTimeout = defaultHeartbeatTimeout
+	}
+	if cfg.ElectionTimeout <= 0 {
+		cfg.ElectionTimeout = cfg.HeartbeatTimeout
+	}
+	if cfg.LeaderLeaseTimeout <= 0 {
+		cfg.LeaderLeaseTimeout = cfg.HeartbeatTimeout / 2
+	}
+	if cfg.SnapshotThreshold == 0 {
+		cfg.SnapshotThreshold = defaultSnapshotThreshold
+	}
+	if cfg.SnapshotInterval <= 0 {
+		cfg.SnapshotInterval = defaultSnapshotInterval
+	}
+	if cfg.TrailingLogs == 0 {
+		cfg.TrailingLogs = defaultTrailingLogs
+	}
+	if cfg.MaxAppendEntries <= 0 {
+		cfg.MaxAppendEntries = defaultMaxAppendEntries
+	}
+	if cfg.MaxTxnOps <= 0 {
+		cfg.MaxTxnOps = defaultMaxTxnOps
+	}
+	if cfg.MaxRequestBytes <= 0 {
+		cfg.MaxRequestBytes = defaultMaxRequestBytes
+	}
+	if cfg.Addr == "" {
+		for _, p := range cfg.Peers {
+			if p.ID == cfg.ID && cfg.ID != "" {
+				cfg.Addr = p.Addr
+			}
+		}
+	}
+	if cfg.Addr == "" {
+		cfg.Addr = "127.0.0.1:0"
+	}
+	return cfg
+}
+
+// validate reports the first problem with cfg (after withDefaults).
+func (cfg Config) validate() error {
+	if cfg.Dir == "" {
+		return fmt.Errorf("%w: Dir is required", ErrInvalidConfig)
+	}
+	if cfg.MaxAppendEntries > maxMaxAppendEntries {
+		return fmt.Errorf("%w: MaxAppendEntries %d exceeds %d", ErrInvalidConfig, cfg.MaxAppendEntries, maxMaxAppendEntries)
+	}
+	if cfg.LeaderLeaseTimeout > cfg.HeartbeatTimeout {
+		return fmt.Errorf("%w: LeaderLeaseTimeout must not exceed HeartbeatTimeout", ErrInvalidConfig)
+	}
+	if cfg.ElectionTimeout < cfg.HeartbeatTimeout {
+		return fmt.Errorf("%w: ElectionTimeout must not be below HeartbeatTimeout", ErrInvalidConfig)
+	}
+	if len(cfg.Peers) == 0 {
+		return nil
+	}
+	if cfg.ID == "" {
+		return fmt.Errorf("%w: ID is required with Peers", ErrInvalidConfig)
+	}
+	seen := make(map[string]bool, len(cfg.Peers))
+	self := false
+	for _, p := range cfg.Peers {
+		if p.ID == "" || p.Addr == "" {
+			return fmt.Errorf("%w: every peer needs an ID and an Addr", ErrInvalidConfig)
+		}
+		if seen[p.ID] {
+			return fmt.Errorf("%w: duplicate peer ID %q", ErrInvalidConfig, p.ID)
+		}
+		seen[p.ID] = true
+		self = self || p.ID == cfg.ID
+	}
+	if !self {
+		return fmt.Errorf("%w: ID %q is not in Peers", ErrInvalidConfig, cfg.ID)
+	}
+	return nil
+}

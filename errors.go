@@ -1,0 +1,68 @@
+package keel
+
+import (
+	"errors"
+
+	"github.com/keeldb/keel/mvcc"
+)
+
+// Errors returned by Keel. Check them with errors.Is; the returned error may
+// wrap one of these with more context.
+var (
+	// ErrCompacted is returned when a read or watch asks for a revision that
+	// compaction has removed. Reading at the compacted revision itself works.
+	ErrCompacted = mvcc.ErrCompacted
+	// ErrFutureRev is returned when a read asks for a revision greater than
+	// the store's current revision.
+	ErrFutureRev = mvcc.ErrFutureRev
+
+	// ErrEmptyKey is returned when a request names an empty key.
+	ErrEmptyKey = errors.New("keel: key is not provided")
+	// ErrKeyNotFound is returned by Put with WithIgnoreValue or
+	// WithIgnoreLease when the key does not exist.
+	ErrKeyNotFound = errors.New("keel: key not found")
+	// ErrValueProvided is returned by Put when WithIgnoreValue is combined
+	// with a non-empty value.
+	ErrValueProvided = errors.New("keel: value is provided")
+	// ErrLeaseProvided is returned by Put when WithIgnoreLease is combined
+	// with WithLease.
+	ErrLeaseProvided = errors.New("keel: lease is provided")
+	// ErrLeaseNotFound is returned when a request names a lease that does
+	// not exist.
+	ErrLeaseNotFound = errors.New("keel: requested lease not found")
+	// ErrTooManyOps is returned when a transaction has more compares, or
+	// more operations in one branch, than Config.MaxTxnOps allows.
+	ErrTooManyOps = errors.New("keel: too many operations in txn request")
+	// ErrDuplicateKey is returned when a transaction writes the same key
+	// twice, or puts a key that it also deletes, in one branch.
+	ErrDuplicateKey = errors.New("keel: duplicate key given in txn request")
+	// ErrRequestTooLarge is returned when an encoded request exceeds
+	// Config.MaxRequestBytes.
+	ErrRequestTooLarge = errors.New("keel: request is too large")
+	// ErrInvalidOption is returned when an Op or Cmp was built with options
+	// that do not apply to it (for example WithLimit on a Put), or with an
+	// invalid compare operator or value type.
+	ErrInvalidOption = errors.New("keel: invalid option")
+	// ErrInvalidTxn is returned when Txn's If, Then or Else is called twice,
+	// or out of order (If after Then, Then after Else).
+	ErrInvalidTxn = errors.New("keel: invalid txn")
+
+	// ErrNoLeader is returned when no leader could be found before the
+	// request's context expired. The request was not applied.
+	ErrNoLeader = errors.New("keel: no leader")
+	// ErrTimeout is returned when the outcome of a write is unknown: the
+	// context expired after the request was proposed or forwarded, or the
+	// leader was lost before the request committed. The write may or may
+	// not have been applied; read the key to find out.
+	ErrTimeout = errors.New("keel: request timed out, outcome unknown")
+	// ErrStopped is returned by calls made after Close, or interrupted by it.
+	ErrStopped = errors.New("keel: store is stopped")
+	// ErrClosed is an alias of ErrStopped, for callers used to that name.
+	ErrClosed = ErrStopped
+
+	// ErrInvalidConfig is returned by Open when the Config is unusable.
+	ErrInvalidConfig = errors.New("keel: invalid config")
+	// ErrCorruptCommand is returned when a replicated command or a
+	// forwarded message cannot be decoded.
+	ErrCorruptCommand = errors.New("keel: corrupt command")
+)

@@ -1,0 +1,164 @@
+package keel
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/keeldb/keel/mvcc"
+)
+
+// fsm applies committed raft entries to mvcc, in log order, on every
+// member. It implements raft.BatchingFSM.
+//
+// The consistent-index rule: mvcc records the raft index of every entry it
+// applies in the same bbolt transaction as the entry's data, and fsm skips
+// any entry at or below that index, so replaying the log after a restart
+// (raft replays everything after its newest snapshot) never applies an
+// entry twice, and an entry whose data did not reach bbolt before a crash
+// is applied again from the log.
+//
+// applied is the index of the last entry delivered to fsm (applied or
+// skipped). raft does not deliver its own no-op and barrier entries to an
+// FSM, so applied only ever equals indexes of Keel's commands and of
+// configuration changes; the read path asks for such indexes only.
+//
+// Apply and ApplyBatch run on raft's FSM goroutine; the other methods are
+// safe for concurrent use.
+type fsm struct {
+	kv  *mvcc.Store
+	log *slog.Logger
+
+	applied atomic.Uint64
+
+	mu     sync.Mutex
+	notify chan struct{} // closed and replaced whenever applied grows
+}
+
+var (
+	_ raft.FSM         = (*fsm)(nil)
+	_ raft.BatchingFSM = (*fsm)(nil)
+)
+
+func newFSM(kv *mvcc.Store, log *slog.Logger) *fsm {
+	f := &fsm{kv: kv, log: log, notify: make(chan struct{})}
+	f.applied.Store(kv.ConsistentIndex())
+	return f
+}
+
+// Apply applies one entry.
+func (f *fsm) Apply(l *raft.Log) any {
+	return f.ApplyBatch([]*raft.Log{l})[0]
+}
+
+// ApplyBatch applies entries in order and returns one *applyResult (or
+// nil, for entries that are not commands) per entry.
+func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
+	out := make([]any, len(logs))
+	for i, l := range logs {
+		if l.Index <= f.kv.ConsistentIndex() {
+			continue // already applied before a restart
+		}
+		if l.Type != raft.LogCommand {
+			f.kv.Write(l.Index).End() // configuration change: record the index only
+			continue
+		}
+		out[i] = f.applyCommand(l)
+	}
+	if n := len(logs); n > 0 {
+		f.setApplied(logs[n-1].Index)
+	}
+	return out
+}
+
+func (f *fsm) applyCommand(l *raft.Log) *applyResult {
+	c, err := decodeCommand(l.Data)
+	if err != nil {
+		f.log.Error("skipping undecodable raft entry", "index", l.Index, "err", err)
+		f.kv.Write(l.Index).End()
+		return &applyResult{err: err}
+	}
+	switch c.kind {
+	case cmdOp:
+		return applyOp(f.kv, l.Index, &c.op)
+	default: // cmdNoop
+		f.kv.Write(l.Index).End()
+		return &applyResult{}
+	}
+}
+
+func (f *fsm) setApplied(idx uint64) {
+	f.mu.Lock()
+	if idx > f.applied.Load() {
+		f.applied.Store(idx)
+		close(f.notify)
+		f.notify = make(chan struct{})
+	}
+	f.mu.Unlock()
+}
+
+// waitApplied blocks until entry idx has been applied, ctx ends or stop
+// closes.
+func (f *fsm) waitApplied(ctx context.Context, idx uint64, stop <-chan struct{}) error {
+	for {
+		if f.applied.Load() >= idx {
+			return nil
+		}
+		f.mu.Lock()
+		ch := f.notify
+		f.mu.Unlock()
+		if f.applied.Load() >= idx {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("%w: waiting for apply: %w", ErrTimeout, ctx.Err())
+		case <-stop:
+			return ErrStopped
+		}
+	}
+}
+
+// Snapshot returns a point-in-time view of the store; raft persists it
+// concurrently with later applies.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	sn, err := f.kv.Snapshot()
+	if err != nil {
+		return nil, err
+	}
+	return &fsmSnapshot{sn: sn}, nil
+}
+
+// Restore replaces the store's state with a snapshot received from the
+// leader (or restored at start-up).
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	if err := f.kv.Restore(rc); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	f.applied.Store(f.kv.ConsistentIndex())
+	close(f.notify)
+	f.notify = make(chan struct{})
+	f.mu.Unlock()
+	return nil
+}
+
+// fsmSnapshot streams an mvcc snapshot into a raft snapshot sink.
+type fsmSnapshot struct{ sn *mvcc.Snapshot }
+
+func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := s.sn.WriteTo(sink); err != nil {
+		_ = sink.Cancel()
+		return err
+	}
+	return sink.Close()
+}
+
+func (s *fsmSnapshot) Release() { _ = s.sn.Close() }

@@ -1,0 +1,121 @@
+package keel
+
+import (
+	"context"
+
+	"github.com/keeldb/keel/mvcc"
+)
+
+// KV is the key-value API of a Keel member. It mirrors etcd's clientv3.KV:
+// the same method names, options, responses and semantics. *Store
+// implements it.
+type KV interface {
+	// Put puts a key-value pair. Options: WithLease, WithPrevKV,
+	// WithIgnoreValue, WithIgnoreLease.
+	Put(ctx context.Context, key, val string, opts ...OpOption) (*PutResponse, error)
+	// Get retrieves a key, or a range of keys with WithRange, WithPrefix or
+	// WithFromKey. It is linearizable unless WithSerializable is given.
+	Get(ctx context.Context, key string, opts ...OpOption) (*GetResponse, error)
+	// Delete deletes a key, or a range of keys with WithRange, WithPrefix or
+	// WithFromKey. WithPrevKV returns the deleted key-value pairs.
+	Delete(ctx context.Context, key string, opts ...OpOption) (*DeleteResponse, error)
+	// Do applies a single Op built by OpGet, OpPut, OpDelete or OpTxn.
+	Do(ctx context.Context, op Op) (OpResponse, error)
+	// Txn creates a transaction: If(compares).Then(ops).Else(ops).Commit().
+	Txn(ctx context.Context) Txn
+}
+
+// KeyValue is one version of a key. CreateRevision is the revision of the
+// put that created the key in its current generation (0 if absent),
+// ModRevision the revision of its last modification, Version the number of
+// puts since it was created (0 if absent), and Lease the ID of the lease
+// attached to it (0 if none). A KeyValue returned to the caller is a copy
+// the caller owns.
+type KeyValue = mvcc.KeyValue
+
+// ResponseHeader is returned with every response.
+type ResponseHeader struct {
+	// ClusterID identifies the cluster; it is the same on every member.
+	ClusterID uint64
+	// MemberID identifies the member that served the request.
+	MemberID uint64
+	// Revision is the store's revision when the request was served: for a
+	// write, the revision it created (or the current one if it changed
+	// nothing); for a read, the member's current revision.
+	Revision int64
+	// RaftTerm is the raft term of the serving member.
+	RaftTerm uint64
+}
+
+// PutResponse is the response to Put.
+type PutResponse struct {
+	Header *ResponseHeader
+	// PrevKv is the key-value pair before the put, when WithPrevKV was
+	// given and the key existed.
+	PrevKv *KeyValue
+}
+
+// GetResponse is the response to Get.
+type GetResponse struct {
+	Header *ResponseHeader
+	// Kvs are the matching key-value pairs (keys only with WithKeysOnly,
+	// none with WithCountOnly).
+	Kvs []*KeyValue
+	// More is true when WithLimit cut off matching keys.
+	More bool
+	// Count is the number of keys in the range, unaffected by WithLimit and
+	// by the min/max revision filters.
+	Count int64
+}
+
+// DeleteResponse is the response to Delete.
+type DeleteResponse struct {
+	Header *ResponseHeader
+	// Deleted is the number of keys deleted.
+	Deleted int64
+	// PrevKvs are the deleted key-value pairs, when WithPrevKV was given.
+	PrevKvs []*KeyValue
+}
+
+// TxnResponse is the response to a committed transaction.
+type TxnResponse struct {
+	Header *ResponseHeader
+	// Succeeded reports whether every compare held (the Then branch ran).
+	Succeeded bool
+	// Responses holds one response per operation of the branch that ran,
+	// in order.
+	Responses []OpResponse
+}
+
+// OpResponse is the response to one Op, as returned by Do and held in
+// TxnResponse.Responses. Exactly one accessor returns non-nil.
+type OpResponse struct {
+	put *PutResponse
+	get *GetResponse
+	del *DeleteResponse
+	txn *TxnResponse
+}
+
+// Put returns the response of a put operation, or nil.
+func (r OpResponse) Put() *PutResponse { return r.put }
+
+// Get returns the response of a get operation, or nil.
+func (r OpResponse) Get() *GetResponse { return r.get }
+
+// Del returns the response of a delete operation, or nil.
+func (r OpResponse) Del() *DeleteResponse { return r.del }
+
+// Txn returns the response of a transaction, or nil.
+func (r OpResponse) Txn() *TxnResponse { return r.txn }
+
+// OpResponse wraps the response as an OpResponse.
+func (r *PutResponse) OpResponse() OpResponse { return OpResponse{put: r} }
+
+// OpResponse wraps the response as an OpResponse.
+func (r *GetResponse) OpResponse() OpResponse { return OpResponse{get: r} }
+
+// OpResponse wraps the response as an OpResponse.
+func (r *DeleteResponse) OpResponse() OpResponse { return OpResponse{del: r} }
+
+// OpResponse wraps the response as an OpResponse.
+func (r *TxnResponse) OpResponse() OpResponse { return OpResponse{txn: r} }

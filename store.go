@@ -1,0 +1,252 @@
+package keel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+
+	"github.com/keeldb/keel/internal/logging"
+	"github.com/keeldb/keel/mvcc"
+	"github.com/keeldb/keel/transport"
+	"github.com/keeldb/keel/wal"
+)
+
+// Store is one member of a Keel cluster: a replicated, multi-version
+// key-value store that the embedding process reads and writes directly.
+// Every member accepts every call; writes made on a follower are forwarded
+// to the leader. Store is safe for concurrent use by multiple goroutines.
+type Store struct {
+	cfg      Config
+	log      *slog.Logger
+	id       identity
+	memberID uint64
+
+	kv    *mvcc.Store
+	wal   *wal.WAL
+	snaps *raft.FileSnapshotStore
+	trans *transport.Transport
+	raft  *raft.Raft
+	fsm   *fsm
+	reads *readIndexer
+	lead  leaderState
+
+	started   chan struct{} // closed once raft runs; RPCs wait for it
+	stop      chan struct{} // closed by Close
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ KV = (*Store)(nil)
+
+// Open opens (creating if needed) the member whose data lives in cfg.Dir
+// and starts serving. A single-member cluster (no Peers) is bootstrapped on
+// first use, and Open returns once it has elected itself and can serve. A
+// member of a multi-member cluster returns once its raft node runs, so the
+// members can be opened one after another; calls made before a quorum is up
+// wait for a leader until their context expires. Reopening a Dir restores
+// its data and membership.
+func Open(cfg Config) (*Store, error) {
+	if cfg.Dir == "" {
+		return nil, fmt.Errorf("%w: Dir is required", ErrInvalidConfig)
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+		return nil, fmt.Errorf("keel: create Dir: %w", err)
+	}
+	id, err := loadIdentity(cfg.Dir, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if id.Single && cfg.HeartbeatTimeout <= 0 {
+		// Nobody to disturb: elect quickly.
+		cfg.HeartbeatTimeout = singleHeartbeatTimeout
+	}
+	cfg = cfg.withDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	s := &Store{
+		cfg: cfg, log: cfg.Logger.With("member", id.MemberID), id: id,
+		memberID: memberNumber(id.MemberID),
+		started:  make(chan struct{}), stop: make(chan struct{}),
+	}
+	s.lead.init()
+	s.reads = newReadIndexer(s)
+	if err := s.open(); err != nil {
+		s.closeParts()
+		return nil, err
+	}
+	if s.isSingleVoter() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := s.lead.waitReady(ctx, s.stop); err != nil {
+			_ = s.Close()
+			return nil, fmt.Errorf("keel: single member did not become leader: %w", err)
+		}
+	}
+	return s, nil
+}
+
+// open starts the components in dependency order. On error, closeParts
+// releases whatever was opened.
+func (s *Store) open() error {
+	cfg := s.cfg
+	hl := logging.HCLog(cfg.Logger, "raft")
+	var err error
+	s.kv, err = mvcc.Open(filepath.Join(cfg.Dir, "kv.db"), mvcc.Config{Logger: s.log, CommitInterval: cfg.CommitInterval})
+	if err != nil {
+		return fmt.Errorf("keel: open kv: %w", err)
+	}
+	s.wal, err = wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Config{Logger: s.log, SegmentSize: cfg.WALSegmentSize})
+	if err != nil {
+		return fmt.Errorf("keel: open wal: %w", err)
+	}
+	s.snaps, err = raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hl.Named("snapshots"))
+	if err != nil {
+		return fmt.Errorf("keel: open snapshots: %w", err)
+	}
+	s.trans, err = transport.Listen(transport.Config{
+		Addr: cfg.Addr, AdvertiseAddr: cfg.AdvertiseAddr, TLS: cfg.TLS,
+		Logger: s.log, Handler: s.handleRPC, Listener: cfg.Listener,
+		RaftLogger: hl.Named("transport"),
+	})
+	if err != nil {
+		return fmt.Errorf("keel: listen: %w", err)
+	}
+
+	rc := s.raftConfig(hl)
+	snapList, err := s.snaps.List()
+	if err != nil {
+		return fmt.Errorf("keel: list snapshots: %w", err)
+	}
+	// Skip restoring the newest snapshot only if the database already holds
+	// everything it does (the consistent-index rule); otherwise restore it.
+	rc.NoSnapshotRestoreOnStart = len(snapList) > 0 && s.kv.ConsistentIndex() >= snapList[0].Index
+
+	has, err := raft.HasExistingState(s.wal, s.wal, s.snaps)
+	if err != nil {
+		return fmt.Errorf("keel: read raft state: %w", err)
+	}
+	if !has {
+		if err := raft.BootstrapCluster(rc, s.wal, s.wal, s.snaps, s.trans.Raft(), s.bootstrapConfiguration()); err != nil {
+			return fmt.Errorf("keel: bootstrap: %w", err)
+		}
+	}
+	s.fsm = newFSM(s.kv, s.log)
+	s.raft, err = raft.NewRaft(rc, s.fsm, s.wal, s.wal, s.snaps, s.trans.Raft())
+	if err != nil {
+		return fmt.Errorf("keel: start raft: %w", err)
+	}
+	close(s.started)
+	s.wg.Go(s.leaderLoop)
+	s.wg.Go(s.reads.run)
+	return nil
+}
+
+// raftConfig maps Config to raft's configuration: LAN timeouts, pre-vote
+// (raft's default with our transport), large batches and a buffered apply
+// channel (Keel bounds waiting with contexts, not with raft's timeouts).
+func (s *Store) raftConfig(hl hclog.Logger) *raft.Config {
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(s.id.MemberID)
+	rc.Logger = hl
+	rc.HeartbeatTimeout = s.cfg.HeartbeatTimeout
+	rc.ElectionTimeout = s.cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = s.cfg.LeaderLeaseTimeout
+	rc.SnapshotThreshold = s.cfg.SnapshotThreshold
+	rc.SnapshotInterval = s.cfg.SnapshotInterval
+	rc.TrailingLogs = s.cfg.TrailingLogs
+	rc.MaxAppendEntries = s.cfg.MaxAppendEntries
+	rc.BatchApplyCh = true
+	rc.NoLegacyTelemetry = true
+	return rc
+}
+
+func (s *Store) bootstrapConfiguration() raft.Configuration {
+	if len(s.cfg.Peers) == 0 {
+		return raft.Configuration{Servers: []raft.Server{{
+			Suffrage: raft.Voter, ID: raft.ServerID(s.id.MemberID), Address: raft.ServerAddress(s.trans.Addr()),
+		}}}
+	}
+	var c raft.Configuration
+	for _, p := range s.cfg.Peers {
+		addr := p.Addr
+		if p.ID == s.id.MemberID {
+			addr = s.trans.Addr()
+		}
+		c.Servers = append(c.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(p.ID), Address: raft.ServerAddress(addr)})
+	}
+	return c
+}
+
+// isSingleVoter reports whether this member is the only voter.
+func (s *Store) isSingleVoter() bool {
+	f := s.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
+	}
+	servers := f.Configuration().Servers
+	return len(servers) == 1 && servers[0].ID == raft.ServerID(s.id.MemberID) && servers[0].Suffrage == raft.Voter
+}
+
+// Close stops the member: it hands leadership to another voter if it leads
+// (so the cluster fails over at once), stops raft, every goroutine and
+// listener, and closes its files. Calls in flight return ErrStopped (or
+// ErrTimeout if a write's outcome is unknown). Close is idempotent.
+func (s *Store) Close() error {
+	return s.close(true)
+}
+
+func (s *Store) close(transfer bool) error {
+	s.closeOnce.Do(func() {
+		if transfer && s.raft != nil && s.raft.State() == raft.Leader && !s.isSingleVoter() {
+			if err := s.raft.LeadershipTransfer().Error(); err != nil {
+				s.log.Warn("leadership transfer on close failed", "err", err)
+			}
+		}
+		close(s.stop)
+		s.closeErr = s.closeParts()
+	})
+	return s.closeErr
+}
+
+// closeParts shuts down whatever open started, in reverse order.
+func (s *Store) closeParts() error {
+	var errs []error
+	if s.raft != nil {
+		errs = append(errs, s.raft.Shutdown().Error())
+	}
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	s.wg.Wait()
+	if s.trans != nil {
+		errs = append(errs, s.trans.Close())
+	}
+	if s.wal != nil {
+		errs = append(errs, s.wal.Close())
+	}
+	if s.kv != nil {
+		errs = append(errs, s.kv.Close())
+	}
+	return errors.Join(errs...)
+}
+
+func (s *Store) stopped() bool {
+	select {
+	case <-s.stop:
+		return true
+	default:
+		return false
+	}
+}

@@ -1,0 +1,130 @@
+package keel
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// leaderState tracks whether this member, as leader, may serve read-index
+// requests: only after a command of its own term has been applied, which
+// proves every entry committed by earlier leaders has been applied too.
+type leaderState struct {
+	mu      sync.Mutex
+	term    uint64        // term in which the ready entry was applied; 0 = not ready
+	index   uint64        // raft index of that entry
+	changed chan struct{} // closed and replaced on every change
+}
+
+func (l *leaderState) init() { l.changed = make(chan struct{}) }
+
+func (l *leaderState) set(term, index uint64) {
+	l.mu.Lock()
+	l.term, l.index = term, index
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.mu.Unlock()
+}
+
+func (l *leaderState) get() (term, index uint64, changed <-chan struct{}) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.term, l.index, l.changed
+}
+
+// waitReady blocks until the member is a ready leader.
+func (l *leaderState) waitReady(ctx context.Context, stop <-chan struct{}) error {
+	for {
+		term, _, ch := l.get()
+		if term != 0 {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-stop:
+			return ErrStopped
+		}
+	}
+}
+
+// leaderLoop follows raft's leadership changes. On gaining leadership it
+// commits a no-op command of the new term and marks the member ready once
+// the FSM has applied it.
+func (s *Store) leaderLoop() {
+	for {
+		select {
+		case <-s.stop:
+			return
+		case isLeader := <-s.raft.LeaderCh():
+			s.lead.set(0, 0)
+			if isLeader {
+				s.establishLeadership()
+			}
+		}
+	}
+}
+
+func (s *Store) establishLeadership() {
+	backoff := 10 * time.Millisecond
+	for !s.stopped() && s.raft.State() == raft.Leader {
+		term := s.raft.CurrentTerm()
+		f := s.raft.Apply(encodeNoop(), s.cfg.ElectionTimeout)
+		err := f.Error()
+		if err == nil && s.raft.State() == raft.Leader && s.raft.CurrentTerm() == term {
+			s.lead.set(term, f.Index())
+			s.log.Info("leader ready", "term", term, "index", f.Index())
+			return
+		}
+		if err != nil {
+			s.log.Warn("leader no-op failed", "term", term, "err", err)
+		}
+		select {
+		case <-s.stop:
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 200*time.Millisecond)
+	}
+}
+
+// leaderReadIndex confirms, as leader, that this member still leads and
+// returns the index a linearizable read must wait for: the commit index
+// captured before leadership was confirmed by a quorum (raft #603's
+// recipe). It returns errNotLeader if the member does not lead.
+func (s *Store) leaderReadIndex(ctx context.Context) (uint64, error) {
+	for {
+		if s.raft.State() != raft.Leader {
+			return 0, errNotLeader
+		}
+		term, readyIdx, ch := s.lead.get()
+		if term == 0 || term != s.raft.CurrentTerm() {
+			select { // wait until the no-op of this term is applied
+			case <-ch:
+				continue
+			case <-ctx.Done():
+				return 0, fmt.Errorf("%w: leader not ready: %w", ErrTimeout, ctx.Err())
+			case <-s.stop:
+				return 0, ErrStopped
+			}
+		}
+		idx := s.raft.CommitIndex()
+		if err := s.raft.VerifyLeader().Error(); err != nil {
+			return 0, errNotLeader
+		}
+		if s.raft.CurrentTerm() != term {
+			return 0, errNotLeader
+		}
+		return max(idx, readyIdx), nil
+	}
+}
+
+// leaderAddr returns the address of the current leader, or "".
+func (s *Store) leaderAddr() string {
+	addr, _ := s.raft.LeaderWithID()
+	return string(addr)
+}

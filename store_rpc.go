@@ -1,0 +1,79 @@
+package keel
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/hashicorp/raft"
+)
+
+// Member-to-member messages (over transport.Call):
+//
+//	request  = msg:byte payload
+//	msgPropose   payload = a replicated command; reply = a result (see
+//	             command.go), errNotLeader if this member does not lead
+//	msgReadIndex payload = empty; reply = code:byte [index:uvarint]
+const (
+	msgPropose   = 1
+	msgReadIndex = 2
+)
+
+// handleRPC serves requests forwarded by other members.
+func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
+	select {
+	case <-s.started:
+	case <-s.stop:
+		return nil, ErrStopped
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if len(req) == 0 {
+		return nil, fmt.Errorf("%w: empty message", ErrCorruptCommand)
+	}
+	switch req[0] {
+	case msgPropose:
+		if s.raft.State() != raft.Leader {
+			return encodeResult(&applyResult{err: errNotLeader}), nil
+		}
+		if _, err := decodeCommand(req[1:]); err != nil {
+			return encodeResult(&applyResult{err: err}), nil
+		}
+		res, err := s.proposeLocal(ctx, req[1:])
+		if err != nil {
+			res = &applyResult{err: err}
+		}
+		return encodeResult(res), nil
+	case msgReadIndex:
+		if s.raft.State() != raft.Leader {
+			return encodeReadIndexResponse(0, errNotLeader), nil
+		}
+		idx, err := s.reads.index(ctx) // batched with this member's own reads
+		return encodeReadIndexResponse(idx, err), nil
+	}
+	return nil, fmt.Errorf("%w: unknown message %d", ErrCorruptCommand, req[0])
+}
+
+func encodeReadIndexResponse(idx uint64, err error) []byte {
+	e := encoder{}
+	if err != nil {
+		encodeError(&e, err)
+		return e.b
+	}
+	e.byte(0)
+	e.uvarint(idx)
+	return e.b
+}
+
+func decodeReadIndexResponse(b []byte) (uint64, error) {
+	d := decoder{b: b}
+	code := d.byte()
+	if code != 0 {
+		err := decodeError(&d, code)
+		if derr := d.done(); derr != nil {
+			return 0, derr
+		}
+		return 0, err
+	}
+	idx := d.uvarint()
+	return idx, d.done()
+}
