@@ -1,0 +1,80 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+)
+
+// Handler serves one RPC from a peer. ctx carries the caller's deadline and
+// is canceled when the transport closes, when the connection to the caller
+// fails, and when the caller cancels its Call. req is owned by the handler.
+// A returned error is delivered to the caller as a *RemoteError (its text
+// only); a returned response larger than MaxMessageSize is delivered as a
+// *RemoteError too. Handlers run concurrently, one goroutine per request,
+// and must return promptly once ctx is done: Transport.Close waits for them.
+type Handler func(ctx context.Context, req []byte) ([]byte, error)
+
+// Config configures a Transport. The zero value is usable: it listens on
+// 127.0.0.1 on a random port, in plaintext, without a Handler.
+type Config struct {
+	// Addr is the listen address "host:port"; "" means "127.0.0.1:0".
+	Addr string
+	// AdvertiseAddr is the address peers dial; "" means the listener's
+	// actual address. It must not have an unspecified host (0.0.0.0, ::).
+	AdvertiseAddr string
+	// TLS, when non-nil, is used both for accepting (tls.Server) and for
+	// dialing (tls.Client). Mutual TLS is in effect when it sets ClientCAs
+	// and ClientAuth; when ServerName is empty the dialed host is used.
+	// nil means plaintext.
+	TLS *tls.Config
+	// Logger receives the transport's logs; nil discards them.
+	Logger *slog.Logger
+	// Handler serves Call from peers; nil makes calls to this member fail
+	// with ErrNoHandler.
+	Handler Handler
+	// Listener, when non-nil, is used instead of binding Addr (tests, fault
+	// injection). The Transport takes ownership and closes it.
+	Listener net.Listener
+	// Dial, when non-nil, replaces net.Dialer for every outgoing connection
+	// (raft and RPC); the TLS handshake, if any, runs on top of it.
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
+	// RaftTimeout is the I/O deadline of raft's NetworkTransport and the
+	// time an accepted connection gets to complete its TLS handshake and
+	// send its header byte; 0 means 10s.
+	RaftTimeout time.Duration
+	// MaxPool is raft's connection pool size per peer; 0 means 3.
+	MaxPool int
+	// RaftLogger receives raft's NetworkTransport logs; nil discards them.
+	RaftLogger hclog.Logger
+}
+
+const (
+	defaultAddr        = "127.0.0.1:0"
+	defaultRaftTimeout = 10 * time.Second
+	defaultMaxPool     = 3
+)
+
+// withDefaults returns cfg with zero fields replaced by their defaults.
+func (cfg Config) withDefaults() Config {
+	if cfg.Addr == "" {
+		cfg.Addr = defaultAddr
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.RaftTimeout <= 0 {
+		cfg.RaftTimeout = defaultRaftTimeout
+	}
+	if cfg.MaxPool <= 0 {
+		cfg.MaxPool = defaultMaxPool
+	}
+	if cfg.RaftLogger == nil {
+		cfg.RaftLogger = hclog.NewNullLogger()
+	}
+	return cfg
+}

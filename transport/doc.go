@@ -1,0 +1,51 @@
+// Package transport is Keel's member-to-member network layer: one TCP
+// listener per member that multiplexes hashicorp/raft's traffic and Keel's
+// own request/response RPCs (followers forwarding writes and read-index
+// requests to the leader). It moves bytes; it knows nothing of KV types and
+// imports no other Keel package.
+//
+// # Connections
+//
+// Every connection starts, after the TLS handshake when Config.TLS is set,
+// with one header byte: 'R' hands the connection to raft's
+// NetworkTransport (see Transport.Raft), 'K' starts a Keel RPC connection.
+// Any other byte, or no byte within Config.RaftTimeout, closes the
+// connection (logged). With TLS the same *tls.Config is used to accept and
+// to dial, so setting ClientCAs and ClientAuth gives mutual TLS on both
+// protocols. Any certificate the CA accepts may speak raft: identity is not
+// bound to a raft ServerID.
+//
+// # RPCs
+//
+// Call is multiplexed and pipelined: concurrent calls to a peer share two
+// persistent connections, each request carries an ID, the time left before
+// the caller's deadline, and its payload (at most MaxMessageSize); the peer
+// runs each request's Handler in its own goroutine and responses come back
+// in any order. A connection that fails is redialed by the next Call.
+// Frames announcing more than MaxMessageSize are rejected before any
+// allocation, and payload buffers grow only with the bytes received.
+//
+// # Delivery guarantees
+//
+// Call reports whether a failed request may have run:
+//   - ErrUnreachable: definitely not delivered; retrying cannot duplicate.
+//   - ErrConnLost, or a context error without ErrUnreachable: the request was
+//     handed to the connection and may or may not have run (unknown).
+//   - ErrRemote, ErrNoHandler: the peer answered; the outcome is definite.
+//
+// A request counts as delivered from the moment the connection's writer
+// starts encoding it, even if the bytes never leave the process: "unknown"
+// is reported conservatively, never "not sent" for a request that was sent.
+// There are no retries inside Call and no deduplication: callers that retry
+// after an unknown outcome must make requests idempotent (e.g. with a client
+// request ID).
+//
+// # Caveats
+//
+//   - Calls to this member's own address go over TCP like any other.
+//   - raft's NetworkTransport has no per-message size cap and no server-side
+//     read deadline; authenticating peers (mutual TLS) is the protection.
+//   - Close waits for running Handlers: a Handler must honour its ctx.
+//   - The RPC client keeps connections to every address it has called
+//     until Close; there is no idle timeout.
+package transport

@@ -1,0 +1,64 @@
+package transport
+
+import "errors"
+
+// Sentinel errors. Errors returned by this package wrap one of these (check
+// with errors.Is); context errors are wrapped so that
+// errors.Is(err, context.DeadlineExceeded) and errors.Is(err, context.Canceled)
+// work as well.
+var (
+	// ErrClosed is returned by operations on a Transport after Close.
+	ErrClosed = errors.New("transport: closed")
+
+	// ErrNoHandler is returned by Call when the peer has no Handler
+	// configured. The request reached the peer but nothing was executed.
+	ErrNoHandler = errors.New("transport: no handler")
+
+	// ErrUnreachable means the request was definitely NOT delivered to the
+	// peer: dialing failed, the TLS handshake failed, the connection failed
+	// before the request's bytes were handed to it, or the caller's context
+	// ended before they were. Retrying cannot cause a duplicate execution.
+	ErrUnreachable = errors.New("transport: peer unreachable, request not sent")
+
+	// ErrConnLost means the connection failed after the request's bytes were
+	// (at least partly) handed to it and before a response arrived. The
+	// handler may or may not have run: the outcome is unknown.
+	ErrConnLost = errors.New("transport: connection lost, outcome unknown")
+
+	// ErrRemote is wrapped by a *RemoteError: the peer's Handler ran and
+	// returned an error.
+	ErrRemote = errors.New("transport: remote error")
+
+	// ErrTooLarge is returned by Call when the request is larger than
+	// MaxMessageSize (it is not sent), and by the frame decoder for a frame
+	// announcing a larger payload.
+	ErrTooLarge = errors.New("transport: message too large")
+
+	// ErrBadFrame is returned by the frame decoder for a malformed frame
+	// (unknown kind, inconsistent fields). The connection is closed.
+	ErrBadFrame = errors.New("transport: malformed frame")
+
+	// ErrBadHeader is logged when an accepted connection starts with an
+	// unknown protocol byte; the connection is closed.
+	ErrBadHeader = errors.New("transport: unknown connection header")
+
+	// ErrInvalidConfig is returned by Listen for an unusable Config.
+	ErrInvalidConfig = errors.New("transport: invalid config")
+)
+
+// RemoteError is the error returned by Call when the peer's Handler returned
+// an error. It wraps ErrRemote; Message is the remote error's text.
+type RemoteError struct {
+	// Addr is the address the call was made to.
+	Addr string
+	// Message is the text of the error returned by the remote Handler.
+	Message string
+}
+
+// Error implements error.
+func (e *RemoteError) Error() string {
+	return "transport: remote error from " + e.Addr + ": " + e.Message
+}
+
+// Unwrap returns ErrRemote.
+func (e *RemoteError) Unwrap() error { return ErrRemote }

@@ -1,0 +1,342 @@
+package transport
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+)
+
+// Connection header bytes: the first byte of every connection (after the
+// TLS handshake when TLS is on) selects the protocol spoken on it.
+const (
+	headerRaft byte = 'R' // hashicorp/raft NetworkTransport stream
+	headerRPC  byte = 'K' // Keel request/response frames (frame.go)
+)
+
+// Transport is one member's listener multiplexing raft traffic and Keel
+// RPCs, plus the client side of both. It is safe for concurrent use.
+type Transport struct {
+	cfg       Config
+	ln        net.Listener
+	advertise string
+	log       *slog.Logger
+	stream    *streamLayer
+	raftNet   *raft.NetworkTransport
+
+	ctx    context.Context // canceled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // every goroutine we start, plus accepted raft conns
+
+	mu     sync.Mutex
+	closed bool
+	conns  map[net.Conn]struct{} // every open raw connection
+	peers  map[string]*peer      // RPC client pools by address
+
+	closeOnce sync.Once
+}
+
+// Listen binds cfg.Addr (or adopts cfg.Listener), starts accepting, and
+// starts raft's NetworkTransport over the multiplexed listener.
+func Listen(cfg Config) (*Transport, error) {
+	cfg = cfg.withDefaults()
+	ln := cfg.Listener
+	if ln == nil {
+		var err error
+		ln, err = net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("transport: listen on %s: %w", cfg.Addr, err)
+		}
+	}
+	adv := cfg.AdvertiseAddr
+	if adv == "" {
+		adv = ln.Addr().String()
+	}
+	host, _, err := net.SplitHostPort(adv)
+	if err != nil {
+		_ = ln.Close()
+		return nil, fmt.Errorf("%w: advertise address %q: %v", ErrInvalidConfig, adv, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		_ = ln.Close()
+		return nil, fmt.Errorf("%w: advertise address %q is not dialable; set AdvertiseAddr", ErrInvalidConfig, adv)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t := &Transport{
+		cfg:       cfg,
+		ln:        ln,
+		advertise: adv,
+		log:       cfg.Logger.With("component", "transport", "addr", adv),
+		ctx:       ctx,
+		cancel:    cancel,
+		conns:     make(map[net.Conn]struct{}),
+		peers:     make(map[string]*peer),
+	}
+	t.stream = newStreamLayer(t)
+	t.raftNet = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  t.stream,
+		MaxPool: cfg.MaxPool,
+		Timeout: cfg.RaftTimeout,
+		Logger:  cfg.RaftLogger,
+	})
+	t.wg.Add(1)
+	go t.acceptLoop()
+	return t, nil
+}
+
+// Addr returns the advertised address: the one peers dial and raft uses as
+// this member's ServerAddress.
+func (t *Transport) Addr() string { return t.advertise }
+
+// Raft returns the *raft.NetworkTransport running over the multiplexed
+// listener. It implements raft.WithPreVote and raft.WithClose. Closing it
+// directly stops raft traffic only; Transport.Close closes it too.
+func (t *Transport) Raft() raft.Transport { return t.raftNet }
+
+// Close stops accepting, closes raft's transport and every connection,
+// cancels running handlers' contexts and waits for every goroutine the
+// Transport started (and for raft's connection handlers) to exit. Pending
+// Calls fail. It is idempotent and always returns nil.
+func (t *Transport) Close() error {
+	t.closeOnce.Do(func() {
+		t.mu.Lock()
+		t.closed = true
+		t.mu.Unlock()
+		t.cancel()
+		_ = t.ln.Close()
+		_ = t.raftNet.Close()
+		t.mu.Lock()
+		conns := make([]net.Conn, 0, len(t.conns))
+		for c := range t.conns {
+			conns = append(conns, c)
+		}
+		t.mu.Unlock()
+		for _, c := range conns {
+			_ = c.Close()
+		}
+		t.wg.Wait()
+		t.stream.wait()
+	})
+	return nil
+}
+
+// goTracked runs f in a goroutine counted by t.wg, unless t is closed.
+func (t *Transport) goTracked(f func()) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		f()
+	}()
+	return true
+}
+
+// track registers a raw connection so Close can close it; false means t is
+// closed (the caller must close c).
+func (t *Transport) track(c net.Conn) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return false
+	}
+	t.conns[c] = struct{}{}
+	return true
+}
+
+func (t *Transport) untrack(c net.Conn) {
+	t.mu.Lock()
+	delete(t.conns, c)
+	t.mu.Unlock()
+}
+
+// acceptLoop accepts connections and hands each to handleConn.
+func (t *Transport) acceptLoop() {
+	defer t.wg.Done()
+	var delay time.Duration
+	for {
+		c, err := t.ln.Accept()
+		if err != nil {
+			if t.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			t.log.Warn("accept failed", "err", err, "retry_in", delay)
+			select {
+			case <-t.ctx.Done():
+				return
+			case <-time.After(delay):
+			}
+			continue
+		}
+		delay = 0
+		if !t.track(c) {
+			_ = c.Close()
+			return
+		}
+		t.wg.Add(1) // safe: acceptLoop holds a count
+		go t.handleConn(c)
+	}
+}
+
+// handleConn completes the TLS handshake, reads the header byte and
+// dispatches the connection to raft or to the RPC server.
+func (t *Transport) handleConn(raw net.Conn) {
+	defer t.wg.Done()
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			t.untrack(raw)
+			_ = raw.Close()
+		}
+	}()
+	_ = raw.SetDeadline(time.Now().Add(t.cfg.RaftTimeout))
+	c := raw
+	if t.cfg.TLS != nil {
+		tc := tls.Server(raw, t.cfg.TLS)
+		if err := tc.HandshakeContext(t.ctx); err != nil {
+			t.log.Warn("tls handshake failed", "remote", raw.RemoteAddr().String(), "err", err)
+			return
+		}
+		c = tc
+	}
+	var hdr [1]byte
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		t.log.Debug("reading connection header failed", "remote", raw.RemoteAddr().String(), "err", err)
+		return
+	}
+	switch hdr[0] {
+	case headerRaft:
+		_ = raw.SetDeadline(time.Time{})
+		t.wg.Add(1) // released when raft closes the conn
+		rc := &trackedConn{Conn: c, onClose: func() { t.untrack(raw); t.wg.Done() }}
+		if t.stream.handoff(rc) {
+			handedOff = true
+			return
+		}
+		_ = rc.Close()
+		handedOff = true
+	case headerRPC:
+		// Acknowledge, so the dialer knows the connection is accepted
+		// (with TLS 1.3 a rejected client certificate shows only now).
+		if _, err := c.Write([]byte{headerRPC}); err != nil {
+			return
+		}
+		_ = raw.SetDeadline(time.Time{})
+		t.serveRPC(c)
+	default:
+		t.log.Warn("closing connection", "remote", raw.RemoteAddr().String(), "err", ErrBadHeader, "header", hdr[0])
+	}
+}
+
+// dial opens an outgoing connection to addr, runs the TLS handshake and
+// writes the header byte (for RPC connections, then waits for the peer's
+// one-byte acknowledgement), all bounded by ctx. Errors wrap ErrUnreachable
+// (and ctx's error when it ended the dial).
+func (t *Transport) dial(ctx context.Context, addr string, header byte) (net.Conn, error) {
+	if t.ctx.Err() != nil {
+		return nil, ErrClosed
+	}
+	ctx, stop := mergeCancel(ctx, t.ctx)
+	defer stop()
+	var raw net.Conn
+	var err error
+	if t.cfg.Dial != nil {
+		raw, err = t.cfg.Dial(ctx, addr)
+	} else {
+		var d net.Dialer
+		raw, err = d.DialContext(ctx, "tcp", addr)
+	}
+	if err != nil {
+		return nil, t.dialErr(ctx, addr, err)
+	}
+	if !t.track(raw) {
+		_ = raw.Close()
+		return nil, ErrClosed
+	}
+	fail := func(err error) (net.Conn, error) {
+		t.untrack(raw)
+		_ = raw.Close()
+		return nil, t.dialErr(ctx, addr, err)
+	}
+	// Bound the handshake and header exchange by ctx, deadline or cancel.
+	if dl, ok := ctx.Deadline(); ok {
+		_ = raw.SetDeadline(dl)
+	}
+	stopInterrupt := context.AfterFunc(ctx, func() { _ = raw.SetDeadline(time.Unix(1, 0)) })
+	defer stopInterrupt()
+	c := raw
+	if t.cfg.TLS != nil {
+		cfg := t.cfg.TLS.Clone()
+		if cfg.ServerName == "" {
+			if host, _, err := net.SplitHostPort(addr); err == nil {
+				cfg.ServerName = host
+			}
+		}
+		tc := tls.Client(raw, cfg)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			return fail(err)
+		}
+		c = tc
+	}
+	if _, err := c.Write([]byte{header}); err != nil {
+		return fail(err)
+	}
+	if header == headerRPC {
+		var ack [1]byte
+		if _, err := io.ReadFull(c, ack[:]); err != nil {
+			return fail(err)
+		}
+		if ack[0] != headerRPC {
+			return fail(fmt.Errorf("%w: ack %d", ErrBadHeader, ack[0]))
+		}
+	}
+	if !stopInterrupt() {
+		return fail(ctx.Err()) // ctx ended: the deadline may be poisoned
+	}
+	_ = raw.SetDeadline(time.Time{})
+	return &trackedConn{Conn: c, onClose: func() { t.untrack(raw) }}, nil
+}
+
+// dialErr wraps a dial failure with ErrUnreachable, and with ctx's error
+// when ctx ended it (or ErrClosed when the transport is closing).
+func (t *Transport) dialErr(ctx context.Context, addr string, err error) error {
+	if t.ctx.Err() != nil {
+		return fmt.Errorf("%w: dial %s: %w", ErrClosed, addr, err)
+	}
+	if cerr := ctx.Err(); cerr != nil {
+		return fmt.Errorf("%w: dial %s: %w", ErrUnreachable, addr, cerr)
+	}
+	return fmt.Errorf("%w: dial %s: %w", ErrUnreachable, addr, err)
+}
+
+// mergeCancel returns a context that is ctx, also canceled when other is.
+func mergeCancel(ctx, other context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(other, cancel)
+	return ctx, func() { stop(); cancel() }
+}
+
+// trackedConn runs onClose once, on the first Close.
+type trackedConn struct {
+	net.Conn
+	once    sync.Once
+	onClose func()
+}
+
+// Close closes the connection and runs onClose the first time.
+func (c *trackedConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.onClose)
+	return err
+}
