@@ -78,6 +78,14 @@ func (c *testCluster) stop(i int) {
 	c.stores[i] = nil
 }
 
+// crash stops member i without handing over leadership, as a killed
+// process would (the database still flushes on the way down).
+func (c *testCluster) crash(i int) {
+	c.tb.Helper()
+	require.NoError(c.tb, c.stores[i].close(false))
+	c.stores[i] = nil
+}
+
 func (c *testCluster) closeAll() {
 	for i, s := range c.stores {
 		if s != nil {

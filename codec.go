@@ -69,8 +69,8 @@ func (d *decoder) uvarint() uint64 {
 		return 0
 	}
 	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("uvarint")
+	if n <= 0 || n != uvarintLen(v) {
+		d.fail("uvarint") // overflow, truncation or a non-minimal encoding
 		return 0
 	}
 	d.b = d.b[n:]
@@ -82,13 +82,27 @@ func (d *decoder) varint() int64 {
 		return 0
 	}
 	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("varint")
+	if n <= 0 || n != uvarintLen(zigzag(v)) {
+		d.fail("varint") // overflow, truncation or a non-minimal encoding
 		return 0
 	}
 	d.b = d.b[n:]
 	return v
 }
+
+// uvarintLen is the length of the minimal uvarint encoding of v.
+func uvarintLen(v uint64) int {
+	n := 1
+	for v >= 0x80 {
+		v >>= 7
+		n++
+	}
+	return n
+}
+
+// zigzag maps a signed value to the unsigned one binary.AppendVarint
+// encodes.
+func zigzag(v int64) uint64 { return uint64(v<<1) ^ uint64(v>>63) }
 
 // bytes returns a copy of a length-prefixed byte string; an empty string
 // decodes as nil.

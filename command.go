@@ -241,7 +241,7 @@ var errorCodes = []error{
 	13: ErrTimeout,
 	14: ErrStopped,
 	15: ErrNoLeader,
-	16: errNotLeader,
+	16: ErrNotLeader,
 }
 
 const codeOther = 255

@@ -50,6 +50,10 @@ var (
 	// ErrNoLeader is returned when no leader could be found before the
 	// request's context expired. The request was not applied.
 	ErrNoLeader = errors.New("keel: no leader")
+	// ErrNotLeader is returned by leader-only calls (TransferLeadership)
+	// on a member that does not lead. Internally it also marks a request
+	// that was refused before entering the raft log, which is safe to retry.
+	ErrNotLeader = errors.New("keel: not the leader")
 	// ErrTimeout is returned when the outcome of a write is unknown: the
 	// context expired after the request was proposed or forwarded, or the
 	// leader was lost before the request committed. The write may or may

@@ -95,11 +95,11 @@ func (s *Store) establishLeadership() {
 // leaderReadIndex confirms, as leader, that this member still leads and
 // returns the index a linearizable read must wait for: the commit index
 // captured before leadership was confirmed by a quorum (raft #603's
-// recipe). It returns errNotLeader if the member does not lead.
+// recipe). It returns ErrNotLeader if the member does not lead.
 func (s *Store) leaderReadIndex(ctx context.Context) (uint64, error) {
 	for {
 		if s.raft.State() != raft.Leader {
-			return 0, errNotLeader
+			return 0, ErrNotLeader
 		}
 		term, readyIdx, ch := s.lead.get()
 		if term == 0 || term != s.raft.CurrentTerm() {
@@ -114,10 +114,10 @@ func (s *Store) leaderReadIndex(ctx context.Context) (uint64, error) {
 		}
 		idx := s.raft.CommitIndex()
 		if err := s.raft.VerifyLeader().Error(); err != nil {
-			return 0, errNotLeader
+			return 0, ErrNotLeader
 		}
 		if s.raft.CurrentTerm() != term {
-			return 0, errNotLeader
+			return 0, ErrNotLeader
 		}
 		return max(idx, readyIdx), nil
 	}

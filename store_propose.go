@@ -11,11 +11,6 @@ import (
 	"github.com/keeldb/keel/transport"
 )
 
-// errNotLeader means the request reached a member that does not lead, or
-// raft refused it before it entered the log: it was certainly not applied
-// and may be retried on the leader.
-var errNotLeader = errors.New("keel: not the leader")
-
 // propose replicates cmd through raft and returns the leader's apply
 // result. On a follower the command is forwarded to the leader. It retries
 // only while the command has certainly not been applied (no leader known,
@@ -40,13 +35,13 @@ func (s *Store) propose(ctx context.Context, cmd []byte) (*applyResult, error) {
 		} else {
 			err = ErrNoLeader
 		}
-		if err == nil && errors.Is(res.err, errNotLeader) {
-			err = errNotLeader
+		if err == nil && errors.Is(res.err, ErrNotLeader) {
+			err = ErrNotLeader
 		}
 		if err == nil {
 			return res, nil
 		}
-		if !errors.Is(err, errNotLeader) && !errors.Is(err, ErrNoLeader) {
+		if !errors.Is(err, ErrNotLeader) && !errors.Is(err, ErrNoLeader) {
 			return nil, err
 		}
 		// Not applied: wait for a (new) leader and retry.
@@ -94,7 +89,7 @@ func (s *Store) proposeLocal(ctx context.Context, cmd []byte) (*applyResult, err
 		return res, nil
 	case errors.Is(ferr, raft.ErrNotLeader), errors.Is(ferr, raft.ErrLeadershipTransferInProgress),
 		errors.Is(ferr, raft.ErrEnqueueTimeout):
-		return nil, errNotLeader
+		return nil, ErrNotLeader
 	case errors.Is(ferr, raft.ErrRaftShutdown):
 		return nil, fmt.Errorf("%w: %w", ErrTimeout, ErrStopped)
 	default: // ErrLeadershipLost, ErrAbortedByRestore: the entry may still commit
@@ -110,7 +105,7 @@ func (s *Store) forward(ctx context.Context, addr string, cmd []byte) (*applyRes
 	switch {
 	case err == nil:
 	case errors.Is(err, transport.ErrUnreachable):
-		return nil, errNotLeader // never sent: safe to retry
+		return nil, ErrNotLeader // never sent: safe to retry
 	case s.stopped():
 		return nil, fmt.Errorf("%w: %w", ErrTimeout, ErrStopped)
 	default: // sent, outcome unknown

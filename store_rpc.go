@@ -11,7 +11,7 @@ import (
 //
 //	request  = msg:byte payload
 //	msgPropose   payload = a replicated command; reply = a result (see
-//	             command.go), errNotLeader if this member does not lead
+//	             command.go), ErrNotLeader if this member does not lead
 //	msgReadIndex payload = empty; reply = code:byte [index:uvarint]
 const (
 	msgPropose   = 1
@@ -33,7 +33,7 @@ func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
 	switch req[0] {
 	case msgPropose:
 		if s.raft.State() != raft.Leader {
-			return encodeResult(&applyResult{err: errNotLeader}), nil
+			return encodeResult(&applyResult{err: ErrNotLeader}), nil
 		}
 		if _, err := decodeCommand(req[1:]); err != nil {
 			return encodeResult(&applyResult{err: err}), nil
@@ -45,7 +45,7 @@ func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
 		return encodeResult(res), nil
 	case msgReadIndex:
 		if s.raft.State() != raft.Leader {
-			return encodeReadIndexResponse(0, errNotLeader), nil
+			return encodeReadIndexResponse(0, ErrNotLeader), nil
 		}
 		idx, err := s.reads.index(ctx) // batched with this member's own reads
 		return encodeReadIndexResponse(idx, err), nil

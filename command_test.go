@@ -1,0 +1,145 @@
+package keel
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// sampleOps covers every op type and option the command format carries.
+func sampleOps() map[string]Op {
+	return map[string]Op{
+		"put":            OpPut("k", "v"),
+		"put options":    OpPut("k", "", WithPrevKV(), WithIgnoreValue(), WithLease(42)),
+		"empty value":    OpPut("k", ""),
+		"delete range":   OpDelete("a", WithRange("b"), WithPrevKV()),
+		"delete prefix":  OpDelete("", WithPrefix()),
+		"get everything": OpGet("a", WithFromKey(), WithLimit(5), WithRev(9), WithSort(SortByValue, SortDescend), WithKeysOnly(), WithSerializable(), WithMinModRev(1), WithMaxModRev(2), WithMinCreateRev(3), WithMaxCreateRev(4)),
+		"get count":      OpGet("a", WithCountOnly()),
+		"txn": OpTxn(
+			[]Cmp{Compare(Value("a"), "=", ""), Compare(Version("b"), ">", 3).WithPrefix(), Compare(LeaseValue("c"), "!=", LeaseID(-1))},
+			[]Op{OpPut("x", "1"), OpTxn(nil, []Op{OpGet("y")}, []Op{OpDelete("z")})},
+			[]Op{OpGet("q", WithPrefix())},
+		),
+		"empty txn": OpTxn(nil, nil, nil),
+	}
+}
+
+func TestCommandRoundTrip(t *testing.T) {
+	for name, op := range sampleOps() {
+		t.Run(name, func(t *testing.T) {
+			b := encodeOpCommand(&op)
+			c, err := decodeCommand(b)
+			require.NoError(t, err)
+			require.Equal(t, byte(cmdOp), c.kind)
+			// Re-encoding the decoded op gives the same bytes.
+			require.Equal(t, b, encodeOpCommand(&c.op))
+			require.Equal(t, op.t, c.op.t)
+			require.Equal(t, op.key, c.op.key)
+		})
+	}
+	c, err := decodeCommand(encodeNoop())
+	require.NoError(t, err)
+	require.Equal(t, byte(cmdNoop), c.kind)
+}
+
+func TestCommandDecodeRejects(t *testing.T) {
+	vop := OpTxn(nil, []Op{OpPut("a", "b")}, nil)
+	valid := encodeOpCommand(&vop)
+	deep := OpPut("k", "v")
+	for range maxTxnDepth + 1 {
+		deep = OpTxn(nil, []Op{deep}, nil)
+	}
+	tests := []struct {
+		name string
+		in   []byte
+	}{
+		{name: "empty", in: nil},
+		{name: "unknown version", in: []byte{9, cmdNoop}},
+		{name: "unknown kind", in: []byte{commandVersion, 77}},
+		{name: "unknown op type", in: []byte{commandVersion, cmdOp, 99}},
+		{name: "trailing bytes", in: append(encodeNoop(), 0)},
+		{name: "truncated", in: valid[:len(valid)-1]},
+		{name: "forged length", in: []byte{commandVersion, cmdOp, byte(tPut), 0xff, 0xff, 0xff, 0xff, 0x0f}},
+		{name: "forged count", in: []byte{commandVersion, cmdOp, byte(tTxn), 0xff, 0xff, 0xff, 0xff, 0x0f}},
+		{name: "bad flags", in: []byte{commandVersion, cmdOp, byte(tDeleteRange), 1, 'a', 0, 0xf0}},
+		{name: "too deep", in: encodeOpCommand(&deep)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := decodeCommand(tc.in)
+			require.ErrorIs(t, err, ErrCorruptCommand)
+		})
+	}
+}
+
+func TestResultRoundTrip(t *testing.T) {
+	kv := &KeyValue{Key: []byte("k"), Value: []byte("v"), CreateRevision: 2, ModRevision: 3, Version: 2, Lease: 7}
+	h := func(rev int64) *ResponseHeader { return &ResponseHeader{Revision: rev} }
+	tests := map[string]*applyResult{
+		"put":   {resp: OpResponse{put: &PutResponse{Header: h(3), PrevKv: kv}}},
+		"get":   {resp: OpResponse{get: &GetResponse{Header: h(4), Kvs: []*KeyValue{kv, kv}, More: true, Count: 9}}},
+		"del":   {resp: OpResponse{del: &DeleteResponse{Header: h(5), Deleted: 1, PrevKvs: []*KeyValue{kv}}}},
+		"txn":   {resp: OpResponse{txn: &TxnResponse{Header: h(6), Succeeded: true, Responses: []OpResponse{{put: &PutResponse{Header: h(6)}}, {txn: &TxnResponse{Header: h(6)}}}}}},
+		"known": {err: ErrKeyNotFound},
+		"other": {err: errors.New("boom")},
+	}
+	for name, res := range tests {
+		t.Run(name, func(t *testing.T) {
+			b := encodeResult(res)
+			got, err := decodeResult(b)
+			require.NoError(t, err)
+			if res.err != nil {
+				require.Error(t, got.err)
+				require.Contains(t, got.err.Error(), res.err.Error())
+				return
+			}
+			require.NoError(t, got.err)
+			require.Equal(t, b, encodeResult(got))
+		})
+	}
+}
+
+// FuzzCommandDecode checks that decoding never panics, and that whatever
+// decodes re-encodes to the same bytes (the format has one encoding per
+// command).
+func FuzzCommandDecode(f *testing.F) {
+	for _, op := range sampleOps() {
+		f.Add(encodeOpCommand(&op))
+	}
+	f.Add(encodeNoop())
+	f.Add([]byte{commandVersion, cmdOp, byte(tTxn), 0xff, 0xff, 0x03})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		c, err := decodeCommand(b)
+		if err != nil {
+			if !errors.Is(err, ErrCorruptCommand) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		var again []byte
+		if c.kind == cmdNoop {
+			again = encodeNoop()
+		} else {
+			again = encodeOpCommand(&c.op)
+		}
+		if !bytes.Equal(b, again) {
+			t.Fatalf("re-encoding differs:\n in  %x\n out %x", b, again)
+		}
+	})
+}
+
+// FuzzResultDecode checks that decoding a leader's reply never panics.
+func FuzzResultDecode(f *testing.F) {
+	f.Add(encodeResult(&applyResult{resp: OpResponse{get: &GetResponse{Header: &ResponseHeader{Revision: 1}, Kvs: []*KeyValue{{Key: []byte("a")}}}}}))
+	f.Add(encodeResult(&applyResult{err: errors.New("x")}))
+	f.Add([]byte{0, byte(tTxn), 2, 1, 0xff, 0xff, 0x7f})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		res, err := decodeResult(b)
+		if err == nil && res == nil {
+			t.Fatal("nil result without error")
+		}
+	})
+}

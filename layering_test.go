@@ -1,0 +1,130 @@
+package keel
+
+import (
+	"go/parser"
+	"go/token"
+	"io/fs"
+	"path"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const modulePath = "github.com/keeldb/keel"
+
+// layerRules says, per package directory (relative to the module root),
+// which non-standard-library imports its non-test files may use. A prefix
+// ending in "/" allows everything below it. Directories not listed fall
+// under the rule of their nearest listed parent. This enforces DESIGN.md's
+// dependency direction:
+//
+//	examples → lock, discovery → keel (root) → mvcc, wal, transport, raft
+//
+// mvcc, wal and transport never import each other or the root; mvcc does
+// not import raft; lock and discovery use only the root's public API.
+var layerRules = map[string][]string{
+	".":                 {modulePath + "/mvcc", modulePath + "/wal", modulePath + "/transport", modulePath + "/internal/logging", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
+	"mvcc":              {"go.etcd.io/bbolt", "github.com/tidwall/btree"},
+	"wal":               {"github.com/hashicorp/raft"},
+	"transport":         {"github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
+	"internal/logging":  {"github.com/hashicorp/go-hclog"},
+	"internal/faultfs":  {modulePath + "/wal"},
+	"lock":              {modulePath},
+	"discovery":         {modulePath},
+	"examples":          {modulePath, modulePath + "/lock", modulePath + "/discovery"},
+	"internal/testdata": {},
+}
+
+func ruleFor(dir string) ([]string, bool) {
+	for d := dir; ; d = path.Dir(d) {
+		if r, ok := layerRules[d]; ok {
+			return r, true
+		}
+		if d == "." || d == "/" {
+			return nil, false
+		}
+	}
+}
+
+func allowed(imp string, rule []string) bool {
+	first, _, _ := strings.Cut(imp, "/")
+	if !strings.Contains(first, ".") {
+		return true // standard library
+	}
+	for _, a := range rule {
+		if imp == a || (strings.HasSuffix(a, "/") && strings.HasPrefix(imp, a)) {
+			return true
+		}
+		// A module path allows its packages (raft has no subpackages we
+		// use, but btree and bbolt do).
+		if !strings.HasPrefix(a, modulePath) && strings.HasPrefix(imp, a+"/") {
+			return true
+		}
+	}
+	return false
+}
+
+func TestLayering(t *testing.T) {
+	fset := token.NewFileSet()
+	checked := 0
+	err := filepath.WalkDir(".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			// Nested modules and test data are outside the library.
+			if p != "." && (d.Name() == "testdata" || d.Name() == "bench" || strings.HasPrefix(d.Name(), ".")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(p, ".go") || strings.HasSuffix(p, "_test.go") {
+			return nil
+		}
+		dir := filepath.ToSlash(filepath.Dir(p))
+		rule, ok := ruleFor(dir)
+		require.True(t, ok, "no layering rule covers %s: add one to layerRules", dir)
+		f, err := parser.ParseFile(fset, p, nil, parser.ImportsOnly)
+		require.NoError(t, err)
+		for _, is := range f.Imports {
+			imp, err := strconv.Unquote(is.Path.Value)
+			require.NoError(t, err)
+			require.True(t, allowed(imp, rule), "%s imports %s, which its layer forbids (allowed: %v)", p, imp, rule)
+		}
+		checked++
+		return nil
+	})
+	require.NoError(t, err)
+	require.Greater(t, checked, 20, "layering test checked suspiciously few files")
+}
+
+func TestLayeringRulesCatchViolations(t *testing.T) {
+	tests := []struct {
+		name string
+		dir  string
+		imp  string
+		want bool
+	}{
+		{name: "stdlib anywhere", dir: "mvcc", imp: "encoding/binary", want: true},
+		{name: "mvcc may use bbolt", dir: "mvcc", imp: "go.etcd.io/bbolt", want: true},
+		{name: "mvcc must not use raft", dir: "mvcc", imp: "github.com/hashicorp/raft", want: false},
+		{name: "mvcc must not use wal", dir: "mvcc", imp: modulePath + "/wal", want: false},
+		{name: "wal must not use root", dir: "wal", imp: modulePath, want: false},
+		{name: "transport must not use mvcc", dir: "transport", imp: modulePath + "/mvcc", want: false},
+		{name: "root may use wal", dir: ".", imp: modulePath + "/wal", want: true},
+		{name: "root must not use lock", dir: ".", imp: modulePath + "/lock", want: false},
+		{name: "lock must not use mvcc", dir: "lock", imp: modulePath + "/mvcc", want: false},
+		{name: "examples subdir may use root", dir: "examples/cluster", imp: modulePath, want: true},
+		{name: "examples must not use internals", dir: "examples/cluster", imp: modulePath + "/mvcc", want: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rule, ok := ruleFor(tc.dir)
+			require.True(t, ok)
+			require.Equal(t, tc.want, allowed(tc.imp, rule))
+		})
+	}
+}
