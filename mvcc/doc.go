@@ -1,0 +1,87 @@
+// Package mvcc is Keel's multi-version key-value engine: etcd's data model
+// (revisions, versions, generations, tombstones) over a bbolt file, with an
+// in-memory B-tree key index. It has no raft and no network dependencies;
+// Keel's raft FSM drives it in log order on every member.
+//
+// # Model
+//
+// The store has a current revision, 1 when empty. Every write transaction
+// ([Store.Write] … [TxnWrite.End]) with at least one change bumps it by
+// exactly one; a txn with no change (reads only, or a DeleteRange that
+// matched nothing) does not. The changes of one txn share that main revision
+// and get sub-revisions 0, 1, 2, … in order. A key's Version counts the puts
+// of its current generation (the first put gives 1, CreateRevision is that
+// put's revision); a delete writes a tombstone and ends the generation, and
+// a re-create starts again at version 1. Reads at an older revision see the
+// state as of that revision.
+//
+// # Storage
+//
+// bbolt holds two buckets. "key" is keyed by revision: 8 bytes big-endian
+// main, '_', 8 bytes big-endian sub, plus a trailing 't' for tombstones
+// (etcd's encoding); its values are KeyValues in a compact binary encoding
+// (a format byte, length-prefixed key and value, varint revisions, version
+// and lease). "meta" holds the schema marker, the consistent index and the
+// compaction revision. The key index (key → generations of revisions) lives
+// in memory only and is rebuilt by scanning the key bucket on [Open] and
+// [Store.Restore]; the current revision is then the maximum of the newest
+// stored revision and the compaction revision.
+//
+// # Visibility before durability
+//
+// [TxnWrite.End] does not fsync. Changes become visible to readers at End
+// and are kept in an in-memory overlay (revision → KeyValue) until a
+// background committer writes them to bbolt, every Config.CommitInterval or
+// synchronously in End once Config.CommitLimit changes are pending. Each
+// bbolt commit writes only whole ended txns together with the raft index of
+// the last of them (the consistent index, in the same bbolt transaction), so
+// bbolt is always exactly the state as of its stored consistent index. After
+// a crash bbolt may be behind: the owner replays raft entries above
+// [Store.ConsistentIndex]. [Store.ForceCommit], [Store.Snapshot] and
+// [Store.Close] commit everything pending.
+//
+// # Concurrency protocol
+//
+// Lock order: writeMu → commitMu → mu.
+//
+//   - writeMu is held by the one open write txn from Write to End (and by
+//     Close and Restore), so there is a single writer.
+//   - commitMu serializes bbolt commits.
+//   - mu (an RWMutex) guards the index, the revisions, the overlay and the
+//     pending list. It is held only around in-memory work and bbolt read
+//     transactions, never across a bbolt commit, so readers never wait for
+//     an fsync.
+//
+// The write txn inserts its revisions into the index and overlay under mu
+// as it goes, at revision current+1, which no reader asks for (readers read
+// at or below the current revision); End bumps the current revision and
+// appends the txn's changes to the pending list in one critical section, so
+// a reader sees a whole txn or none of it. A reader takes mu (read), finds
+// revisions in the index, looks each value up in the overlay first and
+// otherwise in a bbolt read transaction opened while still holding mu. A
+// commit snapshots the pending list under mu, commits it without mu, and
+// only then, under mu (write), removes the committed entries from the
+// overlay; so a revision missing from the overlay is already visible to any
+// bbolt read transaction opened afterwards.
+//
+// # Failure
+//
+// A failed bbolt commit fail-stops the store: [Store.Err] reports an error
+// wrapping ErrFailed, Range returns it, nothing is committed any more, and
+// ForceCommit, Snapshot and Close return it. Write has no error return: a
+// txn on a failed store still applies in memory, but is never made durable.
+// A txn on a closed store is inert.
+//
+// # Caveats
+//
+//   - Compaction, watches and leases are not implemented yet; reads already
+//     check the compaction revision (ErrCompacted), End is where watchers
+//     will be notified, and a lease bucket will join the schema.
+//   - An open [Snapshot] holds a bbolt read transaction: Close and Restore
+//     wait for it, and bbolt cannot remap a growing file while it is open
+//     (size Config.InitialMmapSize generously).
+//   - Forgetting to End a write txn blocks every later Write, Close and
+//     Restore.
+//   - Put accepts an empty key; Keel's API rejects it before calling here,
+//     and a Range with an empty key and no end matches nothing.
+package mvcc

@@ -1,0 +1,33 @@
+package mvcc
+
+import "errors"
+
+var (
+	// ErrCompacted is returned by Range when the requested revision is below
+	// the store's compaction revision.
+	ErrCompacted = errors.New("mvcc: required revision has been compacted")
+
+	// ErrFutureRev is returned by Range when the requested revision is above
+	// the store's current revision.
+	ErrFutureRev = errors.New("mvcc: required revision is a future revision")
+
+	// ErrClosed is returned by every operation on a Store after Close.
+	ErrClosed = errors.New("mvcc: store closed")
+
+	// ErrFailed is returned (wrapped together with the underlying cause) once
+	// a bbolt commit has failed. The store is then fail-stopped: see
+	// [Store.Err].
+	ErrFailed = errors.New("mvcc: store failed")
+
+	// ErrCorruptSnapshot is returned by [Store.Restore] when the snapshot
+	// stream is not a valid Keel mvcc database. It is also returned by
+	// [Open] when an existing database file has invalid contents.
+	ErrCorruptSnapshot = errors.New("mvcc: corrupt snapshot")
+
+	// ErrCorruptRecord is returned when a stored revision key or KeyValue
+	// record cannot be decoded.
+	ErrCorruptRecord = errors.New("mvcc: corrupt record")
+)
+
+// ErrInvalidConfig is returned by [Open] for a Config with negative values.
+var ErrInvalidConfig = errors.New("mvcc: invalid config")

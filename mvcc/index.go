@@ -1,0 +1,92 @@
+package mvcc
+
+import (
+	"bytes"
+
+	"github.com/tidwall/btree"
+)
+
+// treeIndex maps keys to their keyIndex in a B-tree ordered by key bytes.
+// It is not safe for concurrent use: the Store guards it with its mu
+// (the tree is created with NoLocks).
+type treeIndex struct {
+	tree *btree.BTreeG[*keyIndex]
+}
+
+func lessKeyIndex(a, b *keyIndex) bool { return bytes.Compare(a.key, b.key) < 0 }
+
+func newTreeIndex() *treeIndex {
+	return &treeIndex{tree: btree.NewBTreeGOptions(lessKeyIndex, btree.Options{NoLocks: true})}
+}
+
+// keyIndex returns the index of key, or nil.
+func (ti *treeIndex) keyIndex(key []byte) *keyIndex {
+	ki, ok := ti.tree.Get(&keyIndex{key: key})
+	if !ok {
+		return nil
+	}
+	return ki
+}
+
+// getOrCreate returns the index of key, creating an empty one (owning a copy
+// of key) if missing.
+func (ti *treeIndex) getOrCreate(key []byte) *keyIndex {
+	if ki := ti.keyIndex(key); ki != nil {
+		return ki
+	}
+	ki := &keyIndex{key: cloneBytes(key)}
+	if ki.key == nil {
+		ki.key = []byte{}
+	}
+	ti.tree.Set(ki)
+	return ki
+}
+
+// visit calls fn for every keyIndex in the range described by key and end
+// (see rangeBounds), in key order, until fn returns false.
+func (ti *treeIndex) visit(key, end []byte, fn func(ki *keyIndex) bool) {
+	lo, hi, single, empty := rangeBounds(key, end)
+	if empty {
+		return
+	}
+	if single {
+		if ki := ti.keyIndex(key); ki != nil {
+			fn(ki)
+		}
+		return
+	}
+	iter := func(ki *keyIndex) bool {
+		if hi != nil && bytes.Compare(ki.key, hi) >= 0 {
+			return false
+		}
+		return fn(ki)
+	}
+	if lo == nil {
+		ti.tree.Scan(iter)
+		return
+	}
+	ti.tree.Ascend(&keyIndex{key: lo}, iter)
+}
+
+// rangeBounds interprets etcd's range encoding:
+//   - end empty: the single key `key` (an empty key then means no key);
+//   - end == "\x00": every key >= key, and key == "\x00" too means all keys;
+//   - otherwise [key, end), empty when end <= key.
+//
+// lo == nil means "from the first key"; hi == nil means "to the last key".
+func rangeBounds(key, end []byte) (lo, hi []byte, single, empty bool) {
+	switch {
+	case len(end) == 0:
+		return key, nil, true, len(key) == 0
+	case len(end) == 1 && end[0] == 0:
+		if len(key) == 1 && key[0] == 0 {
+			return nil, nil, false, false
+		}
+		return key, nil, false, false
+	default:
+		if bytes.Compare(end, key) <= 0 {
+			return nil, nil, false, true
+		}
+		return key, end, false, false
+	}
+}

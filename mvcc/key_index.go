@@ -1,0 +1,127 @@
+package mvcc
+
+import (
+	"fmt"
+)
+
+// keyIndex holds the revisions of one key, grouped into generations. It is
+// etcd's keyIndex model (server/storage/mvcc/key_index.go).
+//
+// A generation is the life of the key from a creation to a deletion. Every
+// put appends its revision to the current (last) generation; a delete
+// appends its tombstone revision to the current generation and then starts
+// a new, empty one. A key whose last generation is empty is currently
+// deleted. Reading at revision r finds the generation whose first revision
+// is <= r and whose tombstone (if any) is > r, and picks the largest
+// revision <= r in it.
+//
+// Worked example: put(2.0); put(3.0); delete(4.0); put(5.0); put(5.1)
+// (two puts in one transaction); delete(6.0) gives
+//
+//	generations:
+//	  {empty}                          // current: key is deleted
+//	  {created 5.0, ver 3, [5.0 5.1 6.0t]}
+//	  {created 2.0, ver 3, [2.0 3.0 4.0t]}
+//
+//	get(1) -> not found (before creation)
+//	get(3) -> 3.0, created 2.0, version 2
+//	get(4) -> not found (deleted at 4)
+//	get(5) -> 5.1, created 5.0, version 2
+//	get(6) -> not found
+//
+// ver counts the revisions appended to the generation, tombstone included
+// (as in etcd); the version of a revision at position n of revs is n+1.
+//
+// Compaction (a later issue) will drop, per generation, every revision below
+// the largest one <= the compaction revision, and whole generations that
+// ended at or before it; an index left with only an empty generation is
+// removed.
+//
+// keyIndex is not safe for concurrent use; the Store guards it with its mu.
+type keyIndex struct {
+	key         []byte
+	modified    revision // the last revision appended
+	generations []generation
+}
+
+// generation is one life of a key: from a creation to a deletion.
+type generation struct {
+	ver     int64
+	created revision // revision of the first put
+	revs    []revision
+}
+
+func (g *generation) isEmpty() bool { return len(g.revs) == 0 }
+
+// put appends a put revision to the current generation.
+func (ki *keyIndex) put(rev revision) error {
+	if !rev.greaterThan(ki.modified) {
+		return fmt.Errorf("%w: revision %d.%d not above %d.%d for key %q",
+			ErrCorruptRecord, rev.main, rev.sub, ki.modified.main, ki.modified.sub, ki.key)
+	}
+	if len(ki.generations) == 0 {
+		ki.generations = append(ki.generations, generation{})
+	}
+	g := &ki.generations[len(ki.generations)-1]
+	if g.isEmpty() {
+		g.created = rev
+	}
+	g.revs = append(g.revs, rev)
+	g.ver++
+	ki.modified = rev
+	return nil
+}
+
+// tombstone ends the current generation at rev.
+func (ki *keyIndex) tombstone(rev revision) error {
+	if !ki.isLive() {
+		return fmt.Errorf("%w: tombstone for deleted key %q", ErrCorruptRecord, ki.key)
+	}
+	if err := ki.put(rev); err != nil {
+		return err
+	}
+	ki.generations = append(ki.generations, generation{})
+	return nil
+}
+
+// isLive reports whether the key exists at the latest revision in the index.
+func (ki *keyIndex) isLive() bool {
+	return len(ki.generations) > 0 && !ki.generations[len(ki.generations)-1].isEmpty()
+}
+
+// get returns the revision of the key visible at atRev, its creation
+// revision and its version. ok is false when the key does not exist at atRev.
+func (ki *keyIndex) get(atRev int64) (modified, created revision, ver int64, ok bool) {
+	g := ki.findGeneration(atRev)
+	if g == nil {
+		return revision{}, revision{}, 0, false
+	}
+	for n := len(g.revs) - 1; n >= 0; n-- {
+		if g.revs[n].main <= atRev {
+			return g.revs[n], g.created, g.ver - int64(len(g.revs)-n-1), true
+		}
+	}
+	return revision{}, revision{}, 0, false
+}
+
+// findGeneration returns the generation that holds the key's state at rev,
+// or nil when the key does not exist at rev.
+func (ki *keyIndex) findGeneration(rev int64) *generation {
+	last := len(ki.generations) - 1
+	for cg := last; cg >= 0; cg-- {
+		g := &ki.generations[cg]
+		if g.isEmpty() {
+			continue
+		}
+		if cg != last {
+			// A non-last generation ends with its tombstone.
+			if tomb := g.revs[len(g.revs)-1].main; tomb <= rev {
+				return nil
+			}
+		}
+		if g.revs[0].main <= rev {
+			return g
+		}
+	}
+	return nil
+}

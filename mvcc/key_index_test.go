@@ -1,0 +1,75 @@
+package mvcc
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// TestKeyIndexWorkedExample checks the example in keyIndex's doc comment.
+func TestKeyIndexWorkedExample(t *testing.T) {
+	ki := &keyIndex{key: []byte("k")}
+	require.NoError(t, ki.put(revision{2, 0}))
+	require.NoError(t, ki.put(revision{3, 0}))
+	require.NoError(t, ki.tombstone(revision{4, 0}))
+	require.NoError(t, ki.put(revision{5, 0}))
+	require.NoError(t, ki.put(revision{5, 1}))
+	require.NoError(t, ki.tombstone(revision{6, 0}))
+
+	require.Equal(t, []generation{
+		{ver: 3, created: revision{2, 0}, revs: []revision{{2, 0}, {3, 0}, {4, 0}}},
+		{ver: 3, created: revision{5, 0}, revs: []revision{{5, 0}, {5, 1}, {6, 0}}},
+		{},
+	}, ki.generations)
+	require.False(t, ki.isLive())
+
+	for _, tc := range []struct {
+		name        string
+		at          int64
+		ok          bool
+		mod, create revision
+		ver         int64
+	}{
+		{"before creation", 1, false, revision{}, revision{}, 0},
+		{"first put", 2, true, revision{2, 0}, revision{2, 0}, 1},
+		{"second put", 3, true, revision{3, 0}, revision{2, 0}, 2},
+		{"deleted", 4, false, revision{}, revision{}, 0},
+		{"two puts in one txn", 5, true, revision{5, 1}, revision{5, 0}, 2},
+		{"deleted again", 6, false, revision{}, revision{}, 0},
+		{"far future", 100, false, revision{}, revision{}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mod, create, ver, ok := ki.get(tc.at)
+			require.Equal(t, tc.ok, ok)
+			require.Equal(t, tc.mod, mod)
+			require.Equal(t, tc.create, create)
+			require.Equal(t, tc.ver, ver)
+		})
+	}
+}
+
+func TestKeyIndexRejectsInvalid(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		run  func(ki *keyIndex) error
+	}{
+		{"tombstone of a missing key", func(ki *keyIndex) error { return ki.tombstone(revision{2, 0}) }},
+		{"tombstone of a deleted key", func(ki *keyIndex) error {
+			_ = ki.put(revision{2, 0})
+			_ = ki.tombstone(revision{3, 0})
+			return ki.tombstone(revision{4, 0})
+		}},
+		{"revision going back", func(ki *keyIndex) error {
+			_ = ki.put(revision{3, 0})
+			return ki.put(revision{2, 5})
+		}},
+		{"revision repeated", func(ki *keyIndex) error {
+			_ = ki.put(revision{3, 1})
+			return ki.put(revision{3, 1})
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			require.ErrorIs(t, tc.run(&keyIndex{key: []byte("k")}), ErrCorruptRecord)
+		})
+	}
+}

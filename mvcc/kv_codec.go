@@ -1,0 +1,92 @@
+package mvcc
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// kvFormatV1 is the first byte of every encoded KeyValue.
+//
+// Layout (all integers varint-encoded with encoding/binary):
+//
+//	0x01 | uvarint len(Key) | Key | uvarint len(Value) | Value |
+//	varint CreateRevision | varint ModRevision | varint Version | varint Lease
+//
+// There are no trailing bytes.
+const kvFormatV1 byte = 0x01
+
+// maxFieldLen bounds key and value lengths accepted by the decoder.
+const maxFieldLen = 1 << 30
+
+// encodeKeyValue returns the record stored in the key bucket for kv.
+func encodeKeyValue(kv *KeyValue) []byte {
+	n := 1 + 2*binary.MaxVarintLen64 + len(kv.Key) + len(kv.Value) + 4*binary.MaxVarintLen64
+	b := make([]byte, 0, n)
+	b = append(b, kvFormatV1)
+	b = binary.AppendUvarint(b, uint64(len(kv.Key)))
+	b = append(b, kv.Key...)
+	b = binary.AppendUvarint(b, uint64(len(kv.Value)))
+	b = append(b, kv.Value...)
+	b = binary.AppendVarint(b, kv.CreateRevision)
+	b = binary.AppendVarint(b, kv.ModRevision)
+	b = binary.AppendVarint(b, kv.Version)
+	b = binary.AppendVarint(b, kv.Lease)
+	return b
+}
+
+// decodeKeyValue decodes a record produced by encodeKeyValue. The returned
+// KeyValue owns its memory (it never aliases b), so b may be bbolt mmap
+// memory. Key and Value are never nil after a successful decode.
+func decodeKeyValue(b []byte) (*KeyValue, error) {
+	if len(b) == 0 || b[0] != kvFormatV1 {
+		return nil, fmt.Errorf("%w: unknown KeyValue format", ErrCorruptRecord)
+	}
+	d := kvDecoder{b: b[1:]}
+	kv := &KeyValue{}
+	kv.Key = d.bytes()
+	kv.Value = d.bytes()
+	kv.CreateRevision = d.varint()
+	kv.ModRevision = d.varint()
+	kv.Version = d.varint()
+	kv.Lease = d.varint()
+	if d.err != nil {
+		return nil, d.err
+	}
+	if len(d.b) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes in KeyValue", ErrCorruptRecord, len(d.b))
+	}
+	return kv, nil
+}
+
+type kvDecoder struct {
+	b   []byte
+	err error
+}
+
+func (d *kvDecoder) bytes() []byte {
+	if d.err != nil {
+		return nil
+	}
+	n, k := binary.Uvarint(d.b)
+	if k <= 0 || n > maxFieldLen || n > uint64(len(d.b)-k) {
+		d.err = fmt.Errorf("%w: bad length in KeyValue", ErrCorruptRecord)
+		return nil
+	}
+	out := make([]byte, n)
+	copy(out, d.b[k:k+int(n)])
+	d.b = d.b[k+int(n):]
+	return out
+}
+
+func (d *kvDecoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, k := binary.Varint(d.b)
+	if k <= 0 {
+		d.err = fmt.Errorf("%w: bad integer in KeyValue", ErrCorruptRecord)
+		return 0
+	}
+	d.b = d.b[k:]
+	return v
+}

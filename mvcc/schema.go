@@ -1,0 +1,184 @@
+package mvcc
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"runtime/debug"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Buckets and meta keys of the bbolt file. The key bucket is keyed by
+// revision (see revToBytes) and holds encoded KeyValues (see
+// encodeKeyValue); tombstones carry only the Key. A lease bucket will be
+// added with leases.
+var (
+	bucketKey  = []byte("key")
+	bucketMeta = []byte("meta")
+
+	metaSchema          = []byte("schema")
+	metaConsistentIndex = []byte("consistent_index")
+	metaCompactRev      = []byte("compact_rev")
+
+	schemaV1 = []byte("keel-mvcc-v1")
+)
+
+// openBolt opens (creating if missing) the bbolt file at path.
+func openBolt(path string, cfg Config, readOnly bool) (*bolt.DB, error) {
+	return bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         5 * time.Second,
+		InitialMmapSize: cfg.InitialMmapSize,
+		ReadOnly:        readOnly,
+		NoSync:          cfg.noSync,
+	})
+}
+
+// initSchema creates the buckets and meta keys of an empty database.
+func initSchema(db *bolt.DB) error {
+	return db.Update(func(tx *bolt.Tx) error {
+		kb, err := tx.CreateBucketIfNotExists(bucketKey)
+		if err != nil {
+			return err
+		}
+		mb, err := tx.CreateBucketIfNotExists(bucketMeta)
+		if err != nil {
+			return err
+		}
+		if mb.Get(metaSchema) != nil {
+			return nil
+		}
+		if k, _ := kb.Cursor().First(); k != nil {
+			return fmt.Errorf("%w: data without schema marker", ErrCorruptSnapshot)
+		}
+		if err := mb.Put(metaSchema, schemaV1); err != nil {
+			return err
+		}
+		return mb.Put(metaConsistentIndex, u64Bytes(0))
+	})
+}
+
+func u64Bytes(v uint64) []byte {
+	b := make([]byte, 8)
+	binary.BigEndian.PutUint64(b, v)
+	return b
+}
+
+// loadedState is what a Store rebuilds from its bbolt file.
+type loadedState struct {
+	index           *treeIndex
+	currentRev      int64
+	compactRev      int64
+	consistentIndex uint64
+}
+
+// loadState validates the schema and rebuilds the key index, the current
+// revision (max of the newest revision and the compaction revision, etcd
+// pull 6633), the compaction revision and the consistent index. Every error
+// wraps ErrCorruptSnapshot.
+func loadState(db *bolt.DB) (st *loadedState, err error) {
+	// Turn memory faults on a truncated or corrupt mmap into panics, and
+	// panics into errors.
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		// A structurally corrupt bbolt file can make bbolt panic while
+		// traversing; report it as corruption instead.
+		if r := recover(); r != nil {
+			st, err = nil, fmt.Errorf("%w: bbolt panic: %v", ErrCorruptSnapshot, r)
+		}
+	}()
+	err = db.View(func(tx *bolt.Tx) error {
+		var err error
+		st, err = loadStateTx(tx)
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrCorruptSnapshot) {
+		err = fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
+	}
+	return st, err
+}
+
+func loadStateTx(tx *bolt.Tx) (*loadedState, error) {
+	fi, err := os.Stat(tx.DB().Path())
+	if err != nil {
+		return nil, err
+	}
+	if tx.Size() > fi.Size() {
+		return nil, fmt.Errorf("%w: file is %d bytes, database claims %d (truncated)", ErrCorruptSnapshot, fi.Size(), tx.Size())
+	}
+	mb := tx.Bucket(bucketMeta)
+	kb := tx.Bucket(bucketKey)
+	if mb == nil || kb == nil {
+		return nil, fmt.Errorf("%w: missing bucket", ErrCorruptSnapshot)
+	}
+	if !bytes.Equal(mb.Get(metaSchema), schemaV1) {
+		return nil, fmt.Errorf("%w: unknown schema %q", ErrCorruptSnapshot, mb.Get(metaSchema))
+	}
+	st := &loadedState{index: newTreeIndex()}
+	ci, err := metaU64(mb, metaConsistentIndex)
+	if err != nil {
+		return nil, err
+	}
+	st.consistentIndex = ci
+	cr, err := metaU64(mb, metaCompactRev)
+	if err != nil {
+		return nil, err
+	}
+	st.compactRev = int64(cr)
+	if st.compactRev < 0 {
+		return nil, fmt.Errorf("%w: negative compaction revision", ErrCorruptSnapshot)
+	}
+	var maxMain int64
+	c := kb.Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		rev, tomb, err := bytesToRev(k)
+		if err != nil {
+			return nil, err
+		}
+		kv, err := decodeKeyValue(v)
+		if err != nil {
+			return nil, err
+		}
+		ki := st.index.getOrCreate(kv.Key)
+		if tomb {
+			err = ki.tombstone(rev)
+		} else {
+			if kv.ModRevision != rev.main {
+				return nil, fmt.Errorf("%w: record at %d has mod revision %d", ErrCorruptRecord, rev.main, kv.ModRevision)
+			}
+			err = ki.put(rev)
+		}
+		if err != nil {
+			return nil, err
+		}
+		maxMain = max(maxMain, rev.main)
+	}
+	st.currentRev = max(1, maxMain, st.compactRev)
+	return st, nil
+}
+
+// metaU64 reads an optional 8-byte big-endian meta value (absent = 0).
+func metaU64(mb *bolt.Bucket, key []byte) (uint64, error) {
+	v := mb.Get(key)
+	if v == nil {
+		return 0, nil
+	}
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%w: bad meta value for %q", ErrCorruptSnapshot, key)
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
+// syncDir fsyncs a directory so that a rename in it is durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	serr := d.Sync()
+	cerr := d.Close()
+	return errors.Join(serr, cerr)
+}

@@ -1,0 +1,295 @@
+package mvcc
+
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+var (
+	_ io.Closer   = (*Store)(nil)
+	_ io.WriterTo = (*Snapshot)(nil)
+	_ io.Closer   = (*Snapshot)(nil)
+)
+
+// Store is a multi-version key-value store over a bbolt file with an
+// in-memory key index. See the package documentation for the model, the
+// visibility/durability protocol and the lock order.
+//
+// Store is safe for concurrent use by multiple goroutines. At most one write
+// transaction ([Store.Write]) is open at a time; a second Write blocks until
+// the first one Ends.
+type Store struct {
+	path string
+	cfg  Config
+	lg   *slog.Logger
+
+	// writeMu is held by the open TxnWrite from Write until End, and by
+	// Close and Restore. Lock order: writeMu, then commitMu, then mu.
+	writeMu sync.Mutex
+	// commitMu serializes bbolt commits (committer, ForceCommit, Close,
+	// back-pressure in End, Restore).
+	commitMu sync.Mutex
+	// mu guards every field below. It is held only around in-memory work
+	// and bbolt read transactions, never across a bbolt commit.
+	mu sync.RWMutex
+
+	db              *bolt.DB
+	index           *treeIndex
+	currentRev      int64
+	compactRev      int64
+	consistentIndex uint64 // index of the last ended write txn
+	durableIndex    uint64 // consistent index stored in bbolt
+	// overlay holds the KeyValues of puts not yet known to be committed to
+	// bbolt, by revision (including those of the open write txn, which
+	// readers never ask for since they read at or below currentRev).
+	overlay map[revision]*KeyValue
+	// pending holds the changes of ended txns not yet committed, in
+	// revision order. Only whole txns are ever appended.
+	pending []pendingRecord
+	failErr error
+	closed  bool
+
+	stopc     chan struct{}
+	wg        sync.WaitGroup
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// pendingRecord is one change waiting to be committed to bbolt.
+type pendingRecord struct {
+	rev       revision
+	tombstone bool
+	kv        *KeyValue // immutable once created
+}
+
+// Open opens the bbolt file at path (creating it if missing), rebuilds the
+// key index from it and starts the background committer. The current
+// revision is 1 for an empty store.
+func Open(path string, cfg Config) (*Store, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	db, err := openBolt(path, cfg, false)
+	if err != nil {
+		return nil, fmt.Errorf("mvcc: open %s: %w", path, err)
+	}
+	if err := initSchema(db); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("mvcc: open %s: %w", path, err)
+	}
+	st, err := loadState(db)
+	if err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("mvcc: open %s: %w", path, err)
+	}
+	s := &Store{
+		path:  path,
+		cfg:   cfg,
+		lg:    cfg.Logger,
+		db:    db,
+		stopc: make(chan struct{}),
+	}
+	s.setStateLocked(st)
+	s.lg.Debug("mvcc: opened", "path", path, "rev", s.currentRev, "consistent_index", s.consistentIndex)
+	s.wg.Add(1)
+	go s.runCommitter()
+	return s, nil
+}
+
+// setStateLocked installs a freshly loaded state; the caller holds mu (or
+// owns s exclusively).
+func (s *Store) setStateLocked(st *loadedState) {
+	s.index = st.index
+	s.currentRev = st.currentRev
+	s.compactRev = st.compactRev
+	s.consistentIndex = st.consistentIndex
+	s.durableIndex = st.consistentIndex
+	s.overlay = make(map[revision]*KeyValue)
+	s.pending = nil
+}
+
+// Close commits every pending change, stops the background committer and
+// closes the bbolt file. It waits for an open write txn to End and for open
+// Snapshots to be closed. It is idempotent: later calls return the first
+// call's result.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.shutdown(true) })
+	return s.closeErr
+}
+
+// shutdown stops the store; commit=false simulates a crash (tests only):
+// pending changes are dropped and bbolt keeps only what was committed.
+func (s *Store) shutdown(commit bool) error {
+	s.writeMu.Lock()
+	defer s.writeMu.Unlock()
+	close(s.stopc)
+	s.wg.Wait()
+	var err error
+	if commit {
+		err = s.commit()
+	}
+	s.commitMu.Lock()
+	s.mu.Lock()
+	s.closed = true
+	db := s.db
+	s.mu.Unlock()
+	s.commitMu.Unlock()
+	if cerr := db.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("mvcc: close: %w", cerr)
+	}
+	return err
+}
+
+// Rev returns the current revision: 1 for an empty store, bumped by one by
+// every write txn with at least one change.
+func (s *Store) Rev() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.currentRev
+}
+
+// CompactRev returns the compaction revision, 0 until a compaction happens.
+func (s *Store) CompactRev() int64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.compactRev
+}
+
+// ConsistentIndex returns the raft index passed to the last ended write txn
+// (or, right after Open or Restore, the one stored in bbolt). It is
+// persisted in the same bbolt transaction as the changes it covers.
+func (s *Store) ConsistentIndex() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.consistentIndex
+}
+
+// Err returns nil, or an error wrapping ErrFailed once a bbolt commit has
+// failed. The store is then fail-stopped: Range returns that error, nothing
+// is committed any more, and ForceCommit, Snapshot and Close return it.
+// Write still works in memory (it has no error return), but its changes are
+// never made durable; the owner should stop the member.
+func (s *Store) Err() error {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.failErr
+}
+
+// fail records the first failure and fail-stops the store.
+func (s *Store) fail(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failLocked(err)
+}
+
+func (s *Store) failLocked(err error) {
+	if s.failErr == nil {
+		s.failErr = fmt.Errorf("%w: %w", ErrFailed, err)
+		s.lg.Error("mvcc: store failed", "err", err)
+	}
+}
+
+// readableLocked returns the error a reader gets, if any; mu is held.
+func (s *Store) readableLocked() error {
+	if s.closed {
+		return ErrClosed
+	}
+	return s.failErr
+}
+
+// Range reads the keys in the range described by key and end at ro.Rev
+// (latest by default). The range encoding is etcd's: end empty means the
+// single key `key`; end == "\x00" means every key >= key (with key ==
+// "\x00" too: all keys); otherwise [key, end) in byte order, empty when end
+// <= key. Sorting, filters and Limit follow etcd's executeRange; see
+// [RangeOptions]. Errors: ErrFutureRev, ErrCompacted, ErrClosed, ErrFailed.
+func (s *Store) Range(key, end []byte, ro RangeOptions) (*RangeResult, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.readableLocked(); err != nil {
+		return nil, err
+	}
+	return s.rangeLocked(key, end, ro, s.currentRev)
+}
+
+// runCommitter commits pending changes every CommitInterval until Close.
+func (s *Store) runCommitter() {
+	defer s.wg.Done()
+	t := time.NewTicker(s.cfg.CommitInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stopc:
+			return
+		case <-t.C:
+			_ = s.commit() // a failure is recorded and logged by commit
+		}
+	}
+}
+
+// ForceCommit synchronously commits every pending change, with the
+// consistent index, to bbolt (with fsync).
+func (s *Store) ForceCommit() error {
+	s.mu.RLock()
+	closed := s.closed
+	s.mu.RUnlock()
+	if closed {
+		return ErrClosed
+	}
+	return s.commit()
+}
+
+// commit writes the pending changes of ended txns and their consistent index
+// in one bbolt transaction, then drops them from the overlay.
+func (s *Store) commit() error {
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+
+	s.mu.RLock()
+	if s.failErr != nil || s.closed {
+		err := s.failErr
+		if err == nil {
+			err = ErrClosed
+		}
+		s.mu.RUnlock()
+		return err
+	}
+	db := s.db
+	batch := s.pending[:len(s.pending):len(s.pending)]
+	ci := s.consistentIndex
+	dirty := len(batch) > 0 || ci != s.durableIndex
+	s.mu.RUnlock()
+	if !dirty {
+		return nil
+	}
+
+	err := db.Update(func(tx *bolt.Tx) error {
+		kb := tx.Bucket(bucketKey)
+		kb.FillPercent = 0.9 // revisions are appended in order
+		for _, r := range batch {
+			if err := kb.Put(revToBytes(r.rev, r.tombstone), encodeKeyValue(r.kv)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(metaConsistentIndex, u64Bytes(ci))
+	})
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.failLocked(fmt.Errorf("bbolt commit: %w", err))
+		return s.failErr
+	}
+	for _, r := range batch {
+		delete(s.overlay, r.rev)
+	}
+	s.pending = append([]pendingRecord(nil), s.pending[len(batch):]...)
+	s.durableIndex = ci
+	return nil
+}

@@ -1,0 +1,215 @@
+package mvcc
+
+import "fmt"
+
+// TxnWrite is the single exclusive write transaction of a Store, begun by
+// [Store.Write]. Its changes share one main revision ([TxnWrite.Rev]), with
+// sub-revisions 0, 1, 2, … in change order, and become visible to other
+// readers only at [TxnWrite.End], all at once.
+//
+// TxnWrite is not safe for concurrent use: one goroutine (the FSM) drives
+// it and must call End exactly once.
+type TxnWrite struct {
+	s        *Store
+	index    uint64
+	beginRev int64
+	changes  []pendingRecord
+	events   []Event
+	err      error // ErrClosed when begun on a closed store: the txn is inert
+	ended    bool
+}
+
+// Write begins the write transaction for raft log entry index. It blocks
+// while another write txn is open. The caller must call End exactly once.
+//
+// On a closed store the returned txn is inert: Put and DeleteRange do
+// nothing, Range returns ErrClosed and End returns nil. On a failed store
+// (see [Store.Err]) the txn still applies in memory.
+func (s *Store) Write(index uint64) *TxnWrite {
+	s.writeMu.Lock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	t := &TxnWrite{s: s, index: index, beginRev: s.currentRev}
+	if s.closed {
+		t.err = ErrClosed
+	}
+	return t
+}
+
+// Rev returns the revision this txn's changes get: the revision at begin
+// plus one.
+func (t *TxnWrite) Rev() int64 { return t.beginRev + 1 }
+
+// readRev is the revision this txn reads at: it sees its own changes.
+func (t *TxnWrite) readRev() int64 {
+	if len(t.changes) > 0 {
+		return t.beginRev + 1
+	}
+	return t.beginRev
+}
+
+func (t *TxnWrite) checkOpen() {
+	if t.ended {
+		panic("mvcc: TxnWrite used after End")
+	}
+}
+
+// Range is [Store.Range] over this txn's view: it sees the txn's earlier
+// Puts and Deletes (it reads at Rev() once there are changes, as etcd does),
+// and RangeResult.Rev is that read revision.
+func (t *TxnWrite) Range(key, end []byte, ro RangeOptions) (*RangeResult, error) {
+	t.checkOpen()
+	if t.err != nil {
+		return nil, t.err
+	}
+	s := t.s
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.readableLocked(); err != nil {
+		return nil, err
+	}
+	return s.rangeLocked(key, end, ro, t.readRev())
+}
+
+// Put records a put of key with value and lease (0 = none). key and value
+// are copied. The version is the previous live version's plus one (1 for a
+// create, with CreateRevision = Rev()). Putting one key several times in a
+// txn makes several changes.
+func (t *TxnWrite) Put(key, value []byte, lease int64) {
+	t.checkOpen()
+	if t.err != nil {
+		return
+	}
+	s := t.s
+	rev := t.Rev()
+
+	// Read the previous version under the read lock: only this txn mutates
+	// the index, so it cannot change before the write lock below.
+	var prev *KeyValue
+	var readErr error
+	created, ver := rev, int64(1)
+	s.mu.RLock()
+	if ki := s.index.keyIndex(key); ki != nil {
+		if m, c, v, ok := ki.get(rev); ok {
+			created, ver = c.main, v+1
+			prev, readErr = s.fetchOneLocked(m)
+		}
+	}
+	s.mu.RUnlock()
+	if readErr != nil {
+		s.fail(fmt.Errorf("put %q: reading previous version: %w", key, readErr))
+	}
+
+	kv := &KeyValue{
+		Key:            cloneBytes(key),
+		Value:          cloneBytes(value),
+		CreateRevision: created,
+		ModRevision:    rev,
+		Version:        ver,
+		Lease:          lease,
+	}
+	if kv.Key == nil {
+		kv.Key = []byte{}
+	}
+	if kv.Value == nil {
+		kv.Value = []byte{}
+	}
+	r := revision{main: rev, sub: int64(len(t.changes))}
+	s.mu.Lock()
+	if err := s.index.getOrCreate(key).put(r); err != nil {
+		panic(fmt.Sprintf("mvcc: broken index invariant: %v", err))
+	}
+	s.overlay[r] = kv
+	s.mu.Unlock()
+
+	t.changes = append(t.changes, pendingRecord{rev: r, kv: kv})
+	t.events = append(t.events, Event{Type: EventTypePut, Kv: kv.clone(), PrevKv: prev})
+}
+
+// DeleteRange deletes the live keys in the range described by key and end
+// (same encoding as [Store.Range]) and returns how many it deleted. Each
+// deletion is a change (a tombstone); keys that are already deleted are not
+// counted and make no change.
+func (t *TxnWrite) DeleteRange(key, end []byte) int64 {
+	t.checkOpen()
+	if t.err != nil {
+		return 0
+	}
+	s := t.s
+	rev := t.Rev()
+
+	type victim struct {
+		ki   *keyIndex
+		prev *KeyValue
+	}
+	var victims []victim
+	var readErr error
+	s.mu.RLock()
+	s.index.visit(key, end, func(ki *keyIndex) bool {
+		m, _, _, ok := ki.get(rev)
+		if !ok {
+			return true
+		}
+		prev, err := s.fetchOneLocked(m)
+		if err != nil {
+			readErr = fmt.Errorf("delete %q: reading previous version: %w", ki.key, err)
+			prev = &KeyValue{Key: cloneBytes(ki.key), ModRevision: m.main}
+		}
+		victims = append(victims, victim{ki: ki, prev: prev})
+		return true
+	})
+	s.mu.RUnlock()
+	if readErr != nil {
+		s.fail(readErr)
+	}
+	if len(victims) == 0 {
+		return 0
+	}
+
+	s.mu.Lock()
+	for _, v := range victims {
+		r := revision{main: rev, sub: int64(len(t.changes))}
+		if err := v.ki.tombstone(r); err != nil {
+			s.mu.Unlock()
+			panic(fmt.Sprintf("mvcc: broken index invariant: %v", err))
+		}
+		t.changes = append(t.changes, pendingRecord{rev: r, tombstone: true, kv: &KeyValue{Key: v.ki.key}})
+		t.events = append(t.events, Event{
+			Type:   EventTypeDelete,
+			Kv:     &KeyValue{Key: cloneBytes(v.ki.key), ModRevision: rev},
+			PrevKv: v.prev,
+		})
+	}
+	s.mu.Unlock()
+	return int64(len(victims))
+}
+
+// End makes the txn's changes visible to readers at once, bumps the
+// revision iff there was at least one change, records the txn's raft index
+// as the consistent index, and returns the txn's events in change order
+// (PrevKv filled). It does not fsync: the changes are committed to bbolt,
+// with the consistent index, by the background committer, or synchronously
+// here when CommitLimit changes are pending (back-pressure).
+func (t *TxnWrite) End() []Event {
+	t.checkOpen()
+	t.ended = true
+	s := t.s
+	defer s.writeMu.Unlock()
+	if t.err != nil {
+		return nil
+	}
+	s.mu.Lock()
+	if len(t.changes) > 0 {
+		s.currentRev = t.Rev()
+		s.pending = append(s.pending, t.changes...)
+	}
+	s.consistentIndex = t.index
+	backPressure := len(s.pending) >= s.cfg.CommitLimit
+	s.mu.Unlock()
+	// Extension point: watchers will be notified here, after the changes
+	// are visible.
+	if backPressure {
+		_ = s.commit() // a failure is recorded in Err
+	}
+	return t.events
+}
