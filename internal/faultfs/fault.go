@@ -1,0 +1,114 @@
+package faultfs
+
+import (
+	"path"
+)
+
+// Op names an operation that a Fault can target.
+type Op int
+
+// Operations that can be made to fail.
+const (
+	OpWrite   Op = iota + 1 // File.WriteAt
+	OpSync                  // File.Sync
+	OpSyncDir               // FS.SyncDir
+	OpRename                // FS.Rename (matched against the new path)
+	OpRemove                // FS.Remove
+	OpOpen                  // FS.OpenFile
+)
+
+// String returns the operation's name.
+func (o Op) String() string {
+	switch o {
+	case OpWrite:
+		return "write"
+	case OpSync:
+		return "sync"
+	case OpSyncDir:
+		return "syncdir"
+	case OpRename:
+		return "rename"
+	case OpRemove:
+		return "remove"
+	case OpOpen:
+		return "open"
+	default:
+		return "op?"
+	}
+}
+
+// Fault is a rule that makes matching operations fail.
+type Fault struct {
+	Op Op // the operation to fail
+
+	// Pattern, if not empty, is a path.Match pattern matched against the
+	// base name of the file (for example "*.seg"); empty matches all.
+	Pattern string
+
+	// After is how many matching operations succeed before the first
+	// failure (0 = the next one fails).
+	After int
+
+	// Times is how many operations fail; 0 means every one from then on.
+	Times int
+
+	// Err is the error returned (wrapped in a *fs.PathError), for example
+	// syscall.ENOSPC or syscall.EIO. It must not be nil.
+	Err error
+}
+
+type rule struct {
+	Fault
+	seen   int
+	failed int
+}
+
+// Inject adds a fault rule. Rules are checked in the order they were added;
+// the first rule that fires decides the error.
+func (f *FS) Inject(ft Fault) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults = append(f.faults, &rule{Fault: ft})
+}
+
+// ClearFaults removes every fault rule.
+func (f *FS) ClearFaults() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.faults = nil
+}
+
+// Count returns how many times op has been attempted (including failed
+// attempts), for tests that assert, say, one Sync per batch.
+func (f *FS) Count(op Op) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.counts[op]
+}
+
+// check counts an attempt of op on name and returns the injected error, if
+// a rule fires.
+func (f *FS) check(op Op, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.counts[op]++
+	base := path.Base(clean(name))
+	var err error
+	for _, r := range f.faults {
+		if r.Op != op {
+			continue
+		}
+		if r.Pattern != "" {
+			if ok, _ := path.Match(r.Pattern, base); !ok {
+				continue
+			}
+		}
+		r.seen++
+		if r.seen <= r.After || (r.Times > 0 && r.failed >= r.Times) || err != nil {
+			continue
+		}
+		r.failed++
+		err = r.Err
+	}
+	return err
+}

@@ -1,0 +1,135 @@
+package wal
+
+import (
+	"fmt"
+
+	"github.com/hashicorp/raft"
+)
+
+// StoreLog implements raft.LogStore; it is StoreLogs with one entry.
+func (w *WAL) StoreLog(log *raft.Log) error {
+	return w.StoreLogs([]*raft.Log{log})
+}
+
+// StoreLogs implements raft.LogStore. It appends the batch as entry frames
+// followed by one commit frame with a single write, then syncs once (group
+// commit). When it returns nil the batch is durable (unless Config.NoSync).
+//
+// Indexes must be contiguous: logs[0].Index must be LastIndex()+1 unless the
+// log is empty, and each entry must follow the previous one; otherwise
+// ErrOutOfOrder is returned and nothing is written. A failed write or sync
+// fail-stops the WAL (ErrFailed).
+func (w *WAL) StoreLogs(logs []*raft.Log) error {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	w.mu.RLock()
+	err := w.usableLocked()
+	last := w.last
+	w.mu.RUnlock()
+	if err != nil {
+		return err
+	}
+	if len(logs) == 0 {
+		return nil
+	}
+	first := logs[0].Index
+	if first == 0 || (last != 0 && first != last+1) {
+		return fmt.Errorf("%w: batch starts at %d, last index is %d", ErrOutOfOrder, first, last)
+	}
+	size := int64(commitFrameSize)
+	for i, l := range logs {
+		if l.Index != first+uint64(i) {
+			return fmt.Errorf("%w: entry %d of the batch has index %d, want %d", ErrOutOfOrder, i, l.Index, first+uint64(i))
+		}
+		n := entrySize(l)
+		if n > MaxEntrySize {
+			return fmt.Errorf("%w: index %d encodes to %d bytes, limit %d", ErrTooLarge, l.Index, n, MaxEntrySize)
+		}
+		size += frameSize(n)
+	}
+
+	s, err := w.segmentFor(first, size)
+	if err != nil {
+		return err
+	}
+	start := s.writeOff
+	buf := w.buf[:0]
+	locs := make([]entryLoc, len(logs))
+	for i, l := range logs {
+		off := start + int64(len(buf))
+		locs[i] = entryLoc{off: off, n: uint32(entrySize(l))}
+		buf = appendFrame(buf, s.meta.ID, off, frameEntry, func(b []byte) []byte { return appendEntry(b, l) })
+	}
+	buf = appendCommit(buf, s.meta.ID, start+int64(len(buf)), first, uint64(len(logs)), start)
+	if cap(buf) <= 4<<20 {
+		w.buf = buf
+	}
+	if _, err := s.f.WriteAt(buf, start); err != nil {
+		return w.fail("write "+s.name, err)
+	}
+	if !w.cfg.NoSync {
+		if err := s.f.Sync(); err != nil {
+			return w.fail("sync "+s.name, err)
+		}
+	}
+
+	w.mu.Lock()
+	s.locs = append(s.locs, locs...)
+	s.writeOff = start + int64(len(buf))
+	w.recomputeBoundsLocked()
+	w.mu.Unlock()
+	return nil
+}
+
+// segmentFor returns the segment a batch of size bytes starting at index
+// first is appended to, rotating to a new segment when the tail is sealed,
+// missing, too full, or empty with a different base. Caller holds wmu.
+func (w *WAL) segmentFor(first uint64, size int64) (*segment, error) {
+	var tail *segment
+	if n := len(w.segs); n > 0 && !w.segs[n-1].meta.Sealed {
+		tail = w.segs[n-1]
+	}
+	if tail != nil && tail.writeOff+size <= tail.size && (tail.count() > 0 || tail.meta.Base == first) {
+		return tail, nil
+	}
+
+	m := w.meta.clone()
+	var drop *segment
+	if tail != nil {
+		if tail.count() == 0 {
+			drop = tail
+			m.Segs = m.Segs[:len(m.Segs)-1]
+		} else {
+			m.Segs[len(m.Segs)-1].Sealed = true
+			m.Segs[len(m.Segs)-1].Last = tail.last()
+		}
+	}
+	id := m.NextSegID
+	m.NextSegID++
+	segSize := max(w.cfg.SegmentSize, segHeaderSize+size)
+	ns, err := createSegment(w.fs, w.dir, id, first, segSize, w.cfg.NoSync)
+	if err != nil {
+		return nil, w.fail("create segment", err)
+	}
+	m.Segs = append(m.Segs, ns.meta)
+	if err := writeMeta(w.fs, w.dir, m, w.cfg.NoSync); err != nil {
+		_ = ns.f.Close()
+		return nil, w.fail("write meta", err)
+	}
+
+	w.mu.Lock()
+	w.meta = m
+	if tail != nil && drop == nil {
+		tail.meta = m.Segs[len(m.Segs)-2]
+	}
+	if drop != nil {
+		w.segs = w.segs[:len(w.segs)-1]
+	}
+	w.segs = append(w.segs, ns)
+	w.mu.Unlock()
+
+	if drop != nil {
+		w.removeSegmentFiles([]*segment{drop})
+	}
+	return ns, nil
+}

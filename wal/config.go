@@ -1,0 +1,54 @@
+package wal
+
+import (
+	"fmt"
+	"log/slog"
+)
+
+const (
+	// DefaultSegmentSize is the preallocated size of a segment file when
+	// Config.SegmentSize is zero.
+	DefaultSegmentSize = 64 << 20
+
+	// MinSegmentSize is the smallest accepted Config.SegmentSize.
+	MinSegmentSize = 256
+
+	// MaxEntrySize bounds the encoded size of one log entry (its Data and
+	// Extensions plus a small fixed header). Decoding never allocates more.
+	MaxEntrySize = 256 << 20
+)
+
+// Config configures a WAL. The zero value is valid and means the defaults.
+type Config struct {
+	// SegmentSize is the preallocated size of each segment file in bytes;
+	// 0 means DefaultSegmentSize (64 MiB). A batch larger than a segment gets
+	// a segment of its own sized to fit. Tests use small values.
+	SegmentSize int64
+
+	// Logger receives recovery and fail-stop messages; nil discards them.
+	Logger *slog.Logger
+
+	// FS is the file-system seam; nil means the real OS file system.
+	FS FS
+
+	// NoSync skips every fsync (of segments, the meta file and the
+	// directory). UNSAFE: an OS crash or power loss can lose acknowledged
+	// entries or leave the directory unrecoverable. Tests and benchmarks only.
+	NoSync bool
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if c.SegmentSize == 0 {
+		c.SegmentSize = DefaultSegmentSize
+	}
+	if c.SegmentSize < MinSegmentSize {
+		return c, fmt.Errorf("%w: SegmentSize %d is below %d", ErrInvalidConfig, c.SegmentSize, MinSegmentSize)
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.FS == nil {
+		c.FS = OSFS{}
+	}
+	return c, nil
+}

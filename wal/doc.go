@@ -1,0 +1,153 @@
+// Package wal is Keel's raft log store: a segmented write-ahead log that
+// implements raft.LogStore, raft.MonotonicLogStore and raft.StableStore
+// (hashicorp/raft v1.8.0) with one fsync per StoreLogs batch.
+//
+//	w, err := wal.Open(dir, wal.Config{})
+//	...
+//	r, err := raft.NewRaft(conf, fsm, w, w, snaps, trans)
+//
+// This comment is the format and crash-safety specification.
+//
+// # Files
+//
+// A WAL directory holds:
+//
+//   - wal.meta: the meta file, replaced atomically (write wal.meta.tmp,
+//     fsync, rename over wal.meta, fsync the directory). It holds the list
+//     of live segments (ID, base index, and for sealed segments the index
+//     of the last live entry), the head boundary (the first index after a
+//     head truncation), the next segment ID, and every stable-store key.
+//     It is the commit point of every structural change.
+//   - <16 hex digit ID>.seg: segment files. IDs only increase and are never
+//     reused. A segment is created at Config.SegmentSize (64 MiB by
+//     default) filled with real zeros and fsynced, and its directory entry
+//     is fsynced, before the meta lists it. A batch larger than a segment
+//     gets a segment of its own, sized to fit.
+//
+// Files not listed in the meta (segments being created or deleted when the
+// process stopped, a leftover wal.meta.tmp) are removed by Open.
+//
+// # Segment format
+//
+// All integers are little endian. A segment starts with a 32-byte header:
+// magic "KEELSEG\x00", version u32 (1), CRC32C u32 of the other header
+// bytes, segment ID u64, base index u64 (the index of its first entry).
+// Frames follow, each at an 8-byte aligned offset:
+//
+//	crc u32 | type u8 | 3 zero bytes | length u32 | 4 zero bytes | payload | zero pad to 8
+//
+// The CRC is CRC32C (Castagnoli) over the segment ID and the frame's own
+// file offset (16 bytes, as a seed), header bytes 4..16 and the payload, so a
+// frame is only valid in the file and at the place it was written. Type 1 is
+// an entry, type 2 a commit; type 0 (zero bytes) is unwritten space. The
+// reserved bytes and the padding must be zero (they are not covered by the
+// CRC, so this is checked separately).
+//
+// An entry payload is: index u64, term u64, type u8, flags u8, AppendedAt as
+// unix seconds i64 and nanoseconds u32, data length u32, data, extensions
+// length u32, extensions. Flags record whether AppendedAt is set and whether
+// Data and Extensions are nil, so every raft.Log field round-trips (AppendedAt
+// as an instant: time.Unix of the stored value, without monotonic reading or
+// location; the zero time stays zero). An entry's encoding is limited to
+// MaxEntrySize.
+//
+// A commit payload is: first index u64, entry count u64, offset of the
+// batch's first frame u64 and a fixed 8-byte trailer. StoreLogs writes a
+// batch's entry frames and its commit frame with one write, then calls
+// Sync once: one fsync per batch (group commit). A batch never spans
+// segments: if it does not fit, the tail segment is sealed (in the meta)
+// and a new one is created first.
+//
+// # Index
+//
+// Open scans every live segment and keeps, per segment, a slice of frame
+// offsets, so GetLog is one slice lookup and one ReadAt (the frame's CRC is
+// checked again on every read). Indexes are contiguous across the whole log;
+// StoreLogs rejects a batch that does not start at LastIndex()+1 with
+// ErrOutOfOrder, except when the log is empty (after Open of a new
+// directory or a DeleteRange of everything), when any start index is
+// accepted. Opening reads each segment fully once; memory for the index is
+// 16 bytes per entry.
+//
+// # Recovery
+//
+// Open reads the meta (a damaged meta is ErrCorrupt) and scans each listed
+// segment (a missing one is ErrCorrupt):
+//
+//   - A sealed segment must hold complete, committed entries from its base
+//     through its recorded last index; damage anywhere before that is
+//     ErrCorrupt. Frames after it are leftovers of a tail truncation and
+//     are ignored.
+//   - The tail segment is read until the first invalid frame. Entries after
+//     the last valid commit frame form a torn batch, one whose StoreLogs did
+//     not return (or returned an error), and are dropped; every batch whose
+//     StoreLogs returned is kept. Entries of a complete batch whose Sync had
+//     not returned may be kept too.
+//   - The invalid frame is instead reported as ErrCorrupt (a *CorruptError
+//     naming the segment and offset) when it cannot be a torn write: a valid
+//     frame exists at a later offset of the segment, or the bytes are one bit
+//     flip away from the commit frame that would close the pending batch. A
+//     valid frame whose index does not follow its predecessor (an index gap)
+//     or whose commit does not match its batch is ErrCorrupt too.
+//   - If any non-zero byte follows the last commit of the tail segment, the
+//     segment is sealed in the meta (or dropped if it holds no batch) so new
+//     batches go to a fresh file and never mix with torn bytes.
+//
+// Recovery never silently drops data before the last valid commit frame,
+// never returns entries that failed a check, and never panics: every length
+// is checked against the bytes actually present and against MaxEntrySize
+// before it is used.
+//
+// # Truncation
+//
+// DeleteRange removes a prefix (log compaction after a snapshot), a suffix
+// (raft conflict truncation) or everything (after a snapshot restore, which
+// raft does because IsMonotonic returns true). Each writes the meta first and
+// then unlinks the segment files that became dead, so a crash reopens to
+// either the old or the new log, never a mix. A prefix deletion drops whole
+// segments and records the new first index, which hides the remaining
+// deleted entries of the first segment; live data is never rewritten. A
+// suffix deletion seals the segment holding the new last entry at that
+// index; new batches go to a new segment. A range that would leave a hole in
+// the middle returns ErrUnsupportedRange.
+//
+// # Stable store
+//
+// Set, Get, SetUint64 and GetUint64 keep all keys in memory and in the meta
+// file, rewritten atomically on every Set (raft sets keys only on term
+// changes and votes). A missing key returns (nil, nil) from Get and (0, nil)
+// from GetUint64, which raft treats as "not set". As in raft.InmemStore,
+// uint64 keys and byte keys are separate namespaces.
+//
+// # Failures
+//
+// If any write, sync, rename or file creation on the write path fails, the
+// WAL is fail-stopped: that call and every later call, reads included,
+// return an error wrapping both ErrFailed and the cause. fsync is never
+// retried (after a failed fsync the page cache state is unknown); close the
+// WAL and reopen it, which recovers every acknowledged batch. After Close
+// every method returns ErrClosed.
+//
+// # Concurrency
+//
+// A *WAL is safe for concurrent use. Writers are serialised; GetLog,
+// FirstIndex, LastIndex, Get and GetUint64 never wait for an fsync in
+// progress. GetLog concurrent with a head truncation may return ErrNotFound
+// for an index that was just deleted, as raft expects.
+//
+// # Caveats
+//
+//   - Only one process may open a directory at a time; the WAL does not
+//     lock it.
+//   - Config.NoSync makes every write unsafe against OS crashes.
+//   - Creating a segment writes SegmentSize bytes of zeros on the write path
+//     of the batch that triggers rotation (once per segment).
+//   - The crash model is that of a POSIX file system with fsync and an
+//     fsync of the directory after create, rename and unlink; torn writes
+//     are assumed to lose a suffix of unsynced bytes (as with
+//     internal/faultfs). Reordered, partially persisted unsynced writes are
+//     detected as ErrCorrupt when a later frame survives, rather than
+//     silently dropped.
+//   - There is no read cache; wrap the WAL in raft.NewLogCache if replication
+//     re-reads recent entries often.
+package wal
