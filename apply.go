@@ -9,6 +9,22 @@ import (
 type applyResult struct {
 	resp OpResponse
 	err  error
+
+	// compact is set for a compaction; compactDone (local only, never
+	// encoded) closes when its physical removal finished on this member.
+	compact     *CompactResponse
+	compactDone <-chan struct{}
+}
+
+// applyCompact compacts history at raft index idx.
+func applyCompact(kv *mvcc.Store, idx uint64, rev int64) *applyResult {
+	tw := kv.Write(idx)
+	done, err := tw.Compact(rev)
+	tw.End()
+	if err != nil {
+		return &applyResult{err: err}
+	}
+	return &applyResult{compact: &CompactResponse{Header: &ResponseHeader{Revision: kv.Rev()}}, compactDone: done}
 }
 
 // reader is the read side shared by mvcc write txns and pinned read views.

@@ -11,6 +11,7 @@ import (
 //	command = version:byte(1) kind:byte body
 //	kind 1 (cmdOp)   body = op
 //	kind 2 (cmdNoop) body = (empty)   a leader's first entry of its term
+//	kind 3 (cmdCompact) body = rev:varint physical:bool
 //
 //	op    = type:byte(1 range|2 put|3 delete|4 txn) fields
 //	range = key end limit:varint rev:varint sortTarget:byte sortOrder:byte
@@ -28,16 +29,28 @@ import (
 const (
 	commandVersion = 1
 
-	cmdOp   = 1
-	cmdNoop = 2
+	cmdOp      = 1
+	cmdNoop    = 2
+	cmdCompact = 3
 
 	maxTxnDepth = 32
 )
 
 // command is a decoded log entry.
 type command struct {
-	kind byte
-	op   Op
+	kind     byte
+	op       Op    // cmdOp
+	rev      int64 // cmdCompact
+	physical bool  // cmdCompact: the proposer waits for physical removal
+}
+
+func encodeCompactCommand(rev int64, physical bool) []byte {
+	e := encoder{b: make([]byte, 0, 16)}
+	e.byte(commandVersion)
+	e.byte(cmdCompact)
+	e.varint(rev)
+	e.bool(physical)
+	return e.b
 }
 
 func encodeNoop() []byte { return []byte{commandVersion, cmdNoop} }
@@ -61,6 +74,8 @@ func decodeCommand(b []byte) (command, error) {
 	case cmdOp:
 		c.op = decodeOp(&d, 0)
 	case cmdNoop:
+	case cmdCompact:
+		c.rev, c.physical = d.varint(), d.bool()
 	default:
 		d.fail("command kind")
 	}
@@ -218,6 +233,7 @@ func decodeCmp(d *decoder) Cmp {
 //	get    = rev:varint count:varint more:bool n:uvarint kv*n
 //	delete = rev:varint deleted:varint n:uvarint kv*n
 //	txn    = rev:varint succeeded:bool n:uvarint response*n
+//	compact (type 5) = rev:varint
 //	kv     = key value create:varint mod:varint version:varint lease:varint
 //
 // Only the header revision travels; the serving member fills in the rest
@@ -278,17 +294,29 @@ func encodeResult(res *applyResult) []byte {
 		return e.b
 	}
 	e.byte(0)
+	if res.compact != nil {
+		e.byte(tCompactResult)
+		e.varint(res.compact.Header.Revision)
+		return e.b
+	}
 	encodeResponse(&e, res.resp)
 	return e.b
 }
+
+// tCompactResult tags a compaction's result; it follows the op types.
+const tCompactResult = 5
 
 func decodeResult(b []byte) (*applyResult, error) {
 	d := decoder{b: b}
 	code := d.byte()
 	res := &applyResult{}
-	if code != 0 {
+	switch {
+	case code != 0:
 		res.err = decodeError(&d, code)
-	} else {
+	case len(d.b) > 0 && d.b[0] == tCompactResult:
+		d.byte()
+		res.compact = &CompactResponse{Header: &ResponseHeader{Revision: d.varint()}}
+	default:
 		res.resp = decodeResponse(&d, 0)
 	}
 	if err := d.done(); err != nil {

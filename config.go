@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"time"
+
+	"github.com/keeldb/keel/wal"
 )
 
 // Peer names one member of a statically bootstrapped cluster.
@@ -83,6 +85,31 @@ type Config struct {
 	// Default 64 MiB.
 	WALSegmentSize int64
 
+	// AutoCompactRevisions, when positive, makes the leader compact history
+	// automatically, keeping the last AutoCompactRevisions revisions.
+	// Default 0: off (as in etcd); compact explicitly with Compact.
+	AutoCompactRevisions int64
+	// AutoCompactWindow, when positive, makes the leader compact history
+	// automatically, keeping the revisions of the last AutoCompactWindow.
+	// With AutoCompactRevisions also set, the one keeping more history
+	// wins. Default 0: off.
+	AutoCompactWindow time.Duration
+	// AutoCompactInterval is how often automatic compaction runs. Default:
+	// AutoCompactWindow/10 (at least 1s, at most 1h) with a window, else
+	// 5 minutes.
+	AutoCompactInterval time.Duration
+	// WatchBufferSize is the number of responses a watcher's channel
+	// buffers. A watcher whose consumer falls further behind catches up
+	// from history later, so this bounds the memory a slow watcher holds.
+	// Default 64.
+	WatchBufferSize int
+	// WatchProgressNotifyInterval is how often watchers created
+	// WithProgressNotify get a progress response. Default 10 minutes.
+	WatchProgressNotifyInterval time.Duration
+
+	// WALFS, when non-nil, is the file system the raft log is stored on
+	// (a seam for fault-injection tests). nil means the OS file system.
+	WALFS wal.FS
 	// Listener, when non-nil, is used for member traffic instead of
 	// listening on Addr (for tests and fault injection). Open takes
 	// ownership and closes it on Close.
@@ -99,6 +126,8 @@ const (
 	defaultMaxTxnOps         = 128
 	defaultMaxRequestBytes   = 1536 * 1024
 	maxMaxAppendEntries      = 1024
+	defaultWatchBufferSize   = 64
+	defaultAutoCompactEvery  = 5 * time.Minute
 )
 
 // withDefaults returns cfg with every zero field set to its default.
@@ -132,6 +161,15 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = defaultMaxRequestBytes
+	}
+	if cfg.WatchBufferSize <= 0 {
+		cfg.WatchBufferSize = defaultWatchBufferSize
+	}
+	if cfg.AutoCompactInterval <= 0 {
+		cfg.AutoCompactInterval = defaultAutoCompactEvery
+		if cfg.AutoCompactWindow > 0 {
+			cfg.AutoCompactInterval = min(max(cfg.AutoCompactWindow/10, time.Second), time.Hour)
+		}
 	}
 	if cfg.Addr == "" {
 		for _, p := range cfg.Peers {

@@ -86,6 +86,8 @@ func (f *fsm) applyCommand(l *raft.Log) *applyResult {
 	switch c.kind {
 	case cmdOp:
 		return applyOp(f.kv, l.Index, &c.op)
+	case cmdCompact:
+		return applyCompact(f.kv, l.Index, c.rev)
 	default: // cmdNoop
 		f.kv.Write(l.Index).End()
 		return &applyResult{}

@@ -45,7 +45,10 @@ type Store struct {
 	closeErr  error
 }
 
-var _ KV = (*Store)(nil)
+var (
+	_ KV     = (*Store)(nil)
+	_ Client = (*Store)(nil)
+)
 
 // Open opens (creating if needed) the member whose data lives in cfg.Dir
 // and starts serving. A single-member cluster (no Peers) is bootstrapped on
@@ -101,11 +104,14 @@ func (s *Store) open() error {
 	cfg := s.cfg
 	hl := logging.HCLog(cfg.Logger, "raft")
 	var err error
-	s.kv, err = mvcc.Open(filepath.Join(cfg.Dir, "kv.db"), mvcc.Config{Logger: s.log, CommitInterval: cfg.CommitInterval})
+	s.kv, err = mvcc.Open(filepath.Join(cfg.Dir, "kv.db"), mvcc.Config{
+		Logger: s.log, CommitInterval: cfg.CommitInterval,
+		WatchProgressInterval: cfg.WatchProgressNotifyInterval,
+	})
 	if err != nil {
 		return fmt.Errorf("keel: open kv: %w", err)
 	}
-	s.wal, err = wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Config{Logger: s.log, SegmentSize: cfg.WALSegmentSize})
+	s.wal, err = wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Config{Logger: s.log, SegmentSize: cfg.WALSegmentSize, FS: cfg.WALFS})
 	if err != nil {
 		return fmt.Errorf("keel: open wal: %w", err)
 	}
@@ -148,6 +154,8 @@ func (s *Store) open() error {
 	close(s.started)
 	s.wg.Go(s.leaderLoop)
 	s.wg.Go(s.reads.run)
+	s.wg.Go(s.autoCompactLoop)
+	s.wg.Go(s.healthLoop)
 	return nil
 }
 

@@ -35,10 +35,14 @@ func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
 		if s.raft.State() != raft.Leader {
 			return encodeResult(&applyResult{err: ErrNotLeader}), nil
 		}
-		if _, err := decodeCommand(req[1:]); err != nil {
+		c, err := decodeCommand(req[1:])
+		if err != nil {
 			return encodeResult(&applyResult{err: err}), nil
 		}
 		res, err := s.proposeLocal(ctx, req[1:])
+		if err == nil && res.err == nil && c.kind == cmdCompact && c.physical {
+			err = waitPhysical(ctx, res, s.stop)
+		}
 		if err != nil {
 			res = &applyResult{err: err}
 		}

@@ -22,7 +22,7 @@
 // (etcd's encoding); its values are KeyValues in a compact binary encoding
 // (a format byte, length-prefixed key and value, varint revisions, version
 // and lease). "meta" holds the schema marker, the consistent index and the
-// compaction revision. The key index (key → generations of revisions) lives
+// compaction revisions (scheduled, and how far physical deletion got). The key index (key → generations of revisions) lives
 // in memory only and is rebuilt by scanning the key bucket on [Open] and
 // [Store.Restore]; the current revision is then the maximum of the newest
 // stored revision and the compaction revision.
@@ -42,7 +42,7 @@
 //
 // # Concurrency protocol
 //
-// Lock order: writeMu → commitMu → mu.
+// Lock order: writeMu → commitMu → mu → the watch registry's lock.
 //
 //   - writeMu is held by the one open write txn from Write to End (and by
 //     Close and Restore), so there is a single writer.
@@ -72,11 +72,74 @@
 // txn on a failed store still applies in memory, but is never made durable.
 // A txn on a closed store is inert.
 //
+// # Compaction
+//
+// [TxnWrite.Compact] compacts history up to a revision inside a write txn
+// (so it is ordered with the raft log): reads below it fail with
+// ErrCompacted, reads at it work, and the key index keeps per key only what
+// those reads need (etcd's keyIndex.compact rules). The compaction
+// revision is stored in the meta bucket by the same bbolt commit as the
+// txn's consistent index. Physical deletion runs in the background in
+// batches of Config.CompactBatchLimit records per bbolt transaction with a
+// Config.CompactBatchInterval pause between them, so writes and commits are
+// not stalled; meta also records how far it got, and Open resumes an
+// interrupted deletion. Records at exactly the compaction revision are kept
+// until a later compaction, so a watch from that revision misses nothing.
+// After a restart the revision is max(newest stored revision, compaction
+// revision). [Store.Hash] covers only what reads can see, so it does not
+// depend on physical progress. Automatic compaction is left to the owner.
+//
+// # Watch guarantees
+//
+// [Store.Watch] delivers a watcher's events through its [WatchSink]:
+//
+//   - ordered: by revision, and in change order within a revision;
+//   - unique: a revision is delivered at most once;
+//   - atomic: all of a revision's events in the range are in one response;
+//   - reliable: no gap from the start revision on, unless the watcher is
+//     canceled because a revision it still needs was compacted (its last
+//     response then carries CompactRevision);
+//   - resumable: a new watch from the last delivered revision + 1
+//     continues exactly.
+//
+// A synced watcher gets each revision from End (live, one response per
+// revision) right after it becomes visible. A watcher that is behind
+// (a start revision in the past, or a sink that refused a Send) is unsynced
+// and is caught up by one background goroutine that reads history from the
+// pending overlay and bbolt in chunks of at most Config.WatchBatchMaxRevs
+// revisions (one response per chunk) and moves it back to synced, under
+// the same lock End notifies under, once it has everything up to the last
+// notified revision. The guarantees hold on every member, since each serves
+// watches from its own applied state, and across [Store.Restore]: every
+// watcher continues from its next revision against the restored history.
+// Watchers are never blocked on: Send must not block. Send and Close are
+// called with the registry lock held, must not call back into the Store,
+// and are never concurrent for one sink. Events are shared between
+// watchers and must not be modified. For live events PrevKv comes from the
+// txn; when catching up it is the key's version at ModRevision-1 (nil if
+// compacted). The two agree when a txn changes each key at most once
+// (Keel rejects duplicate keys in a txn, as etcd does).
+//
+// Notify cost per event: one map lookup for single-key watchers,
+// len(key)+1 map lookups for prefix watchers, a scan of the watchers on
+// other ranges (from-key or non-prefix [key, end)), plus one Send per
+// matching watcher; thousands of key and prefix watchers are cheap.
+//
+// # Memory
+//
+// A watcher whose consumer stops reading never blocks End, writes or other
+// watchers. Inside the store it holds at most one response: the live
+// response its sink refused (one revision's events) or one catch-up chunk
+// (at most Config.WatchBatchMaxRevs revisions of its range). It is retried
+// every Config.WatchSyncInterval and, once accepted, caught up from
+// history. So the memory per watcher is its sink's own buffer plus that
+// one response; nothing queues up in the store.
+//
 // # Caveats
 //
-//   - Compaction, watches and leases are not implemented yet; reads already
-//     check the compaction revision (ErrCompacted), End is where watchers
-//     will be notified, and a lease bucket will join the schema.
+//   - Leases are not implemented yet; a lease bucket will join the schema.
+//   - Compact compacts the in-memory index in one pass (O(keys)) under the
+//     store lock; reads wait for it.
 //   - An open [Snapshot] holds a bbolt read transaction: Close and Restore
 //     wait for it, and bbolt cannot remap a growing file while it is open
 //     (size Config.InitialMmapSize generously).

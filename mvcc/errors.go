@@ -31,3 +31,7 @@ var (
 
 // ErrInvalidConfig is returned by [Open] for a Config with negative values.
 var ErrInvalidConfig = errors.New("mvcc: invalid config")
+
+// ErrInvalidWatch is returned by [Store.Watch] for a negative start
+// revision, an empty range (end <= key) or a nil sink.
+var ErrInvalidWatch = errors.New("mvcc: invalid watch")

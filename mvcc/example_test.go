@@ -95,3 +95,62 @@ func ExampleStore_Range() {
 	// at rev 3: svc/a=10.0.0.1
 	// mvcc: required revision is a future revision
 }
+
+// chanSink is a WatchSink over a buffered channel, as Keel's root package
+// uses: Send never blocks, and a full channel makes the store catch the
+// watcher up from history later.
+type chanSink chan mvcc.WatchResponse
+
+func (c chanSink) Send(r mvcc.WatchResponse) bool {
+	select {
+	case c <- r:
+		return true
+	default:
+		return false
+	}
+}
+
+func (c chanSink) Close() { close(c) }
+
+func ExampleStore_Watch() {
+	dir, err := os.MkdirTemp("", "mvcc-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	s, err := mvcc.Open(filepath.Join(dir, "db"), mvcc.Config{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+
+	tx := s.Write(1)
+	tx.Put([]byte("config/a"), []byte("1"), 0) // revision 2
+	tx.End()
+
+	// Watch the prefix "config/" from revision 2: history first, then live.
+	ch := make(chanSink, 16)
+	w, err := s.Watch([]byte("config/"), []byte("config0"), mvcc.WatchOptions{StartRev: 2}, ch)
+	if err != nil {
+		log.Fatal(err)
+	}
+	tx = s.Write(2)
+	tx.Put([]byte("config/a"), []byte("2"), 0) // revision 3
+	tx.DeleteRange([]byte("other"), nil)
+	tx.End()
+
+	for seen := 0; seen < 2; {
+		r := <-ch
+		for _, ev := range r.Events {
+			fmt.Printf("%s %s=%s rev %d create=%v\n", ev.Type, ev.Kv.Key, ev.Kv.Value, ev.Kv.ModRevision, ev.IsCreate())
+			seen++
+		}
+	}
+	w.Cancel()
+	_, open := <-ch
+	fmt.Println("channel open after Cancel:", open)
+	// Output:
+	// PUT config/a=1 rev 2 create=true
+	// PUT config/a=2 rev 3 create=false
+	// channel open after Cancel: false
+}

@@ -4,14 +4,14 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
-
-	bolt "go.etcd.io/bbolt"
 )
 
-// Hash returns a CRC-32C over every record of the key bucket (committed and
-// pending, in revision order, each as its bucket key followed by its value)
-// and the compaction revision, together with the current revision. Equal
-// histories give equal hashes on every member, whatever has been committed.
+// Hash returns a CRC-32C over what reads can still see, together with the
+// current revision: for every key in the index (in key order), every
+// revision the index holds up to the current revision (its revision key,
+// then the encoded KeyValue for a put), followed by the compaction
+// revision. Equal histories give equal hashes on every member, whatever
+// has been committed to bbolt and however far physical compaction has got.
 func (s *Store) Hash() (hash uint32, rev int64, err error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
@@ -19,30 +19,41 @@ func (s *Store) Hash() (hash uint32, rev int64, err error) {
 		return 0, 0, err
 	}
 	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	var last revision
-	err = s.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketKey).ForEach(func(k, v []byte) error {
-			r, _, err := bytesToRev(k)
-			if err != nil {
-				return err
+	type item struct {
+		rev  revision
+		tomb bool
+		key  []byte
+	}
+	var items []item
+	var puts []revision
+	s.index.tree.Scan(func(ki *keyIndex) bool {
+		for gi := range ki.generations {
+			g := &ki.generations[gi]
+			for n, r := range g.revs {
+				if r.main > s.currentRev {
+					break // the open write txn
+				}
+				tomb := gi != len(ki.generations)-1 && n == len(g.revs)-1
+				items = append(items, item{rev: r, tomb: tomb, key: ki.key})
+				if !tomb {
+					puts = append(puts, r)
+				}
 			}
-			last = r
-			_, _ = h.Write(k)
-			_, _ = h.Write(v)
-			return nil
-		})
+		}
+		return true
 	})
+	kvs, err := s.fetchLocked(puts)
 	if err != nil {
 		return 0, 0, fmt.Errorf("mvcc: hash: %w", err)
 	}
-	// Committed records are a prefix of history; pending records may overlap
-	// it while a finished commit waits for mu to drop them.
-	for _, p := range s.pending {
-		if !p.rev.greaterThan(last) {
+	for _, it := range items {
+		_, _ = h.Write(revToBytes(it.rev, it.tomb))
+		if it.tomb {
+			_, _ = h.Write(it.key)
 			continue
 		}
-		_, _ = h.Write(revToBytes(p.rev, p.tombstone))
-		_, _ = h.Write(encodeKeyValue(p.kv))
+		_, _ = h.Write(encodeKeyValue(kvs[0]))
+		kvs = kvs[1:]
 	}
 	_, _ = h.Write(binary.BigEndian.AppendUint64(nil, uint64(s.compactRev)))
 	return h.Sum32(), s.currentRev, nil

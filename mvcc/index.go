@@ -90,3 +90,18 @@ func rangeBounds(key, end []byte) (lo, hi []byte, single, empty bool) {
 		return key, end, false, false
 	}
 }
+
+// compact applies a compaction at atRev to every key (see keyIndex.compact)
+// and removes the keys left with nothing. It is O(keys).
+func (ti *treeIndex) compact(atRev int64) {
+	var gone []*keyIndex
+	ti.tree.Scan(func(ki *keyIndex) bool {
+		if ki.compact(atRev) {
+			gone = append(gone, ki)
+		}
+		return true
+	})
+	for _, ki := range gone {
+		ti.tree.Delete(ki)
+	}
+}

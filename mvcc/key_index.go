@@ -2,6 +2,7 @@ package mvcc
 
 import (
 	"fmt"
+	"slices"
 )
 
 // keyIndex holds the revisions of one key, grouped into generations. It is
@@ -32,10 +33,16 @@ import (
 // ver counts the revisions appended to the generation, tombstone included
 // (as in etcd); the version of a revision at position n of revs is n+1.
 //
-// Compaction (a later issue) will drop, per generation, every revision below
-// the largest one <= the compaction revision, and whole generations that
-// ended at or before it; an index left with only an empty generation is
-// removed.
+// Compaction at revision c ([keyIndex.compact], etcd's rules) skips the
+// generations whose tombstone is below c, keeps in the first remaining
+// generation only the largest revision <= c and everything above, drops
+// that generation too if all it kept is its tombstone, and leaves created
+// and ver untouched (so versions stay right). An index left with only an
+// empty generation is removed from the tree. With the example above:
+//
+//	compact(3) -> {empty} {5.0 5.1 6.0t} {3.0 4.0t}
+//	compact(4) -> {empty} {5.0 5.1 6.0t}   (4.0t was all that was left)
+//	compact(6) -> {empty}                  (key removed)
 //
 // keyIndex is not safe for concurrent use; the Store guards it with its mu.
 type keyIndex struct {
@@ -123,5 +130,86 @@ func (ki *keyIndex) findGeneration(rev int64) *generation {
 			return g
 		}
 	}
+	return nil
+}
+
+// compact applies a compaction at atRev (see the type's doc) and reports
+// whether nothing is left (the caller removes the key from the tree).
+func (ki *keyIndex) compact(atRev int64) (empty bool) {
+	if len(ki.generations) == 0 {
+		return true
+	}
+	last := len(ki.generations) - 1
+	genIdx := 0
+	for genIdx < last {
+		g := &ki.generations[genIdx]
+		if tomb := g.revs[len(g.revs)-1].main; tomb >= atRev {
+			break
+		}
+		genIdx++
+	}
+	if g := &ki.generations[genIdx]; !g.isEmpty() {
+		keep := -1
+		for n := len(g.revs) - 1; n >= 0; n-- {
+			if g.revs[n].main <= atRev {
+				keep = n
+				break
+			}
+		}
+		if keep > 0 {
+			g.revs = append([]revision(nil), g.revs[keep:]...)
+		}
+		if len(g.revs) == 1 && genIdx != last && g.revs[0].main <= atRev {
+			genIdx++ // only the tombstone was left
+		}
+	}
+	if genIdx > 0 {
+		ki.generations = append([]generation(nil), ki.generations[genIdx:]...)
+	}
+	return len(ki.generations) == 1 && ki.generations[0].isEmpty()
+}
+
+// has reports whether rev is one of the revisions the index holds.
+func (ki *keyIndex) has(rev revision) bool {
+	for i := range ki.generations {
+		g := &ki.generations[i]
+		if g.isEmpty() || g.revs[0].greaterThan(rev) || rev.greaterThan(g.revs[len(g.revs)-1]) {
+			continue
+		}
+		_, found := slices.BinarySearchFunc(g.revs, rev, func(a, b revision) int {
+			switch {
+			case a == b:
+				return 0
+			case a.greaterThan(b):
+				return 1
+			}
+			return -1
+		})
+		if found {
+			return true
+		}
+	}
+	return false
+}
+
+// restoreGen starts a new generation at rev for a key rebuilt from a
+// compacted database, whose first surviving record carries the
+// generation's creation revision and version.
+func (ki *keyIndex) restoreGen(rev revision, created, ver int64) error {
+	if !rev.greaterThan(ki.modified) {
+		return fmt.Errorf("%w: revision %d.%d not above %d.%d for key %q",
+			ErrCorruptRecord, rev.main, rev.sub, ki.modified.main, ki.modified.sub, ki.key)
+	}
+	if ki.isLive() {
+		return fmt.Errorf("%w: restoring a generation of live key %q", ErrCorruptRecord, ki.key)
+	}
+	if len(ki.generations) == 0 {
+		ki.generations = append(ki.generations, generation{})
+	}
+	g := &ki.generations[len(ki.generations)-1]
+	g.created = revision{main: created}
+	g.ver = ver
+	g.revs = append(g.revs, rev)
+	ki.modified = rev
 	return nil
 }

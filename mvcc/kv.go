@@ -149,3 +149,15 @@ type RangeResult struct {
 	// More is true when Limit cut off keys.
 	More bool
 }
+
+// IsCreate reports whether e is a put that created its key
+// (CreateRevision == ModRevision).
+func (e *Event) IsCreate() bool {
+	return e.Type == EventTypePut && e.Kv != nil && e.Kv.CreateRevision == e.Kv.ModRevision
+}
+
+// IsModify reports whether e is a put of a key that already existed
+// (CreateRevision != ModRevision).
+func (e *Event) IsModify() bool {
+	return e.Type == EventTypePut && e.Kv != nil && e.Kv.CreateRevision != e.Kv.ModRevision
+}

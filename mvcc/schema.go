@@ -22,7 +22,12 @@ var (
 
 	metaSchema          = []byte("schema")
 	metaConsistentIndex = []byte("consistent_index")
-	metaCompactRev      = []byte("compact_rev")
+	// metaCompactRev is the scheduled compaction revision: what reads
+	// check, written in the same bbolt commit as the consistent index of the
+	// txn that compacted. metaFinishedCompactRev is how far the physical
+	// deletion has got; Open resumes it when it is behind.
+	metaCompactRev         = []byte("compact_rev")
+	metaFinishedCompactRev = []byte("compact_finished_rev")
 
 	schemaV1 = []byte("keel-mvcc-v1")
 )
@@ -71,7 +76,8 @@ func u64Bytes(v uint64) []byte {
 type loadedState struct {
 	index           *treeIndex
 	currentRev      int64
-	compactRev      int64
+	compactRev      int64 // scheduled
+	finishedRev     int64 // physical deletion done up to here
 	consistentIndex uint64
 }
 
@@ -128,8 +134,13 @@ func loadStateTx(tx *bolt.Tx) (*loadedState, error) {
 		return nil, err
 	}
 	st.compactRev = int64(cr)
-	if st.compactRev < 0 {
-		return nil, fmt.Errorf("%w: negative compaction revision", ErrCorruptSnapshot)
+	fr, err := metaU64(mb, metaFinishedCompactRev)
+	if err != nil {
+		return nil, err
+	}
+	st.finishedRev = int64(fr)
+	if st.compactRev < 0 || st.finishedRev < 0 || st.finishedRev > st.compactRev {
+		return nil, fmt.Errorf("%w: bad compaction revisions %d (finished %d)", ErrCorruptSnapshot, st.compactRev, st.finishedRev)
 	}
 	var maxMain int64
 	c := kb.Cursor()
@@ -143,12 +154,20 @@ func loadStateTx(tx *bolt.Tx) (*loadedState, error) {
 			return nil, err
 		}
 		ki := st.index.getOrCreate(kv.Key)
-		if tomb {
+		switch {
+		case tomb && !ki.isLive() && rev.main <= st.compactRev:
+			// The generation's puts were compacted away; the
+			// compaction below drops the tombstone from the index too.
+			ki.modified = rev
+		case tomb:
 			err = ki.tombstone(rev)
-		} else {
-			if kv.ModRevision != rev.main {
-				return nil, fmt.Errorf("%w: record at %d has mod revision %d", ErrCorruptRecord, rev.main, kv.ModRevision)
-			}
+		case kv.ModRevision != rev.main:
+			return nil, fmt.Errorf("%w: record at %d has mod revision %d", ErrCorruptRecord, rev.main, kv.ModRevision)
+		case !ki.isLive() && st.compactRev > 0:
+			// Earlier revisions of this generation may have been
+			// compacted away: the record carries its generation.
+			err = ki.restoreGen(rev, kv.CreateRevision, kv.Version)
+		default:
 			err = ki.put(rev)
 		}
 		if err != nil {
@@ -157,6 +176,9 @@ func loadStateTx(tx *bolt.Tx) (*loadedState, error) {
 		maxMain = max(maxMain, rev.main)
 	}
 	st.currentRev = max(1, maxMain, st.compactRev)
+	if st.compactRev > 0 {
+		st.index.compact(st.compactRev)
+	}
 	return st, nil
 }
 

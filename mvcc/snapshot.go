@@ -85,6 +85,11 @@ func (sn *Snapshot) Close() error {
 // Closing the live database waits for open Snapshots of this store to be
 // closed, and readers block meanwhile: close Snapshots before restoring.
 //
+// Watchers survive a Restore: each continues from its next revision
+// against the restored history (moved to catch-up, or canceled with a
+// CompactRevision response if the restored store compacted past it). The
+// done channels of pending compactions are closed.
+//
 // Invalid input returns an error wrapping ErrCorruptSnapshot and leaves the
 // old state untouched. Restore waits for an open write txn to End.
 func (s *Store) Restore(r io.Reader) error {
@@ -124,6 +129,14 @@ func (s *Store) Restore(r io.Reader) error {
 	if err := s.reopenLocked(nil, st); err != nil {
 		return err
 	}
+	// Background work against the old database is stale; compaction
+	// waiters are released; every watcher continues from its next revision
+	// against the restored history (caught up, or canceled if compacted).
+	s.restoreGen++
+	s.releaseCompactWaitersLocked(func(compactWaiter) bool { return true })
+	s.watch.restore(s.restoreGen, s.currentRev)
+	s.kickCompactor()
+	s.kickWatchSync()
 	s.lg.Info("mvcc: restored snapshot", "rev", s.currentRev, "consistent_index", s.consistentIndex)
 	return nil
 }

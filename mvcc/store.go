@@ -54,10 +54,26 @@ type Store struct {
 	failErr error
 	closed  bool
 
-	stopc     chan struct{}
-	wg        sync.WaitGroup
-	closeOnce sync.Once
-	closeErr  error
+	// Compaction state (see compactor.go). compactRev is what reads check;
+	// schedCompactRev is set at the End of the compacting txn and written
+	// to meta by the next commit (durableSched is what bbolt holds);
+	// finishedCompactRev is how far physical deletion has got.
+	schedCompactRev    int64
+	durableSched       int64
+	finishedCompactRev int64
+	compactWaiters     []compactWaiter
+	// restoreGen is bumped by Restore so that background work started
+	// against the old database is discarded.
+	restoreGen uint64
+
+	// watch is the watcher registry; it has its own lock (see watch.go).
+	watch watchState
+
+	stopc       chan struct{}
+	compactKick chan struct{}
+	wg          sync.WaitGroup
+	closeOnce   sync.Once
+	closeErr    error
 }
 
 // pendingRecord is one change waiting to be committed to bbolt.
@@ -89,16 +105,22 @@ func Open(path string, cfg Config) (*Store, error) {
 		return nil, fmt.Errorf("mvcc: open %s: %w", path, err)
 	}
 	s := &Store{
-		path:  path,
-		cfg:   cfg,
-		lg:    cfg.Logger,
-		db:    db,
-		stopc: make(chan struct{}),
+		path:        path,
+		cfg:         cfg,
+		lg:          cfg.Logger,
+		db:          db,
+		stopc:       make(chan struct{}),
+		compactKick: make(chan struct{}, 1),
 	}
 	s.setStateLocked(st)
-	s.lg.Debug("mvcc: opened", "path", path, "rev", s.currentRev, "consistent_index", s.consistentIndex)
-	s.wg.Add(1)
+	s.watch.init(s.currentRev)
+	s.lg.Debug("mvcc: opened", "path", path, "rev", s.currentRev, "consistent_index", s.consistentIndex,
+		"compact_rev", s.compactRev, "finished_compact_rev", s.finishedCompactRev)
+	s.wg.Add(3)
 	go s.runCommitter()
+	go s.runCompactor()
+	go s.runWatchSync()
+	s.kickCompactor() // resume an interrupted physical compaction
 	return s, nil
 }
 
@@ -108,6 +130,9 @@ func (s *Store) setStateLocked(st *loadedState) {
 	s.index = st.index
 	s.currentRev = st.currentRev
 	s.compactRev = st.compactRev
+	s.schedCompactRev = st.compactRev
+	s.durableSched = st.compactRev
+	s.finishedCompactRev = st.finishedRev
 	s.consistentIndex = st.consistentIndex
 	s.durableIndex = st.consistentIndex
 	s.overlay = make(map[revision]*KeyValue)
@@ -138,8 +163,10 @@ func (s *Store) shutdown(commit bool) error {
 	s.mu.Lock()
 	s.closed = true
 	db := s.db
+	s.releaseCompactWaitersLocked(func(compactWaiter) bool { return true })
 	s.mu.Unlock()
 	s.commitMu.Unlock()
+	s.closeAllWatchers()
 	if cerr := db.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("mvcc: close: %w", cerr)
 	}
@@ -192,6 +219,7 @@ func (s *Store) failLocked(err error) {
 	if s.failErr == nil {
 		s.failErr = fmt.Errorf("%w: %w", ErrFailed, err)
 		s.lg.Error("mvcc: store failed", "err", err)
+		s.closeAllWatchers() // fail-stop ends every watcher (lock order mu → watch.mu)
 	}
 }
 
@@ -263,7 +291,8 @@ func (s *Store) commit() error {
 	db := s.db
 	batch := s.pending[:len(s.pending):len(s.pending)]
 	ci := s.consistentIndex
-	dirty := len(batch) > 0 || ci != s.durableIndex
+	sched := s.schedCompactRev
+	dirty := len(batch) > 0 || ci != s.durableIndex || sched != s.durableSched
 	s.mu.RUnlock()
 	if !dirty {
 		return nil
@@ -277,7 +306,11 @@ func (s *Store) commit() error {
 				return err
 			}
 		}
-		return tx.Bucket(bucketMeta).Put(metaConsistentIndex, u64Bytes(ci))
+		mb := tx.Bucket(bucketMeta)
+		if err := mb.Put(metaCompactRev, u64Bytes(uint64(sched))); err != nil {
+			return err
+		}
+		return mb.Put(metaConsistentIndex, u64Bytes(ci))
 	})
 
 	s.mu.Lock()
@@ -291,5 +324,6 @@ func (s *Store) commit() error {
 	}
 	s.pending = append([]pendingRecord(nil), s.pending[len(batch):]...)
 	s.durableIndex = ci
+	s.durableSched = sched
 	return nil
 }

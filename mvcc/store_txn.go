@@ -17,6 +17,10 @@ type TxnWrite struct {
 	events   []Event
 	err      error // ErrClosed when begun on a closed store: the txn is inert
 	ended    bool
+	// compactTo is the revision this txn compacted to (0: none).
+	compactTo int64
+	// compactDone is closed when the physical deletion has finished.
+	compactDone chan struct{}
 }
 
 // Write begins the write transaction for raft log entry index. It blocks
@@ -204,10 +208,22 @@ func (t *TxnWrite) End() []Event {
 		s.pending = append(s.pending, t.changes...)
 	}
 	s.consistentIndex = t.index
+	if t.compactTo > 0 {
+		// Persisted by the next commit together with this txn's index.
+		s.schedCompactRev = t.compactTo
+		s.compactWaiters = append(s.compactWaiters, compactWaiter{rev: t.compactTo, done: t.compactDone})
+	}
 	backPressure := len(s.pending) >= s.cfg.CommitLimit
 	s.mu.Unlock()
-	// Extension point: watchers will be notified here, after the changes
-	// are visible.
+	if len(t.changes) > 0 {
+		// After the revision is visible, still under writeMu, so revisions
+		// are notified in order.
+		s.notify(t.Rev(), t.events)
+	}
+	if t.compactTo > 0 {
+		s.kickCompactor()
+		s.kickWatchSync() // cancel the watchers now behind the compaction
+	}
 	if backPressure {
 		_ = s.commit() // a failure is recorded in Err
 	}

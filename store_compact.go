@@ -1,0 +1,130 @@
+package keel
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// CompactResponse is the response to Compact.
+type CompactResponse struct {
+	Header *ResponseHeader
+}
+
+// CompactOption configures Compact.
+type CompactOption func(*compactOptions)
+
+type compactOptions struct{ physical bool }
+
+// WithCompactPhysical makes Compact return only once the compacted
+// revisions have been removed from the leader's database, not just hidden.
+func WithCompactPhysical() CompactOption {
+	return func(o *compactOptions) { o.physical = true }
+}
+
+// Compact discards the history before revision rev on every member,
+// through raft. Afterwards reads and watches below rev fail with
+// ErrCompacted; reading at rev still works, and the revision does not
+// change. rev at or below the current compacted revision fails with
+// ErrCompacted, rev above the current revision with ErrFutureRev. The
+// removal from disk runs in the background in bounded batches;
+// WithCompactPhysical waits for it (on the leader).
+func (s *Store) Compact(ctx context.Context, rev int64, opts ...CompactOption) (*CompactResponse, error) {
+	var o compactOptions
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&o)
+		}
+	}
+	res, err := s.propose(ctx, encodeCompactCommand(rev, o.physical))
+	if err != nil {
+		return nil, err
+	}
+	if res.err != nil {
+		return nil, res.err
+	}
+	if o.physical {
+		if err := waitPhysical(ctx, res, s.stop); err != nil {
+			return nil, err
+		}
+	}
+	resp := res.compact
+	resp.Header.ClusterID, resp.Header.MemberID, resp.Header.RaftTerm = s.id.ClusterID, s.memberID, s.raft.CurrentTerm()
+	return resp, nil
+}
+
+// waitPhysical waits for the physical compaction of a result applied on
+// this member (a forwarded result was already waited for by the leader).
+func waitPhysical(ctx context.Context, res *applyResult, stop <-chan struct{}) error {
+	if res.compactDone == nil {
+		return nil
+	}
+	select {
+	case <-res.compactDone:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: waiting for physical compaction: %w", ErrTimeout, ctx.Err())
+	case <-stop:
+		return ErrStopped
+	}
+}
+
+// revSample is one observation of the revision, for window compaction.
+type revSample struct {
+	at  time.Time
+	rev int64
+}
+
+// autoCompactLoop compacts history automatically when Config asks for it:
+// keep the last AutoCompactRevisions revisions, and/or the revisions of the
+// last AutoCompactWindow. Every member samples its revision; only the
+// leader proposes compactions. With both set, the more generous one wins.
+func (s *Store) autoCompactLoop() {
+	keepRevs, window := s.cfg.AutoCompactRevisions, s.cfg.AutoCompactWindow
+	if keepRevs <= 0 && window <= 0 {
+		return
+	}
+	t := time.NewTicker(s.cfg.AutoCompactInterval)
+	defer t.Stop()
+	var samples []revSample
+	for {
+		var now time.Time
+		select {
+		case <-s.stop:
+			return
+		case now = <-t.C:
+		}
+		rev := s.kv.Rev()
+		samples = append(samples, revSample{at: now, rev: rev})
+		target := int64(-1)
+		if keepRevs > 0 {
+			target = rev - keepRevs
+		}
+		if window > 0 {
+			// The newest sample at least window old bounds what may go;
+			// older samples are no longer needed.
+			wt := int64(0)
+			cut := 0
+			for i, sm := range samples {
+				if now.Sub(sm.at) >= window {
+					wt, cut = sm.rev, i
+				}
+			}
+			samples = samples[cut:]
+			if target < 0 || wt < target {
+				target = wt
+			}
+		}
+		if target <= s.kv.CompactRev() || !s.IsLeader() {
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*s.cfg.ElectionTimeout)
+		_, err := s.Compact(ctx, target)
+		cancel()
+		if err != nil {
+			s.log.Warn("auto compaction failed", "rev", target, "err", err)
+		} else {
+			s.log.Info("auto compacted", "rev", target)
+		}
+	}
+}
