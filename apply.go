@@ -14,6 +14,9 @@ type applyResult struct {
 	// encoded) closes when its physical removal finished on this member.
 	compact     *CompactResponse
 	compactDone <-chan struct{}
+
+	grant  *LeaseGrantResponse  // set for a lease grant
+	revoke *LeaseRevokeResponse // set for a lease revoke
 }
 
 // applyCompact compacts history at raft index idx.
@@ -30,6 +33,11 @@ func applyCompact(kv *mvcc.Store, idx uint64, rev int64) *applyResult {
 // reader is the read side shared by mvcc write txns and pinned read views.
 type reader interface {
 	Range(key, end []byte, ro mvcc.RangeOptions) (*mvcc.RangeResult, error)
+}
+
+// leaseReader looks leases up; mvcc write txns implement it.
+type leaseReader interface {
+	Lease(id int64) (mvcc.LeaseRecord, bool)
 }
 
 // rangeOptions maps a get op to mvcc's options.
@@ -158,9 +166,13 @@ func checkRangeRev(kv *mvcc.Store, rev int64) error {
 // value or lease of a missing key.
 func checkPut(r reader, op *Op) error {
 	if op.leaseID != NoLease {
-		// Leases are granted through the lease API (a later feature);
-		// until one exists, every named lease is unknown.
-		return ErrLeaseNotFound
+		l, ok := r.(leaseReader)
+		if !ok {
+			return ErrLeaseNotFound
+		}
+		if _, exists := l.Lease(int64(op.leaseID)); !exists {
+			return ErrLeaseNotFound
+		}
 	}
 	if op.ignoreValue || op.ignoreLease {
 		prev, err := getOne(r, op.key)

@@ -16,6 +16,7 @@ import (
 // restarted on their data.
 type testCluster struct {
 	tb     testing.TB
+	net    *testNet
 	cfgs   []Config
 	stores []*Store
 }
@@ -24,7 +25,7 @@ type testCluster struct {
 // member's Config before the first start.
 func newCluster(tb testing.TB, n int, tweak func(*Config)) *testCluster {
 	tb.Helper()
-	c := &testCluster{tb: tb, cfgs: make([]Config, n), stores: make([]*Store, n)}
+	c := &testCluster{tb: tb, net: newTestNet(), cfgs: make([]Config, n), stores: make([]*Store, n)}
 	peers := make([]Peer, n)
 	lns := make([]net.Listener, n)
 	for i := range n {
@@ -37,6 +38,7 @@ func newCluster(tb testing.TB, n int, tweak func(*Config)) *testCluster {
 		c.cfgs[i] = Config{
 			ID: peers[i].ID, Dir: tb.TempDir(), Addr: peers[i].Addr, Peers: peers,
 			HeartbeatTimeout: 500 * time.Millisecond, Logger: testLogger(),
+			Dial: c.net.dialer(peers[i].Addr),
 		}
 		if tweak != nil {
 			tweak(&c.cfgs[i])
@@ -76,6 +78,15 @@ func (c *testCluster) stop(i int) {
 	c.tb.Helper()
 	require.NoError(c.tb, c.stores[i].Close())
 	c.stores[i] = nil
+}
+
+// isolate cuts member i off from every other member.
+func (c *testCluster) isolate(i int) {
+	for j := range c.cfgs {
+		if j != i {
+			c.net.cut(c.cfgs[i].Addr, c.cfgs[j].Addr)
+		}
+	}
 }
 
 // crash stops member i without handing over leadership, as a killed

@@ -12,6 +12,9 @@ import (
 //	kind 1 (cmdOp)   body = op
 //	kind 2 (cmdNoop) body = (empty)   a leader's first entry of its term
 //	kind 3 (cmdCompact) body = rev:varint physical:bool
+//	kind 4 (cmdLeaseGrant) body = id:varint ttl:varint
+//	kind 5 (cmdLeaseRevoke) body = id:varint
+//	kind 6 (cmdLeaseCheckpoint) body = n:uvarint (id:varint remainingMillis:varint)*n
 //
 //	op    = type:byte(1 range|2 put|3 delete|4 txn) fields
 //	range = key end limit:varint rev:varint sortTarget:byte sortOrder:byte
@@ -33,6 +36,10 @@ const (
 	cmdNoop    = 2
 	cmdCompact = 3
 
+	cmdLeaseGrant      = 4
+	cmdLeaseRevoke     = 5
+	cmdLeaseCheckpoint = 6
+
 	maxTxnDepth = 32
 )
 
@@ -42,6 +49,46 @@ type command struct {
 	op       Op    // cmdOp
 	rev      int64 // cmdCompact
 	physical bool  // cmdCompact: the proposer waits for physical removal
+
+	leaseID     LeaseID           // cmdLeaseGrant, cmdLeaseRevoke
+	ttl         int64             // cmdLeaseGrant, seconds
+	checkpoints []leaseCheckpoint // cmdLeaseCheckpoint
+}
+
+// leaseCheckpoint carries a lease's remaining TTL from the leader to every
+// member, so a new leader continues from it instead of the full TTL.
+type leaseCheckpoint struct {
+	id        LeaseID
+	remaining int64 // milliseconds
+}
+
+func encodeLeaseGrantCommand(id LeaseID, ttl int64) []byte {
+	e := encoder{b: make([]byte, 0, 24)}
+	e.byte(commandVersion)
+	e.byte(cmdLeaseGrant)
+	e.varint(int64(id))
+	e.varint(ttl)
+	return e.b
+}
+
+func encodeLeaseRevokeCommand(id LeaseID) []byte {
+	e := encoder{b: make([]byte, 0, 16)}
+	e.byte(commandVersion)
+	e.byte(cmdLeaseRevoke)
+	e.varint(int64(id))
+	return e.b
+}
+
+func encodeLeaseCheckpointCommand(cps []leaseCheckpoint) []byte {
+	e := encoder{b: make([]byte, 0, 8+16*len(cps))}
+	e.byte(commandVersion)
+	e.byte(cmdLeaseCheckpoint)
+	e.uvarint(uint64(len(cps)))
+	for _, cp := range cps {
+		e.varint(int64(cp.id))
+		e.varint(cp.remaining)
+	}
+	return e.b
 }
 
 func encodeCompactCommand(rev int64, physical bool) []byte {
@@ -54,6 +101,23 @@ func encodeCompactCommand(rev int64, physical bool) []byte {
 }
 
 func encodeNoop() []byte { return []byte{commandVersion, cmdNoop} }
+
+// encode re-encodes a decoded command.
+func (c *command) encode() []byte {
+	switch c.kind {
+	case cmdOp:
+		return encodeOpCommand(&c.op)
+	case cmdCompact:
+		return encodeCompactCommand(c.rev, c.physical)
+	case cmdLeaseGrant:
+		return encodeLeaseGrantCommand(c.leaseID, c.ttl)
+	case cmdLeaseRevoke:
+		return encodeLeaseRevokeCommand(c.leaseID)
+	case cmdLeaseCheckpoint:
+		return encodeLeaseCheckpointCommand(c.checkpoints)
+	}
+	return encodeNoop()
+}
 
 // encodeOpCommand encodes op as a replicated command.
 func encodeOpCommand(op *Op) []byte {
@@ -76,6 +140,17 @@ func decodeCommand(b []byte) (command, error) {
 	case cmdNoop:
 	case cmdCompact:
 		c.rev, c.physical = d.varint(), d.bool()
+	case cmdLeaseGrant:
+		c.leaseID, c.ttl = LeaseID(d.varint()), d.varint()
+	case cmdLeaseRevoke:
+		c.leaseID = LeaseID(d.varint())
+	case cmdLeaseCheckpoint:
+		if n := d.count(2); n > 0 {
+			c.checkpoints = make([]leaseCheckpoint, n)
+			for i := range c.checkpoints {
+				c.checkpoints[i] = leaseCheckpoint{id: LeaseID(d.varint()), remaining: d.varint()}
+			}
+		}
 	default:
 		d.fail("command kind")
 	}
@@ -234,6 +309,8 @@ func decodeCmp(d *decoder) Cmp {
 //	delete = rev:varint deleted:varint n:uvarint kv*n
 //	txn    = rev:varint succeeded:bool n:uvarint response*n
 //	compact (type 5) = rev:varint
+//	lease grant (type 6) = rev:varint id:varint ttl:varint
+//	lease revoke (type 7) = rev:varint
 //	kv     = key value create:varint mod:varint version:varint lease:varint
 //
 // Only the header revision travels; the serving member fills in the rest
@@ -258,6 +335,8 @@ var errorCodes = []error{
 	14: ErrStopped,
 	15: ErrNoLeader,
 	16: ErrNotLeader,
+	17: ErrLeaseExists,
+	18: ErrLeaseTTLTooLarge,
 }
 
 const codeOther = 255
@@ -294,17 +373,30 @@ func encodeResult(res *applyResult) []byte {
 		return e.b
 	}
 	e.byte(0)
-	if res.compact != nil {
+	switch {
+	case res.compact != nil:
 		e.byte(tCompactResult)
 		e.varint(res.compact.Header.Revision)
-		return e.b
+	case res.grant != nil:
+		e.byte(tGrantResult)
+		e.varint(res.grant.Header.Revision)
+		e.varint(int64(res.grant.ID))
+		e.varint(res.grant.TTL)
+	case res.revoke != nil:
+		e.byte(tRevokeResult)
+		e.varint(res.revoke.Header.Revision)
+	default:
+		encodeResponse(&e, res.resp)
 	}
-	encodeResponse(&e, res.resp)
 	return e.b
 }
 
-// tCompactResult tags a compaction's result; it follows the op types.
-const tCompactResult = 5
+// Result types that follow the op types.
+const (
+	tCompactResult = 5
+	tGrantResult   = 6
+	tRevokeResult  = 7
+)
 
 func decodeResult(b []byte) (*applyResult, error) {
 	d := decoder{b: b}
@@ -316,6 +408,12 @@ func decodeResult(b []byte) (*applyResult, error) {
 	case len(d.b) > 0 && d.b[0] == tCompactResult:
 		d.byte()
 		res.compact = &CompactResponse{Header: &ResponseHeader{Revision: d.varint()}}
+	case len(d.b) > 0 && d.b[0] == tGrantResult:
+		d.byte()
+		res.grant = &LeaseGrantResponse{Header: &ResponseHeader{Revision: d.varint()}, ID: LeaseID(d.varint()), TTL: d.varint()}
+	case len(d.b) > 0 && d.b[0] == tRevokeResult:
+		d.byte()
+		res.revoke = &LeaseRevokeResponse{Header: &ResponseHeader{Revision: d.varint()}}
 	default:
 		res.resp = decodeResponse(&d, 0)
 	}

@@ -110,6 +110,10 @@ func FuzzCommandDecode(f *testing.F) {
 		f.Add(encodeOpCommand(&op))
 	}
 	f.Add(encodeNoop())
+	f.Add(encodeCompactCommand(12, true))
+	f.Add(encodeLeaseGrantCommand(7, 60))
+	f.Add(encodeLeaseRevokeCommand(7))
+	f.Add(encodeLeaseCheckpointCommand([]leaseCheckpoint{{id: 1, remaining: 1500}, {id: 9, remaining: 1}}))
 	f.Add([]byte{commandVersion, cmdOp, byte(tTxn), 0xff, 0xff, 0x03})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeCommand(b)
@@ -119,13 +123,7 @@ func FuzzCommandDecode(f *testing.F) {
 			}
 			return
 		}
-		var again []byte
-		if c.kind == cmdNoop {
-			again = encodeNoop()
-		} else {
-			again = encodeOpCommand(&c.op)
-		}
-		if !bytes.Equal(b, again) {
+		if again := c.encode(); !bytes.Equal(b, again) {
 			t.Fatalf("re-encoding differs:\n in  %x\n out %x", b, again)
 		}
 	})

@@ -1,6 +1,7 @@
 package keel
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"log/slog"
@@ -110,6 +111,10 @@ type Config struct {
 	// WALFS, when non-nil, is the file system the raft log is stored on
 	// (a seam for fault-injection tests). nil means the OS file system.
 	WALFS wal.FS
+	// Dial, when non-nil, opens every connection this member makes to
+	// other members (a seam for partition and fault-injection tests). nil
+	// means a plain TCP dial.
+	Dial func(ctx context.Context, addr string) (net.Conn, error)
 	// Listener, when non-nil, is used for member traffic instead of
 	// listening on Addr (for tests and fault injection). Open takes
 	// ownership and closes it on Close.

@@ -58,14 +58,43 @@
 //     disk lazily (Config.CommitInterval) without losing or duplicating
 //     anything after a crash.
 //
+// # History, compaction and watches
+//
+// Every revision stays readable until it is compacted: Compact (or
+// automatic compaction, Config.AutoCompactRevisions/AutoCompactWindow, off
+// by default as in etcd) discards history below a revision on every member
+// through raft; the removal from disk runs in the background in bounded
+// batches and resumes after a restart. Watch delivers changes from any
+// revision still in history, on every member, ordered, exactly once, a
+// revision's events together, with no gaps, across leader changes and
+// snapshot installs. A watcher that stops reading holds at most
+// Config.WatchBufferSize responses and later catches up from history, so
+// it never blocks writes or other watchers. Events are shared between
+// watchers: treat them as read-only.
+//
+// # Leases
+//
+// Grant creates a lease with a TTL (at least MinLeaseTTL); keys put
+// WithLease(id) are deleted, all in one revision, when it is revoked or
+// expires. Keepalives go to the leader from any member and are not raft
+// entries. Only the leader expires leases, after confirming its leadership
+// with a quorum; it replicates the remaining TTL of renewed leases every
+// HeartbeatTimeout/2, so a new leader continues from there instead of
+// resetting TTLs. A lease whose holder stops renewing is revoked about TTL
+// after its last renewal; if the leader fails in that window, add the
+// failover time (about 2×HeartbeatTimeout + ElectionTimeout), however many
+// times the leader changes. MinLeaseTTL is 1.5× that failover time plus one
+// checkpoint interval, so that a holder renewing every TTL/3 always reaches
+// a new leader before its inherited deadline: 6 s with the default
+// timeouts, 1 s for a single member.
+//
 // # Caveats
 //
 //   - A Dir belongs to one member; reopening it with another ID fails.
 //   - Membership is fixed at bootstrap (Peers); adding and removing members
 //     at run time is not available yet. Reopening a member keeps the
 //     address recorded at bootstrap, so give members fixed addresses.
-//   - Watches, leases, compaction and the lock and discovery packages are
-//     described in DESIGN.md and arrive with later versions; until then a
-//     Put naming a lease fails with ErrLeaseNotFound.
-//   - Values returned to the caller are copies it owns.
+//   - Watch is not linearizable: a watcher sees revisions as its member
+//     applies them.
+//   - Values returned by reads are copies the caller owns.
 package keel

@@ -30,6 +30,11 @@ var (
 	// ErrLeaseNotFound is returned when a request names a lease that does
 	// not exist.
 	ErrLeaseNotFound = errors.New("keel: requested lease not found")
+	// ErrLeaseExists is returned by Grant when the chosen lease ID is taken
+	// (Grant retries with another ID, so callers rarely see it).
+	ErrLeaseExists = errors.New("keel: lease already exists")
+	// ErrLeaseTTLTooLarge is returned by Grant for a TTL above MaxLeaseTTL.
+	ErrLeaseTTLTooLarge = errors.New("keel: too large lease TTL")
 	// ErrTooManyOps is returned when a transaction has more compares, or
 	// more operations in one branch, than Config.MaxTxnOps allows.
 	ErrTooManyOps = errors.New("keel: too many operations in txn request")

@@ -33,6 +33,10 @@ import (
 type fsm struct {
 	kv  *mvcc.Store
 	log *slog.Logger
+	// leases keeps each member's local expiry estimates in step with the
+	// lease commands it applies. It reads the local clock, but only for
+	// that bookkeeping: nothing it does changes the replicated state.
+	leases *lessor
 
 	applied atomic.Uint64
 
@@ -88,6 +92,24 @@ func (f *fsm) applyCommand(l *raft.Log) *applyResult {
 		return applyOp(f.kv, l.Index, &c.op)
 	case cmdCompact:
 		return applyCompact(f.kv, l.Index, c.rev)
+	case cmdLeaseGrant:
+		res := applyLeaseGrant(f.kv, l.Index, c.leaseID, c.ttl)
+		if res.err == nil && f.leases != nil {
+			f.leases.granted(c.leaseID, c.ttl)
+		}
+		return res
+	case cmdLeaseRevoke:
+		res := applyLeaseRevoke(f.kv, l.Index, c.leaseID)
+		if f.leases != nil {
+			f.leases.revoked(c.leaseID)
+		}
+		return res
+	case cmdLeaseCheckpoint:
+		res := applyLeaseCheckpoint(f.kv, l.Index, c.checkpoints)
+		if f.leases != nil {
+			f.leases.checkpointed(c.checkpoints)
+		}
+		return res
 	default: // cmdNoop
 		f.kv.Write(l.Index).End()
 		return &applyResult{}
@@ -149,6 +171,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	close(f.notify)
 	f.notify = make(chan struct{})
 	f.mu.Unlock()
+	if f.leases != nil {
+		f.leases.reload()
+	}
 	return nil
 }
 

@@ -32,6 +32,7 @@ var layerRules = map[string][]string{
 	"transport":         {"github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
 	"internal/logging":  {"github.com/hashicorp/go-hclog"},
 	"internal/faultfs":  {modulePath + "/wal"},
+	"internal/chaos":    {modulePath, modulePath + "/wal", modulePath + "/internal/faultfs", "github.com/anishathalye/porcupine"},
 	"lock":              {modulePath},
 	"discovery":         {modulePath},
 	"examples":          {modulePath, modulePath + "/lock", modulePath + "/discovery"},

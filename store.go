@@ -29,14 +29,15 @@ type Store struct {
 	id       identity
 	memberID uint64
 
-	kv    *mvcc.Store
-	wal   *wal.WAL
-	snaps *raft.FileSnapshotStore
-	trans *transport.Transport
-	raft  *raft.Raft
-	fsm   *fsm
-	reads *readIndexer
-	lead  leaderState
+	kv     *mvcc.Store
+	wal    *wal.WAL
+	snaps  *raft.FileSnapshotStore
+	trans  *transport.Transport
+	raft   *raft.Raft
+	fsm    *fsm
+	reads  *readIndexer
+	lead   leaderState
+	leases *lessor
 
 	started   chan struct{} // closed once raft runs; RPCs wait for it
 	stop      chan struct{} // closed by Close
@@ -84,7 +85,7 @@ func Open(cfg Config) (*Store, error) {
 	s.lead.init()
 	s.reads = newReadIndexer(s)
 	if err := s.open(); err != nil {
-		s.closeParts()
+		s.closeParts(false)
 		return nil, err
 	}
 	if s.isSingleVoter() {
@@ -121,7 +122,7 @@ func (s *Store) open() error {
 	}
 	s.trans, err = transport.Listen(transport.Config{
 		Addr: cfg.Addr, AdvertiseAddr: cfg.AdvertiseAddr, TLS: cfg.TLS,
-		Logger: s.log, Handler: s.handleRPC, Listener: cfg.Listener,
+		Logger: s.log, Handler: s.handleRPC, Listener: cfg.Listener, Dial: cfg.Dial,
 		RaftLogger: hl.Named("transport"),
 	})
 	if err != nil {
@@ -147,6 +148,9 @@ func (s *Store) open() error {
 		}
 	}
 	s.fsm = newFSM(s.kv, s.log)
+	s.leases = newLessor(s)
+	s.leases.reload()
+	s.fsm.leases = s.leases
 	s.raft, err = raft.NewRaft(rc, s.fsm, s.wal, s.wal, s.snaps, s.trans.Raft())
 	if err != nil {
 		return fmt.Errorf("keel: start raft: %w", err)
@@ -156,6 +160,7 @@ func (s *Store) open() error {
 	s.wg.Go(s.reads.run)
 	s.wg.Go(s.autoCompactLoop)
 	s.wg.Go(s.healthLoop)
+	s.wg.Go(s.leases.run)
 	return nil
 }
 
@@ -221,13 +226,25 @@ func (s *Store) close(transfer bool) error {
 			}
 		}
 		close(s.stop)
-		s.closeErr = s.closeParts()
+		s.closeErr = s.closeParts(false)
 	})
 	return s.closeErr
 }
 
-// closeParts shuts down whatever open started, in reverse order.
-func (s *Store) closeParts() error {
+// crash stops the member the way a killed process would stop (for tests):
+// no leadership hand-over, and the key-value database keeps only what it
+// had committed; on reopen the raft log replays the rest.
+func (s *Store) crash() error {
+	s.closeOnce.Do(func() {
+		close(s.stop)
+		s.closeErr = s.closeParts(true)
+	})
+	return s.closeErr
+}
+
+// closeParts shuts down whatever open started, in reverse order; abandon
+// drops the database's uncommitted changes instead of committing them.
+func (s *Store) closeParts(abandon bool) error {
 	var errs []error
 	if s.raft != nil {
 		errs = append(errs, s.raft.Shutdown().Error())
@@ -245,7 +262,11 @@ func (s *Store) closeParts() error {
 		errs = append(errs, s.wal.Close())
 	}
 	if s.kv != nil {
-		errs = append(errs, s.kv.Close())
+		if abandon {
+			errs = append(errs, s.kv.Abandon())
+		} else {
+			errs = append(errs, s.kv.Close())
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -62,6 +62,7 @@ func (s *Store) leaderLoop() {
 			return
 		case isLeader := <-s.raft.LeaderCh():
 			s.lead.set(0, 0)
+			s.leases.demote()
 			if isLeader {
 				s.establishLeadership()
 			}
@@ -76,6 +77,7 @@ func (s *Store) establishLeadership() {
 		f := s.raft.Apply(encodeNoop(), s.cfg.ElectionTimeout)
 		err := f.Error()
 		if err == nil && s.raft.State() == raft.Leader && s.raft.CurrentTerm() == term {
+			s.leases.promote()
 			s.lead.set(term, f.Index())
 			s.log.Info("leader ready", "term", term, "index", f.Index())
 			return

@@ -13,9 +13,14 @@ import (
 //	msgPropose   payload = a replicated command; reply = a result (see
 //	             command.go), ErrNotLeader if this member does not lead
 //	msgReadIndex payload = empty; reply = code:byte [index:uvarint]
+//	msgLeaseRenew payload = id:varint; reply = code:byte [ttl:varint]
+//	msgLeaseTTL   payload = id:varint keys:byte; reply = code:byte
+//	              [ttl:varint granted:varint n:uvarint key:bytes*n]
 const (
-	msgPropose   = 1
-	msgReadIndex = 2
+	msgPropose    = 1
+	msgReadIndex  = 2
+	msgLeaseRenew = 3
+	msgLeaseTTL   = 4
 )
 
 // handleRPC serves requests forwarded by other members.
@@ -53,6 +58,20 @@ func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
 		}
 		idx, err := s.reads.index(ctx) // batched with this member's own reads
 		return encodeReadIndexResponse(idx, err), nil
+	case msgLeaseRenew, msgLeaseTTL:
+		if s.raft.State() != raft.Leader {
+			return encodeReadIndexResponse(0, ErrNotLeader), nil
+		}
+		d := decoder{b: req[1:]}
+		id := LeaseID(d.varint())
+		withKeys := req[0] == msgLeaseTTL && d.bool()
+		if err := d.done(); err != nil {
+			return nil, err
+		}
+		if req[0] == msgLeaseRenew {
+			return s.serveLeaseRenew(ctx, id), nil
+		}
+		return s.serveLeaseTTL(ctx, id, withKeys), nil
 	}
 	return nil, fmt.Errorf("%w: unknown message %d", ErrCorruptCommand, req[0])
 }

@@ -18,12 +18,13 @@ type Watcher interface {
 	RequestProgress(ctx context.Context) error
 }
 
-// Client is what the lock and discovery packages need from Keel: the KV
-// and Watcher APIs (leases join it in a later version). *Store implements
+// Client is what the lock and discovery packages need from Keel: the KV,
+// Watcher and Lease APIs, as in etcd's clientv3.Client. *Store implements
 // it.
 type Client interface {
 	KV
 	Watcher
+	Lease
 }
 
 // WatchChan delivers the responses of one watch. It is closed when the

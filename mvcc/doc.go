@@ -17,11 +17,13 @@
 //
 // # Storage
 //
-// bbolt holds two buckets. "key" is keyed by revision: 8 bytes big-endian
+// bbolt holds three buckets. "key" is keyed by revision: 8 bytes big-endian
 // main, '_', 8 bytes big-endian sub, plus a trailing 't' for tombstones
 // (etcd's encoding); its values are KeyValues in a compact binary encoding
 // (a format byte, length-prefixed key and value, varint revisions, version
-// and lease). "meta" holds the schema marker, the consistent index and the
+// and lease). "lease" holds the lease records keyed by 8-byte big-endian
+// ID. "meta" holds the schema marker ("keel-mvcc-v2"; a v1 file, from
+// before leases, is upgraded on open), the consistent index and the
 // compaction revisions (scheduled, and how far physical deletion got). The key index (key → generations of revisions) lives
 // in memory only and is rebuilt by scanning the key bucket on [Open] and
 // [Store.Restore]; the current revision is then the maximum of the newest
@@ -40,6 +42,33 @@
 // [Store.ConsistentIndex]. [Store.ForceCommit], [Store.Snapshot] and
 // [Store.Close] commit everything pending.
 //
+// # Leases
+//
+// The store keeps the replicated lease state; expiry timers, keepalives
+// and leadership belong to the owner, which turns an expiry into a
+// [TxnWrite.RevokeLease] through raft. A [LeaseRecord] has no clock: an
+// ID, the granted TTL and the last checkpointed remaining TTL.
+//
+//   - [TxnWrite.GrantLease] and [TxnWrite.CheckpointLease] are not
+//     changes: a txn with only those does not bump the revision, but its
+//     lease changes are persisted with its consistent index.
+//   - A key is attached to the lease its current version was put with
+//     ([TxnWrite.Put] moves it; deletes detach it). Attachments are a
+//     function of the live keys alone, kept in memory per lease and
+//     rebuilt from the key bucket on [Open] and [Store.Restore];
+//     compaction never changes them. Put does not check that the lease
+//     exists: the owner validates it first.
+//   - [TxnWrite.RevokeLease] deletes the attached live keys as changes of
+//     its txn, in sorted key order: one revision, one watch response,
+//     delete events with PrevKv. Then it removes the record.
+//   - Lease changes become visible to [Store.Lease], [Store.Leases] and
+//     [Store.LeaseKeys] at End, like key changes, and ride the same
+//     pending list into the same bbolt commit as the data and the
+//     consistent index: bbolt never holds a lease change without the
+//     index that covers it, and a snapshot (the bbolt file) carries them.
+//   - [Store.Hash] covers every lease record field (ID, TTL and
+//     RemainingTTL, all replicated) in ID order.
+//
 // # Concurrency protocol
 //
 // Lock order: writeMu → commitMu → mu → the watch registry's lock.
@@ -47,8 +76,8 @@
 //   - writeMu is held by the one open write txn from Write to End (and by
 //     Close and Restore), so there is a single writer.
 //   - commitMu serializes bbolt commits.
-//   - mu (an RWMutex) guards the index, the revisions, the overlay and the
-//     pending list. It is held only around in-memory work and bbolt read
+//   - mu (an RWMutex) guards the index, the revisions, the overlay, the
+//     lease table and the pending lists. It is held only around in-memory work and bbolt read
 //     transactions, never across a bbolt commit, so readers never wait for
 //     an fsync.
 //
@@ -137,7 +166,8 @@
 //
 // # Caveats
 //
-//   - Leases are not implemented yet; a lease bucket will join the schema.
+//   - Leases are held in memory (records and attached keys), O(leases +
+//     leased keys); Leases sorts all records on each call.
 //   - Compact compacts the in-memory index in one pass (O(keys)) under the
 //     store lock; reads wait for it.
 //   - An open [Snapshot] holds a bbolt read transaction: Close and Restore

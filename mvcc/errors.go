@@ -35,3 +35,17 @@ var ErrInvalidConfig = errors.New("mvcc: invalid config")
 // ErrInvalidWatch is returned by [Store.Watch] for a negative start
 // revision, an empty range (end <= key) or a nil sink.
 var ErrInvalidWatch = errors.New("mvcc: invalid watch")
+
+var (
+	// ErrLeaseNotFound is returned by [TxnWrite.RevokeLease] and
+	// [TxnWrite.CheckpointLease] for a lease that is not granted.
+	ErrLeaseNotFound = errors.New("mvcc: lease not found")
+
+	// ErrLeaseExists is returned by [TxnWrite.GrantLease] for an ID that is
+	// already granted.
+	ErrLeaseExists = errors.New("mvcc: lease already exists")
+
+	// ErrInvalidLease is returned by [TxnWrite.GrantLease] for an ID or TTL
+	// <= 0, and by [TxnWrite.CheckpointLease] for a negative remaining TTL.
+	ErrInvalidLease = errors.New("mvcc: invalid lease")
+)

@@ -10,7 +10,8 @@ import (
 // current revision: for every key in the index (in key order), every
 // revision the index holds up to the current revision (its revision key,
 // then the encoded KeyValue for a put), followed by the compaction
-// revision. Equal histories give equal hashes on every member, whatever
+// revision and every lease record (ID, TTL, RemainingTTL) in ID order.
+// Equal histories give equal hashes on every member, whatever
 // has been committed to bbolt and however far physical compaction has got.
 func (s *Store) Hash() (hash uint32, rev int64, err error) {
 	s.mu.RLock()
@@ -56,5 +57,16 @@ func (s *Store) Hash() (hash uint32, rev int64, err error) {
 		kvs = kvs[1:]
 	}
 	_, _ = h.Write(binary.BigEndian.AppendUint64(nil, uint64(s.compactRev)))
+	// Lease records, in ID order, with every replicated field: ID, TTL
+	// and RemainingTTL (a checkpoint is a raft command applied on every
+	// member, so members agree on it). Attachments are not hashed
+	// separately: they follow from the keys' Lease fields, hashed above.
+	var b []byte
+	for _, rec := range s.leases.sortedRecords() {
+		b = binary.BigEndian.AppendUint64(b[:0], uint64(rec.ID))
+		b = binary.BigEndian.AppendUint64(b, uint64(rec.TTL))
+		b = binary.BigEndian.AppendUint64(b, uint64(rec.RemainingTTL))
+		_, _ = h.Write(b)
+	}
 	return h.Sum32(), s.currentRev, nil
 }

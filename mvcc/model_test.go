@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -18,9 +19,34 @@ import (
 // model is a trivial in-memory reference for the store: every change ever
 // made, queried naively.
 type model struct {
-	recs []modelRecord
-	rev  int64
-	ci   uint64
+	recs   []modelRecord
+	rev    int64
+	ci     uint64
+	leases map[int64]LeaseRecord
+}
+
+// leaseKeys returns the keys live at rev whose current version carries
+// lease id, sorted (the definition of attachment).
+func (m *model) leaseKeys(id, rev int64) []string {
+	out := []string{}
+	if id == 0 {
+		return out
+	}
+	for _, kv := range m.liveIn([]byte{0}, []byte{0}, rev) {
+		if kv.Lease == id {
+			out = append(out, string(kv.Key))
+		}
+	}
+	return out
+}
+
+// sortedLeases returns the model's lease records sorted by ID.
+func (m *model) sortedLeases() []LeaseRecord {
+	out := []LeaseRecord{}
+	for _, id := range slices.Sorted(maps.Keys(m.leases)) {
+		out = append(out, m.leases[id])
+	}
+	return out
 }
 
 type modelRecord struct {
@@ -170,6 +196,52 @@ func (t *modelTxn) deleteRange(key, end []byte) int64 {
 	return int64(len(live))
 }
 
+func (t *modelTxn) grantLease(id, ttl int64) error {
+	if id <= 0 || ttl <= 0 {
+		return ErrInvalidLease
+	}
+	if _, ok := t.m.leases[id]; ok {
+		return ErrLeaseExists
+	}
+	t.m.leases[id] = LeaseRecord{ID: id, TTL: ttl}
+	return nil
+}
+
+func (t *modelTxn) revokeLease(id int64) (int64, error) {
+	if _, ok := t.m.leases[id]; !ok {
+		return 0, ErrLeaseNotFound
+	}
+	var n int64
+	for _, k := range t.m.leaseKeys(id, t.rev) {
+		n += t.deleteRange([]byte(k), nil)
+	}
+	delete(t.m.leases, id)
+	return n, nil
+}
+
+func (t *modelTxn) checkpointLease(id, remaining int64) error {
+	if remaining < 0 {
+		return ErrInvalidLease
+	}
+	rec, ok := t.m.leases[id]
+	if !ok {
+		return ErrLeaseNotFound
+	}
+	rec.RemainingTTL = remaining
+	t.m.leases[id] = rec
+	return nil
+}
+
+// requireSameErr requires got to be want (both nil, or errors.Is).
+func requireSameErr(tb testing.TB, want, got error, msgAndArgs ...any) {
+	tb.Helper()
+	if want == nil {
+		require.NoError(tb, got, msgAndArgs...)
+		return
+	}
+	require.ErrorIs(tb, got, want, msgAndArgs...)
+}
+
 func modelSeed(tb testing.TB) uint64 {
 	tb.Helper()
 	seed := uint64(time.Now().UnixNano())
@@ -197,7 +269,19 @@ func TestModelRandomized(t *testing.T) {
 	s, err := Open(path, cfgFor())
 	require.NoError(t, err)
 	defer func() { _ = s.Close() }()
-	m := &model{rev: 1}
+	m := &model{rev: 1, leases: map[int64]LeaseRecord{}}
+	// checkLeases compares every lease record and the attachments of
+	// leases 0..5 (0 is "no lease"; 5 is never granted) with the model.
+	checkLeases := func(step int) {
+		t.Helper()
+		require.Equal(t, m.sortedLeases(), append([]LeaseRecord{}, s.Leases()...), "step %d leases", step)
+		for id := range int64(6) {
+			_, ok := s.Lease(id)
+			_, want := m.leases[id]
+			require.Equal(t, want, ok, "step %d lease %d", step, id)
+			require.Equal(t, m.leaseKeys(id, m.rev), strs(s.LeaseKeys(id)), "step %d keys of lease %d", step, id)
+		}
+	}
 
 	keys := []string{"a", "a\x00", "ab", "abc", "b", "ba", "c", "d", "e", "f", "\xff", "\xff\xff"}
 	randKey := func() []byte { return []byte(keys[rng.IntN(len(keys))]) }
@@ -256,11 +340,30 @@ func TestModelRandomized(t *testing.T) {
 			tx := s.Write(m.ci)
 			mt := &modelTxn{m: m, rev: m.rev + 1}
 			for range 1 + rng.IntN(4) {
-				switch rng.IntN(6) {
+				switch rng.IntN(10) {
 				case 0, 1, 2:
-					k, v, l := randKey(), fmt.Sprintf("v%d", rng.IntN(50)), rng.Int64N(3)
+					k, v, l := randKey(), fmt.Sprintf("v%d", rng.IntN(50)), rng.Int64N(6)
 					tx.Put(k, []byte(v), l)
 					mt.put(string(k), v, l)
+				case 6: // grant (sometimes invalid or existing)
+					id, ttl := rng.Int64N(6)-1, rng.Int64N(20)
+					requireSameErr(t, mt.grantLease(id, ttl), tx.GrantLease(id, ttl), "step %d grant %d", step, id)
+				case 7: // revoke (sometimes missing)
+					id := rng.Int64N(6)
+					wantN, wantErr := mt.revokeLease(id)
+					gotN, gotErr := tx.RevokeLease(id)
+					requireSameErr(t, wantErr, gotErr, "step %d revoke %d", step, id)
+					require.Equal(t, wantN, gotN, "step %d revoke %d", step, id)
+				case 8: // checkpoint (sometimes missing or invalid)
+					id, rem := rng.Int64N(6), rng.Int64N(5000)-100
+					requireSameErr(t, mt.checkpointLease(id, rem), tx.CheckpointLease(id, rem), "step %d checkpoint %d", step, id)
+				case 9: // the txn's own lease view
+					id := rng.Int64N(6)
+					rec, ok := tx.Lease(id)
+					wantRec, wantOK := m.leases[id]
+					require.Equal(t, wantOK, ok, "step %d txn lease %d", step, id)
+					require.Equal(t, wantRec, rec, "step %d txn lease %d", step, id)
+					require.Equal(t, m.leaseKeys(id, mt.rev), strs(tx.LeaseKeys(id)), "step %d txn keys of %d", step, id)
 				case 3:
 					k := randKey()
 					require.Equal(t, mt.deleteRange(k, nil), tx.DeleteRange(k, nil), "step %d", step)
@@ -281,6 +384,8 @@ func TestModelRandomized(t *testing.T) {
 			}
 			require.Equal(t, mt.events, evs, "step %d events", step)
 			require.Equal(t, m.rev, s.Rev(), "step %d", step)
+			require.Equal(t, m.ci, s.ConsistentIndex(), "step %d", step)
+			checkLeases(step)
 		case p < 90: // read
 			k, e := randRange()
 			ro := randOpts(m.rev)
@@ -298,6 +403,7 @@ func TestModelRandomized(t *testing.T) {
 			require.Equal(t, h, h2, "step %d hash after reopen", step)
 			require.Equal(t, rev, rev2)
 			require.Equal(t, m.ci, s.ConsistentIndex())
+			checkLeases(step)
 		default: // snapshot and restore into a fresh store
 			sn, err := s.Snapshot()
 			require.NoError(t, err)
@@ -317,6 +423,7 @@ func TestModelRandomized(t *testing.T) {
 			require.Equal(t, h, h2, "step %d hash after restore", step)
 			require.Equal(t, rev, rev2)
 			require.Equal(t, m.ci, s.ConsistentIndex())
+			checkLeases(step)
 		}
 	}
 	// Final full comparison at every revision.

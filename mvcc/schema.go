@@ -14,11 +14,12 @@ import (
 
 // Buckets and meta keys of the bbolt file. The key bucket is keyed by
 // revision (see revToBytes) and holds encoded KeyValues (see
-// encodeKeyValue); tombstones carry only the Key. A lease bucket will be
-// added with leases.
+// encodeKeyValue); tombstones carry only the Key. The lease bucket holds
+// the lease records, keyed by ID (see lease_codec.go).
 var (
-	bucketKey  = []byte("key")
-	bucketMeta = []byte("meta")
+	bucketKey   = []byte("key")
+	bucketMeta  = []byte("meta")
+	bucketLease = []byte("lease")
 
 	metaSchema          = []byte("schema")
 	metaConsistentIndex = []byte("consistent_index")
@@ -29,7 +30,11 @@ var (
 	metaCompactRev         = []byte("compact_rev")
 	metaFinishedCompactRev = []byte("compact_finished_rev")
 
+	// schemaV2 is the current schema: v1 plus the lease bucket. A v1
+	// database (no leases) is read as having no leases and upgraded to v2
+	// by Open and Restore (initSchema).
 	schemaV1 = []byte("keel-mvcc-v1")
+	schemaV2 = []byte("keel-mvcc-v2")
 )
 
 // openBolt opens (creating if missing) the bbolt file at path.
@@ -42,7 +47,9 @@ func openBolt(path string, cfg Config, readOnly bool) (*bolt.DB, error) {
 	})
 }
 
-// initSchema creates the buckets and meta keys of an empty database.
+// initSchema creates the buckets and meta keys of an empty database, and
+// upgrades a v1 database to v2 (adds the empty lease bucket). A database
+// with another schema marker is left alone (loadState rejects it).
 func initSchema(db *bolt.DB) error {
 	return db.Update(func(tx *bolt.Tx) error {
 		kb, err := tx.CreateBucketIfNotExists(bucketKey)
@@ -53,13 +60,24 @@ func initSchema(db *bolt.DB) error {
 		if err != nil {
 			return err
 		}
-		if mb.Get(metaSchema) != nil {
+		switch schema := mb.Get(metaSchema); {
+		case bytes.Equal(schema, schemaV2):
+			return nil
+		case bytes.Equal(schema, schemaV1):
+			if _, err := tx.CreateBucketIfNotExists(bucketLease); err != nil {
+				return err
+			}
+			return mb.Put(metaSchema, schemaV2)
+		case schema != nil:
 			return nil
 		}
 		if k, _ := kb.Cursor().First(); k != nil {
 			return fmt.Errorf("%w: data without schema marker", ErrCorruptSnapshot)
 		}
-		if err := mb.Put(metaSchema, schemaV1); err != nil {
+		if _, err := tx.CreateBucketIfNotExists(bucketLease); err != nil {
+			return err
+		}
+		if err := mb.Put(metaSchema, schemaV2); err != nil {
 			return err
 		}
 		return mb.Put(metaConsistentIndex, u64Bytes(0))
@@ -79,6 +97,7 @@ type loadedState struct {
 	compactRev      int64 // scheduled
 	finishedRev     int64 // physical deletion done up to here
 	consistentIndex uint64
+	leases          leaseTable
 }
 
 // loadState validates the schema and rebuilds the key index, the current
@@ -120,10 +139,18 @@ func loadStateTx(tx *bolt.Tx) (*loadedState, error) {
 	if mb == nil || kb == nil {
 		return nil, fmt.Errorf("%w: missing bucket", ErrCorruptSnapshot)
 	}
-	if !bytes.Equal(mb.Get(metaSchema), schemaV1) {
-		return nil, fmt.Errorf("%w: unknown schema %q", ErrCorruptSnapshot, mb.Get(metaSchema))
+	lb := tx.Bucket(bucketLease)
+	switch schema := mb.Get(metaSchema); {
+	case bytes.Equal(schema, schemaV2):
+		if lb == nil {
+			return nil, fmt.Errorf("%w: missing lease bucket", ErrCorruptSnapshot)
+		}
+	case bytes.Equal(schema, schemaV1):
+		// Before leases: lb may be missing; initSchema upgrades it.
+	default:
+		return nil, fmt.Errorf("%w: unknown schema %q", ErrCorruptSnapshot, schema)
 	}
-	st := &loadedState{index: newTreeIndex()}
+	st := &loadedState{index: newTreeIndex(), leases: newLeaseTable()}
 	ci, err := metaU64(mb, metaConsistentIndex)
 	if err != nil {
 		return nil, err
@@ -142,6 +169,9 @@ func loadStateTx(tx *bolt.Tx) (*loadedState, error) {
 	if st.compactRev < 0 || st.finishedRev < 0 || st.finishedRev > st.compactRev {
 		return nil, fmt.Errorf("%w: bad compaction revisions %d (finished %d)", ErrCorruptSnapshot, st.compactRev, st.finishedRev)
 	}
+	// leaseOf is the lease of each key's newest record (absent: none or a
+	// tombstone); the live keys among them are the attachments.
+	leaseOf := map[string]int64{}
 	var maxMain int64
 	c := kb.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -173,11 +203,34 @@ func loadStateTx(tx *bolt.Tx) (*loadedState, error) {
 		if err != nil {
 			return nil, err
 		}
+		if tomb || kv.Lease == 0 {
+			delete(leaseOf, string(kv.Key))
+		} else {
+			leaseOf[string(kv.Key)] = kv.Lease
+		}
 		maxMain = max(maxMain, rev.main)
 	}
 	st.currentRev = max(1, maxMain, st.compactRev)
 	if st.compactRev > 0 {
 		st.index.compact(st.compactRev)
+	}
+	for k, id := range leaseOf {
+		if ki := st.index.keyIndex([]byte(k)); ki != nil && ki.isLive() {
+			st.leases.attach(id, k)
+		}
+	}
+	if lb != nil {
+		err := lb.ForEach(func(k, v []byte) error {
+			rec, err := decodeLeaseRecord(k, v)
+			if err != nil {
+				return err
+			}
+			st.leases.recs[rec.ID] = rec
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	return st, nil
 }

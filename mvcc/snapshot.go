@@ -79,8 +79,9 @@ func (sn *Snapshot) Close() error {
 // this package's schema, and every record must decode) and the key index is
 // rebuilt from it. Only then is the live database closed, the file renamed
 // over it, the directory fsynced and the database reopened. Pending,
-// uncommitted changes are discarded; the revision, compaction revision and
-// consistent index become the snapshot's.
+// uncommitted changes are discarded; the revision, compaction revision,
+// consistent index and lease records become the snapshot's, and lease
+// attachments are rebuilt from its live keys.
 //
 // Closing the live database waits for open Snapshots of this store to be
 // closed, and readers block meanwhile: close Snapshots before restoring.
@@ -152,6 +153,11 @@ func (s *Store) reopenLocked(cause error, st *loadedState) error {
 	s.db = db
 	if st != nil {
 		s.setStateLocked(st)
+		// Upgrade a restored v1 (pre-lease) database; a no-op for v2.
+		if err := initSchema(db); err != nil {
+			s.failLocked(fmt.Errorf("restore: schema upgrade: %w", err))
+			return s.failErr
+		}
 	}
 	return cause
 }

@@ -51,8 +51,13 @@ type Store struct {
 	// pending holds the changes of ended txns not yet committed, in
 	// revision order. Only whole txns are ever appended.
 	pending []pendingRecord
-	failErr error
-	closed  bool
+	// leases is the lease state as of the latest ended txn; pendingLeases
+	// holds the record changes of ended txns not yet committed, in order
+	// (committed together with pending, by the same bbolt transaction).
+	leases        leaseTable
+	pendingLeases []pendingLease
+	failErr       error
+	closed        bool
 
 	// Compaction state (see compactor.go). compactRev is what reads check;
 	// schedCompactRev is set at the End of the compacting txn and written
@@ -137,6 +142,8 @@ func (s *Store) setStateLocked(st *loadedState) {
 	s.durableIndex = st.consistentIndex
 	s.overlay = make(map[revision]*KeyValue)
 	s.pending = nil
+	s.leases = st.leases
+	s.pendingLeases = nil
 }
 
 // Close commits every pending change, stops the background committer and
@@ -273,8 +280,8 @@ func (s *Store) ForceCommit() error {
 	return s.commit()
 }
 
-// commit writes the pending changes of ended txns and their consistent index
-// in one bbolt transaction, then drops them from the overlay.
+// commit writes the pending changes (key records and lease records) of
+// ended txns and their consistent index in one bbolt transaction, then drops them from the overlay.
 func (s *Store) commit() error {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
@@ -290,9 +297,10 @@ func (s *Store) commit() error {
 	}
 	db := s.db
 	batch := s.pending[:len(s.pending):len(s.pending)]
+	leaseBatch := s.pendingLeases[:len(s.pendingLeases):len(s.pendingLeases)]
 	ci := s.consistentIndex
 	sched := s.schedCompactRev
-	dirty := len(batch) > 0 || ci != s.durableIndex || sched != s.durableSched
+	dirty := len(batch) > 0 || len(leaseBatch) > 0 || ci != s.durableIndex || sched != s.durableSched
 	s.mu.RUnlock()
 	if !dirty {
 		return nil
@@ -303,6 +311,18 @@ func (s *Store) commit() error {
 		kb.FillPercent = 0.9 // revisions are appended in order
 		for _, r := range batch {
 			if err := kb.Put(revToBytes(r.rev, r.tombstone), encodeKeyValue(r.kv)); err != nil {
+				return err
+			}
+		}
+		lb := tx.Bucket(bucketLease)
+		for _, l := range leaseBatch {
+			var err error
+			if l.rec == nil {
+				err = lb.Delete(leaseKey(l.id))
+			} else {
+				err = lb.Put(leaseKey(l.id), encodeLeaseValue(*l.rec))
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -323,6 +343,7 @@ func (s *Store) commit() error {
 		delete(s.overlay, r.rev)
 	}
 	s.pending = append([]pendingRecord(nil), s.pending[len(batch):]...)
+	s.pendingLeases = append([]pendingLease(nil), s.pendingLeases[len(leaseBatch):]...)
 	s.durableIndex = ci
 	s.durableSched = sched
 	return nil

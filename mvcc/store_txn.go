@@ -5,7 +5,9 @@ import "fmt"
 // TxnWrite is the single exclusive write transaction of a Store, begun by
 // [Store.Write]. Its changes share one main revision ([TxnWrite.Rev]), with
 // sub-revisions 0, 1, 2, … in change order, and become visible to other
-// readers only at [TxnWrite.End], all at once.
+// readers only at [TxnWrite.End], all at once, together with its lease
+// changes (GrantLease, CheckpointLease, RevokeLease, and the attachments
+// moved by Put and deletes).
 //
 // TxnWrite is not safe for concurrent use: one goroutine (the FSM) drives
 // it and must call End exactly once.
@@ -21,6 +23,12 @@ type TxnWrite struct {
 	compactTo int64
 	// compactDone is closed when the physical deletion has finished.
 	compactDone chan struct{}
+	// leaseRecs holds the lease records this txn granted, checkpointed
+	// (the new record) or revoked (nil), applied to the Store at End.
+	leaseRecs map[int64]*LeaseRecord
+	// leaseAttach holds, per lease, the keys whose attachment this txn
+	// changed: true attached, false detached.
+	leaseAttach map[int64]map[string]bool
 }
 
 // Write begins the write transaction for raft log entry index. It blocks
@@ -79,6 +87,13 @@ func (t *TxnWrite) Range(key, end []byte, ro RangeOptions) (*RangeResult, error)
 // are copied. The version is the previous live version's plus one (1 for a
 // create, with CreateRevision = Rev()). Putting one key several times in a
 // txn makes several changes.
+//
+// The key is attached to lease (see [Store.LeaseKeys]) and detached from
+// the lease of its previous version, if different. Put does not check
+// that the lease is granted: the owner validates it first (Keel returns
+// ErrLeaseNotFound before calling Put). A key put with an unknown lease is
+// still listed by LeaseKeys for that ID and is deleted if a lease with
+// that ID is later granted and revoked.
 func (t *TxnWrite) Put(key, value []byte, lease int64) {
 	t.checkOpen()
 	if t.err != nil {
@@ -128,17 +143,29 @@ func (t *TxnWrite) Put(key, value []byte, lease int64) {
 
 	t.changes = append(t.changes, pendingRecord{rev: r, kv: kv})
 	t.events = append(t.events, Event{Type: EventTypePut, Kv: kv.clone(), PrevKv: prev})
+	var prevLease int64
+	if prev != nil {
+		prevLease = prev.Lease
+	}
+	t.moveLease(key, prevLease, lease)
 }
 
 // DeleteRange deletes the live keys in the range described by key and end
 // (same encoding as [Store.Range]) and returns how many it deleted. Each
 // deletion is a change (a tombstone); keys that are already deleted are not
-// counted and make no change.
+// counted and make no change. Deleted keys are detached from their lease.
 func (t *TxnWrite) DeleteRange(key, end []byte) int64 {
 	t.checkOpen()
 	if t.err != nil {
 		return 0
 	}
+	return t.deleteVisited(func(fn func(ki *keyIndex) bool) { t.s.index.visit(key, end, fn) })
+}
+
+// deleteVisited deletes, in visit order, the keys visit hands to its
+// callback that are live, and returns how many it deleted. visit runs
+// with mu held (read).
+func (t *TxnWrite) deleteVisited(visit func(fn func(ki *keyIndex) bool)) int64 {
 	s := t.s
 	rev := t.Rev()
 
@@ -149,7 +176,7 @@ func (t *TxnWrite) DeleteRange(key, end []byte) int64 {
 	var victims []victim
 	var readErr error
 	s.mu.RLock()
-	s.index.visit(key, end, func(ki *keyIndex) bool {
+	visit(func(ki *keyIndex) bool {
 		m, _, _, ok := ki.get(rev)
 		if !ok {
 			return true
@@ -185,13 +212,16 @@ func (t *TxnWrite) DeleteRange(key, end []byte) int64 {
 		})
 	}
 	s.mu.Unlock()
+	for _, v := range victims {
+		t.moveLease(v.ki.key, v.prev.Lease, 0)
+	}
 	return int64(len(victims))
 }
 
-// End makes the txn's changes visible to readers at once, bumps the
-// revision iff there was at least one change, records the txn's raft index
-// as the consistent index, and returns the txn's events in change order
-// (PrevKv filled). It does not fsync: the changes are committed to bbolt,
+// End makes the txn's changes (and its lease changes) visible to readers
+// at once, bumps the revision iff there was at least one change, records
+// the txn's raft index as the consistent index, and returns the txn's
+// events in change order (PrevKv filled). It does not fsync: the changes are committed to bbolt,
 // with the consistent index, by the background committer, or synchronously
 // here when CommitLimit changes are pending (back-pressure).
 func (t *TxnWrite) End() []Event {
@@ -207,13 +237,14 @@ func (t *TxnWrite) End() []Event {
 		s.currentRev = t.Rev()
 		s.pending = append(s.pending, t.changes...)
 	}
+	t.applyLeasesLocked()
 	s.consistentIndex = t.index
 	if t.compactTo > 0 {
 		// Persisted by the next commit together with this txn's index.
 		s.schedCompactRev = t.compactTo
 		s.compactWaiters = append(s.compactWaiters, compactWaiter{rev: t.compactTo, done: t.compactDone})
 	}
-	backPressure := len(s.pending) >= s.cfg.CommitLimit
+	backPressure := len(s.pending)+len(s.pendingLeases) >= s.cfg.CommitLimit
 	s.mu.Unlock()
 	if len(t.changes) > 0 {
 		// After the revision is visible, still under writeMu, so revisions
