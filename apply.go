@@ -7,8 +7,9 @@ import (
 // applyResult is what applying one command produced: a response or a
 // deterministic error (the same on every member).
 type applyResult struct {
-	resp OpResponse
-	err  error
+	resp  OpResponse
+	err   error
+	index uint64 // the raft index of the entry
 
 	// compact is set for a compaction; compactDone (local only, never
 	// encoded) closes when its physical removal finished on this member.

@@ -1,6 +1,7 @@
 package keel
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -8,7 +9,12 @@ import (
 // Replicated command format (version 1). Every raft log entry Keel
 // proposes is one command:
 //
-//	command = version:byte(1) kind:byte body
+//	command = version:byte(1) kind:byte reqID:8 bytes big-endian body
+//
+// reqID identifies the proposal on the member that proposed it (0 when
+// nobody waits): that member's FSM hands the entry's result to the waiting
+// caller by it. Other members ignore it.
+//
 //	kind 1 (cmdOp)   body = op
 //	kind 2 (cmdNoop) body = (empty)   a leader's first entry of its term
 //	kind 3 (cmdCompact) body = rev:varint physical:bool
@@ -46,6 +52,7 @@ const (
 // command is a decoded log entry.
 type command struct {
 	kind     byte
+	reqID    uint64
 	op       Op    // cmdOp
 	rev      int64 // cmdCompact
 	physical bool  // cmdCompact: the proposer waits for physical removal
@@ -63,26 +70,20 @@ type leaseCheckpoint struct {
 }
 
 func encodeLeaseGrantCommand(id LeaseID, ttl int64) []byte {
-	e := encoder{b: make([]byte, 0, 24)}
-	e.byte(commandVersion)
-	e.byte(cmdLeaseGrant)
+	e := newCommand(cmdLeaseGrant, 24)
 	e.varint(int64(id))
 	e.varint(ttl)
 	return e.b
 }
 
 func encodeLeaseRevokeCommand(id LeaseID) []byte {
-	e := encoder{b: make([]byte, 0, 16)}
-	e.byte(commandVersion)
-	e.byte(cmdLeaseRevoke)
+	e := newCommand(cmdLeaseRevoke, 16)
 	e.varint(int64(id))
 	return e.b
 }
 
 func encodeLeaseCheckpointCommand(cps []leaseCheckpoint) []byte {
-	e := encoder{b: make([]byte, 0, 8+16*len(cps))}
-	e.byte(commandVersion)
-	e.byte(cmdLeaseCheckpoint)
+	e := newCommand(cmdLeaseCheckpoint, 8+16*len(cps))
 	e.uvarint(uint64(len(cps)))
 	for _, cp := range cps {
 		e.varint(int64(cp.id))
@@ -92,18 +93,39 @@ func encodeLeaseCheckpointCommand(cps []leaseCheckpoint) []byte {
 }
 
 func encodeCompactCommand(rev int64, physical bool) []byte {
-	e := encoder{b: make([]byte, 0, 16)}
-	e.byte(commandVersion)
-	e.byte(cmdCompact)
+	e := newCommand(cmdCompact, 16)
 	e.varint(rev)
 	e.bool(physical)
 	return e.b
 }
 
-func encodeNoop() []byte { return []byte{commandVersion, cmdNoop} }
+func encodeNoop() []byte { return newCommand(cmdNoop, 0).b }
+
+// commandHeader is the size of version, kind and reqID.
+const commandHeader = 10
+
+// newCommand starts a command of the given kind with a zero reqID.
+func newCommand(kind byte, bodyHint int) encoder {
+	e := encoder{b: make([]byte, commandHeader, commandHeader+bodyHint)}
+	e.b[0], e.b[1] = commandVersion, kind
+	return e
+}
+
+// withReqID returns a copy of the encoded command cmd carrying reqID.
+func withReqID(cmd []byte, reqID uint64) []byte {
+	out := append([]byte(nil), cmd...)
+	if len(out) >= commandHeader {
+		binary.BigEndian.PutUint64(out[2:commandHeader], reqID)
+	}
+	return out
+}
 
 // encode re-encodes a decoded command.
 func (c *command) encode() []byte {
+	return withReqID(c.encodeBody(), c.reqID)
+}
+
+func (c *command) encodeBody() []byte {
 	switch c.kind {
 	case cmdOp:
 		return encodeOpCommand(&c.op)
@@ -121,9 +143,7 @@ func (c *command) encode() []byte {
 
 // encodeOpCommand encodes op as a replicated command.
 func encodeOpCommand(op *Op) []byte {
-	e := encoder{b: make([]byte, 0, 64+len(op.key)+len(op.val))}
-	e.byte(commandVersion)
-	e.byte(cmdOp)
+	e := newCommand(cmdOp, 64+len(op.key)+len(op.val))
 	encodeOp(&e, op)
 	return e.b
 }
@@ -134,6 +154,13 @@ func decodeCommand(b []byte) (command, error) {
 		return command{}, fmt.Errorf("%w: unknown command version %d", ErrCorruptCommand, v)
 	}
 	c := command{kind: d.byte()}
+	if d.err == nil && len(d.b) < 8 {
+		d.fail("request id")
+	}
+	if d.err == nil {
+		c.reqID = binary.BigEndian.Uint64(d.b[:8])
+		d.b = d.b[8:]
+	}
 	switch c.kind {
 	case cmdOp:
 		c.op = decodeOp(&d, 0)

@@ -76,17 +76,20 @@
 //
 // Grant creates a lease with a TTL (at least MinLeaseTTL); keys put
 // WithLease(id) are deleted, all in one revision, when it is revoked or
-// expires. Keepalives go to the leader from any member and are not raft
-// entries. Only the leader expires leases, after confirming its leadership
-// with a quorum; it replicates the remaining TTL of renewed leases every
-// HeartbeatTimeout/2, so a new leader continues from there instead of
-// resetting TTLs. A lease whose holder stops renewing is revoked about TTL
-// after its last renewal; if the leader fails in that window, add the
-// failover time (about 2×HeartbeatTimeout + ElectionTimeout), however many
-// times the leader changes. MinLeaseTTL is 1.5× that failover time plus one
-// checkpoint interval, so that a holder renewing every TTL/3 always reaches
-// a new leader before its inherited deadline: 6 s with the default
-// timeouts, 1 s for a single member.
+// expires. Keepalives go to the leader from any member. Only the leader
+// expires leases, after confirming its leadership with a quorum. Renewals
+// are not raft entries each: the leader batches them into checkpoint
+// entries (one in flight at a time) that replicate the remaining TTL of the
+// renewed leases, and acknowledges a renewal only once its checkpoint
+// committed. So a new leader continues from the remaining TTLs instead of
+// resetting them (etcd #9888), and never expires a lease before the
+// deadline an acknowledged keepalive promised (send time + TTL). A lease
+// whose holder stops renewing is revoked about TTL after its last
+// renewal; if the leader fails in that window, add the failover time
+// (about 2×HeartbeatTimeout + ElectionTimeout), however many times the
+// leader changes. MinLeaseTTL is 1.5× that failover time, so that a holder
+// renewing every TTL/3 always reaches a new leader in time: 5 s with the
+// default timeouts, 1 s for a single member.
 //
 // # Caveats
 //

@@ -37,6 +37,9 @@ type fsm struct {
 	// lease commands it applies. It reads the local clock, but only for
 	// that bookkeeping: nothing it does changes the replicated state.
 	leases *lessor
+	// deliver hands a command's result to the proposer waiting on this
+	// member (see proposals); nil in tests that drive the FSM alone.
+	deliver func(reqID uint64, res *applyResult)
 
 	applied atomic.Uint64
 
@@ -85,8 +88,17 @@ func (f *fsm) applyCommand(l *raft.Log) *applyResult {
 	if err != nil {
 		f.log.Error("skipping undecodable raft entry", "index", l.Index, "err", err)
 		f.kv.Write(l.Index).End()
-		return &applyResult{err: err}
+		return &applyResult{err: err, index: l.Index}
 	}
+	res := f.applyDecoded(l, &c)
+	res.index = l.Index
+	if f.deliver != nil {
+		f.deliver(c.reqID, res)
+	}
+	return res
+}
+
+func (f *fsm) applyDecoded(l *raft.Log, c *command) *applyResult {
 	switch c.kind {
 	case cmdOp:
 		return applyOp(f.kv, l.Index, &c.op)

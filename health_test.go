@@ -2,6 +2,7 @@ package keel
 
 import (
 	"context"
+	"log/slog"
 	"syscall"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keeldb/keel/internal/faultfs"
+	"github.com/keeldb/keel/wal"
 )
 
 // TestFailedFsyncStopsMember makes the raft log's fsync fail: the member
@@ -49,4 +51,23 @@ func TestFailedFsyncStopsMember(t *testing.T) {
 	got := keys(gr.Kvs)
 	require.Subset(t, got, []string{"a", "b", "c"})
 	require.NotContains(t, got, "e")
+}
+
+func TestFailSafeStableKeepsVotesFailing(t *testing.T) {
+	fsys := faultfs.New()
+	w, err := wal.Open("/wal", wal.Config{FS: fsys, SegmentSize: 1 << 16})
+	require.NoError(t, err)
+	defer w.Close()
+	st := failSafeStable{WAL: w, log: slog.New(slog.DiscardHandler)}
+	require.NoError(t, st.SetUint64([]byte(termKey), 1))
+	fsys.Inject(faultfs.Fault{Op: faultfs.OpSync, Err: syscall.EIO})
+	require.ErrorIs(t, w.SetUint64([]byte("x"), 1), wal.ErrFailed)
+	fsys.ClearFaults()
+
+	require.NoError(t, st.SetUint64([]byte(termKey), 2), "raft would panic on this error")
+	require.ErrorIs(t, st.SetUint64([]byte("LastVoteTerm"), 2), wal.ErrFailed, "votes must still fail")
+	require.ErrorIs(t, st.Set([]byte("LastVoteCand"), []byte("m1")), wal.ErrFailed)
+	term, err := st.GetUint64([]byte(termKey))
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), term, "the unpersisted term is not reported as stored")
 }

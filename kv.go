@@ -19,6 +19,8 @@ type KV interface {
 	// Delete deletes a key, or a range of keys with WithRange, WithPrefix or
 	// WithFromKey. WithPrevKV returns the deleted key-value pairs.
 	Delete(ctx context.Context, key string, opts ...OpOption) (*DeleteResponse, error)
+	// Compact discards the history before revision rev on every member.
+	Compact(ctx context.Context, rev int64, opts ...CompactOption) (*CompactResponse, error)
 	// Do applies a single Op built by OpGet, OpPut, OpDelete or OpTxn.
 	Do(ctx context.Context, op Op) (OpResponse, error)
 	// Txn creates a transaction: If(compares).Then(ops).Else(ops).Commit().

@@ -38,9 +38,12 @@ type Store struct {
 	reads  *readIndexer
 	lead   leaderState
 	leases *lessor
+	props  *proposals
 
 	started   chan struct{} // closed once raft runs; RPCs wait for it
 	stop      chan struct{} // closed by Close
+	stopCtx   context.Context
+	stopCause context.CancelFunc // cancels stopCtx; called where stop closes
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
@@ -82,7 +85,9 @@ func Open(cfg Config) (*Store, error) {
 		memberID: memberNumber(id.MemberID),
 		started:  make(chan struct{}), stop: make(chan struct{}),
 	}
+	s.stopCtx, s.stopCause = context.WithCancel(context.Background())
 	s.lead.init()
+	s.props = newProposals()
 	s.reads = newReadIndexer(s)
 	if err := s.open(); err != nil {
 		s.closeParts(false)
@@ -138,20 +143,22 @@ func (s *Store) open() error {
 	// everything it does (the consistent-index rule); otherwise restore it.
 	rc.NoSnapshotRestoreOnStart = len(snapList) > 0 && s.kv.ConsistentIndex() >= snapList[0].Index
 
-	has, err := raft.HasExistingState(s.wal, s.wal, s.snaps)
+	stable := failSafeStable{WAL: s.wal, log: s.log}
+	has, err := raft.HasExistingState(s.wal, stable, s.snaps)
 	if err != nil {
 		return fmt.Errorf("keel: read raft state: %w", err)
 	}
 	if !has {
-		if err := raft.BootstrapCluster(rc, s.wal, s.wal, s.snaps, s.trans.Raft(), s.bootstrapConfiguration()); err != nil {
+		if err := raft.BootstrapCluster(rc, s.wal, stable, s.snaps, s.trans.Raft(), s.bootstrapConfiguration()); err != nil {
 			return fmt.Errorf("keel: bootstrap: %w", err)
 		}
 	}
 	s.fsm = newFSM(s.kv, s.log)
+	s.fsm.deliver = s.props.deliver
 	s.leases = newLessor(s)
 	s.leases.reload()
 	s.fsm.leases = s.leases
-	s.raft, err = raft.NewRaft(rc, s.fsm, s.wal, s.wal, s.snaps, s.trans.Raft())
+	s.raft, err = raft.NewRaft(rc, s.fsm, s.wal, stable, s.snaps, s.trans.Raft())
 	if err != nil {
 		return fmt.Errorf("keel: start raft: %w", err)
 	}
@@ -226,6 +233,7 @@ func (s *Store) close(transfer bool) error {
 			}
 		}
 		close(s.stop)
+		s.stopCause()
 		s.closeErr = s.closeParts(false)
 	})
 	return s.closeErr
@@ -237,6 +245,7 @@ func (s *Store) close(transfer bool) error {
 func (s *Store) crash() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
+		s.stopCause()
 		s.closeErr = s.closeParts(true)
 	})
 	return s.closeErr
@@ -253,6 +262,7 @@ func (s *Store) closeParts(abandon bool) error {
 	case <-s.stop:
 	default:
 		close(s.stop)
+		s.stopCause()
 	}
 	s.wg.Wait()
 	if s.trans != nil {

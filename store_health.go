@@ -1,10 +1,7 @@
 package keel
 
 import (
-	"errors"
 	"time"
-
-	"github.com/keeldb/keel/wal"
 )
 
 // healthInterval is how often the member checks its storage for a
@@ -27,7 +24,7 @@ func (s *Store) healthLoop() {
 		case <-t.C:
 		}
 		var cause error
-		if _, err := s.wal.LastIndex(); errors.Is(err, wal.ErrFailed) {
+		if err := s.wal.Err(); err != nil {
 			cause = err
 		} else if err := s.kv.Err(); err != nil {
 			cause = err

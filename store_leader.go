@@ -9,19 +9,64 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// leaderState tracks whether this member, as leader, may serve read-index
-// requests: only after a command of its own term has been applied, which
-// proves every entry committed by earlier leaders has been applied too.
+// leaderState tracks this member's leadership as leaderLoop sees it:
+// whether it leads (and a channel closed when it stops), and whether, as
+// leader, it may serve read-index requests: only after a command of its
+// own term has been applied, which proves every entry committed by earlier
+// leaders has been applied too.
 type leaderState struct {
 	mu      sync.Mutex
+	lost    chan struct{} // open while leading; closed when leadership ends
 	term    uint64        // term in which the ready entry was applied; 0 = not ready
 	index   uint64        // raft index of that entry
-	changed chan struct{} // closed and replaced on every change
+	changed chan struct{} // closed and replaced on every readiness change
 }
 
-func (l *leaderState) init() { l.changed = make(chan struct{}) }
+func (l *leaderState) init() {
+	l.changed = make(chan struct{})
+	l.lost = make(chan struct{})
+	close(l.lost)
+}
 
-func (l *leaderState) set(term, index uint64) {
+// startLeading records that this member became leader.
+func (l *leaderState) startLeading() {
+	l.mu.Lock()
+	select {
+	case <-l.lost:
+		l.lost = make(chan struct{})
+	default:
+	}
+	l.mu.Unlock()
+}
+
+// stopLeading records that this member no longer leads.
+func (l *leaderState) stopLeading() {
+	l.mu.Lock()
+	select {
+	case <-l.lost:
+	default:
+		close(l.lost)
+	}
+	l.term, l.index = 0, 0
+	close(l.changed)
+	l.changed = make(chan struct{})
+	l.mu.Unlock()
+}
+
+// leading returns a channel closed when leadership ends, and whether this
+// member leads.
+func (l *leaderState) leading() (<-chan struct{}, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	select {
+	case <-l.lost:
+		return l.lost, false
+	default:
+		return l.lost, true
+	}
+}
+
+func (l *leaderState) setReady(term, index uint64) {
 	l.mu.Lock()
 	l.term, l.index = term, index
 	close(l.changed)
@@ -59,11 +104,13 @@ func (s *Store) leaderLoop() {
 	for {
 		select {
 		case <-s.stop:
+			s.lead.stopLeading()
 			return
 		case isLeader := <-s.raft.LeaderCh():
-			s.lead.set(0, 0)
+			s.lead.stopLeading()
 			s.leases.demote()
 			if isLeader {
+				s.lead.startLeading()
 				s.establishLeadership()
 			}
 		}
@@ -74,17 +121,16 @@ func (s *Store) establishLeadership() {
 	backoff := 10 * time.Millisecond
 	for !s.stopped() && s.raft.State() == raft.Leader {
 		term := s.raft.CurrentTerm()
-		f := s.raft.Apply(encodeNoop(), s.cfg.ElectionTimeout)
-		err := f.Error()
-		if err == nil && s.raft.State() == raft.Leader && s.raft.CurrentTerm() == term {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*s.cfg.ElectionTimeout)
+		res, err := s.proposeLocal(ctx, encodeNoop())
+		cancel()
+		if err == nil && res.err == nil && s.raft.State() == raft.Leader && s.raft.CurrentTerm() == term {
 			s.leases.promote()
-			s.lead.set(term, f.Index())
-			s.log.Info("leader ready", "term", term, "index", f.Index())
+			s.lead.setReady(term, res.index)
+			s.log.Info("leader ready", "term", term, "index", res.index)
 			return
 		}
-		if err != nil {
-			s.log.Warn("leader no-op failed", "term", term, "err", err)
-		}
+		s.log.Warn("leader no-op failed", "term", term, "err", err)
 		select {
 		case <-s.stop:
 			return
@@ -115,11 +161,8 @@ func (s *Store) leaderReadIndex(ctx context.Context) (uint64, error) {
 			}
 		}
 		idx := s.raft.CommitIndex()
-		if err := s.raft.VerifyLeader().Error(); err != nil {
-			return 0, ErrNotLeader
-		}
-		if s.raft.CurrentTerm() != term {
-			return 0, ErrNotLeader
+		if err := s.confirmLeadership(ctx, term); err != nil {
+			return 0, err
 		}
 		return max(idx, readyIdx), nil
 	}

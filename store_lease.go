@@ -21,14 +21,16 @@ var _ Lease = (*Store)(nil)
 
 // lessor runs lease expiry. Every member keeps a local deadline per lease,
 // set when it applies the lease's grant (now + TTL) and each checkpoint the
-// leader replicates (now + the remaining TTL the leader measured). Only the
-// leader, once it is ready in its term, renews leases (keepalives reach it
-// from any member and are not raft entries), expires them, and every
-// checkpointInterval replicates the remaining TTL of the leases renewed
-// since the last checkpoint. A new leader therefore continues from the
-// remaining TTL the old one last replicated (shifted by the replication
-// delay) instead of resetting it to the full TTL, however often the leader
-// changes. Before proposing revokes the leader confirms its leadership with
+// leader replicates (now + the remaining TTL the leader measured, so never
+// earlier than the leader's own deadline). Only the leader, once it is
+// ready in its term, renews leases and expires them. Keepalives reach it
+// from any member and are not raft entries each: renewals are batched, one
+// checkpoint entry in flight at a time carrying the remaining TTL of every
+// lease renewed since the previous one, and a renewal is acknowledged only
+// once its checkpoint has committed. A new leader therefore continues from
+// the remaining TTLs the old one replicated instead of resetting them to
+// the full TTL, however often the leader changes, and never expires a lease
+// before the deadline its last acknowledged keepalive promised. Before proposing revokes the leader confirms its leadership with
 // a quorum, and it proposes them only locally, so a deposed leader never
 // revokes a lease.
 //
@@ -36,30 +38,39 @@ var _ Lease = (*Store)(nil)
 type lessor struct {
 	s *Store
 
-	mu         sync.Mutex
-	primary    bool
-	deadline   map[LeaseID]time.Time
-	renewed    map[LeaseID]struct{}  // renewed since the last checkpoint
-	retryAt    map[LeaseID]time.Time // revoke in flight or failed: not before
-	lastCkpt   time.Time
-	checkpoint time.Duration
+	mu       sync.Mutex
+	primary  bool
+	deadline map[LeaseID]time.Time
+	renewed  map[LeaseID]struct{}  // renewed since the last checkpoint
+	batch    *ckptBatch            // renewals waiting for that checkpoint
+	retryAt  map[LeaseID]time.Time // revoke in flight or failed: not before
+	kick     chan struct{}         // a renewal waits for a checkpoint
+}
+
+// ckptBatch is one checkpoint that acknowledged renewals wait for: a
+// renewal is only reported to its holder once the remaining TTL it set has
+// been replicated, so a new leader never expires a lease earlier than a
+// keepalive response promised.
+type ckptBatch struct {
+	done chan struct{}
+	err  error // set before done closes
 }
 
 func newLessor(s *Store) *lessor {
 	return &lessor{
 		s: s, deadline: map[LeaseID]time.Time{}, renewed: map[LeaseID]struct{}{},
-		retryAt: map[LeaseID]time.Time{}, checkpoint: s.cfg.HeartbeatTimeout / 2,
+		retryAt: map[LeaseID]time.Time{}, kick: make(chan struct{}, 1),
 	}
 }
 
 // minLeaseTTL is the smallest TTL Grant gives, in seconds: long enough that
-// a holder renewing every TTL/3 reaches a new leader before the remaining
-// TTL it inherited runs out, even when the leader fails just before a
-// checkpoint: 1.5 × (the worst failover, 2 × HeartbeatTimeout +
-// ElectionTimeout, plus one checkpoint interval), at least 1 s. With the
-// default timeouts that is 6 s; for a single member, 1 s.
+// a holder renewing every TTL/3 reaches a new leader before the deadline
+// its last acknowledged renewal set, even when the leader fails just before
+// the next renewal: 1.5 × the worst failover (2 × HeartbeatTimeout +
+// ElectionTimeout), at least 1 s. With the default timeouts that is 5 s;
+// for a single member, 1 s.
 func (s *Store) minLeaseTTL() int64 {
-	failover := 2*s.cfg.HeartbeatTimeout + s.cfg.ElectionTimeout + s.cfg.HeartbeatTimeout/2
+	failover := 2*s.cfg.HeartbeatTimeout + s.cfg.ElectionTimeout
 	return max(1, int64(math.Ceil(1.5*failover.Seconds())))
 }
 
@@ -122,34 +133,49 @@ func (l *lessor) promote() {
 	l.primary = true
 	clear(l.renewed)
 	clear(l.retryAt)
-	l.lastCkpt = time.Now()
 }
 
 func (l *lessor) demote() {
 	l.mu.Lock()
 	l.primary = false
+	b := l.batch
+	l.batch = nil
+	clear(l.renewed)
 	l.mu.Unlock()
+	if b != nil {
+		b.err = ErrNotLeader
+		close(b.done)
+	}
 }
 
-// renew extends a lease to its full TTL, on the leader. A lease whose
-// deadline has passed is expired (its revoke is due) and cannot be renewed.
-func (l *lessor) renew(id LeaseID) (int64, error) {
+// renew extends a lease to its full TTL, on the leader, and returns the
+// checkpoint the renewal must wait for before it is acknowledged. A lease
+// whose deadline has passed is expired (its revoke is due) and cannot be
+// renewed.
+func (l *lessor) renew(id LeaseID) (int64, *ckptBatch, error) {
 	rec, ok := l.s.kv.Lease(int64(id))
 	if !ok {
-		return 0, ErrLeaseNotFound
+		return 0, nil, ErrLeaseNotFound
 	}
 	now := time.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.primary {
-		return 0, ErrNotLeader
+		return 0, nil, ErrNotLeader
 	}
 	if d, ok := l.deadline[id]; ok && !d.After(now) {
-		return 0, ErrLeaseNotFound
+		return 0, nil, ErrLeaseNotFound
 	}
 	l.deadline[id] = now.Add(time.Duration(rec.TTL) * time.Second)
 	l.renewed[id] = struct{}{}
-	return rec.TTL, nil
+	if l.batch == nil {
+		l.batch = &ckptBatch{done: make(chan struct{})}
+	}
+	select {
+	case l.kick <- struct{}{}:
+	default:
+	}
+	return rec.TTL, l.batch, nil
 }
 
 // remaining returns the time left on a lease by this member's estimate.
@@ -160,26 +186,33 @@ func (l *lessor) remaining(id LeaseID) (time.Duration, bool) {
 	return max(time.Until(d), 0), ok
 }
 
-// run checkpoints and expires leases while this member leads.
+// run checkpoints renewals as they come (one checkpoint in flight at a
+// time, batching every renewal that arrives meanwhile) and expires leases,
+// while this member leads.
 func (l *lessor) run() {
-	tick := min(100*time.Millisecond, max(l.checkpoint, 10*time.Millisecond))
-	t := time.NewTicker(tick)
+	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
 	for {
 		select {
 		case <-l.s.stop:
+			l.demote() // releases waiting renewals
 			return
+		case <-l.kick:
+			l.checkpointRenewals()
 		case <-t.C:
+			l.checkpointRenewals()
+			l.expireDue()
 		}
-		l.checkpointDue()
-		l.expireDue()
 	}
 }
 
-func (l *lessor) checkpointDue() {
+// checkpointRenewals replicates the remaining TTL of every lease renewed
+// since the last checkpoint, then acknowledges those renewals.
+func (l *lessor) checkpointRenewals() {
 	now := time.Now()
 	l.mu.Lock()
-	if !l.primary || len(l.renewed) == 0 || now.Sub(l.lastCkpt) < l.checkpoint {
+	b := l.batch
+	if !l.primary || b == nil {
 		l.mu.Unlock()
 		return
 	}
@@ -190,18 +223,17 @@ func (l *lessor) checkpointDue() {
 		}
 	}
 	clear(l.renewed)
-	l.lastCkpt = now
+	l.batch = nil
 	l.mu.Unlock()
 	slices.SortFunc(cps, func(a, b leaseCheckpoint) int { return cmpInt(int64(a.id), int64(b.id)) })
 	ctx, cancel := context.WithTimeout(context.Background(), 2*l.s.cfg.ElectionTimeout)
-	defer cancel()
-	if _, err := l.s.proposeLocal(ctx, encodeLeaseCheckpointCommand(cps)); err != nil {
-		l.mu.Lock()
-		for _, cp := range cps {
-			l.renewed[cp.id] = struct{}{}
-		}
-		l.mu.Unlock()
+	res, err := l.s.proposeLocal(ctx, encodeLeaseCheckpointCommand(cps))
+	cancel()
+	if err == nil {
+		err = res.err
 	}
+	b.err = err
+	close(b.done)
 }
 
 func (l *lessor) expireDue() {
@@ -222,7 +254,11 @@ func (l *lessor) expireDue() {
 	}
 	slices.Sort(due)
 	// A leader cut off from the quorum must not revoke: confirm first.
-	if l.s.raft.VerifyLeader().Error() != nil {
+	term, _, _ := l.s.lead.get()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*l.s.cfg.ElectionTimeout)
+	err := l.s.confirmLeadership(ctx, term)
+	cancel()
+	if err != nil || term == 0 {
 		return
 	}
 	for _, id := range due {
@@ -329,7 +365,17 @@ func (s *Store) serveLeaseRenew(ctx context.Context, id LeaseID) []byte {
 		encodeError(&e, err)
 		return e.b
 	}
-	ttl, err := s.leases.renew(id)
+	ttl, batch, err := s.leases.renew(id)
+	if err == nil {
+		select { // acknowledged only once the new remaining TTL is replicated
+		case <-batch.done:
+			err = batch.err
+		case <-ctx.Done():
+			err = fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+		case <-s.stop:
+			err = ErrStopped
+		}
+	}
 	if err != nil {
 		encodeError(&e, err)
 		return e.b

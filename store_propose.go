@@ -2,14 +2,69 @@ package keel
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/keeldb/keel/transport"
 )
+
+// proposals matches proposals to their results. A proposer registers a
+// request ID, the ID travels in the command, and this member's FSM hands
+// the entry's result to the waiter when it applies it. Keel does not wait
+// on raft's own futures: raft can leave them unresolved when it shuts down
+// or loses leadership, and a waiter must always be able to give up on its
+// context or on Close. It is safe for concurrent use.
+type proposals struct {
+	mu      sync.Mutex
+	next    uint64
+	waiters map[uint64]chan *applyResult
+}
+
+func newProposals() *proposals {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand never fails on Linux; a zero base is still correct
+	// A random base keeps IDs of different members (and of a member's
+	// earlier runs) apart: an entry proposed elsewhere never matches.
+	return &proposals{next: binary.BigEndian.Uint64(b[:]) | 1, waiters: map[uint64]chan *applyResult{}}
+}
+
+func (p *proposals) add() (uint64, chan *applyResult) {
+	ch := make(chan *applyResult, 1)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.next++
+	if p.next == 0 {
+		p.next = 1
+	}
+	p.waiters[p.next] = ch
+	return p.next, ch
+}
+
+func (p *proposals) remove(id uint64) {
+	p.mu.Lock()
+	delete(p.waiters, id)
+	p.mu.Unlock()
+}
+
+// deliver hands res to the waiter of id, if it still waits.
+func (p *proposals) deliver(id uint64, res *applyResult) {
+	if id == 0 {
+		return
+	}
+	p.mu.Lock()
+	ch, ok := p.waiters[id]
+	delete(p.waiters, id)
+	p.mu.Unlock()
+	if ok {
+		ch <- res
+	}
+}
 
 // propose replicates cmd through raft and returns the leader's apply
 // result. On a follower the command is forwarded to the leader. It retries
@@ -57,43 +112,34 @@ func (s *Store) propose(ctx context.Context, cmd []byte) (*applyResult, error) {
 }
 
 // proposeLocal applies cmd through raft on this member, which believes it
-// leads.
+// leads, and waits for this member's FSM to apply it. Once the command is
+// handed to raft its outcome is unknown until applied: if this member stops
+// leading, ctx ends or the Store closes first, the result is ErrTimeout.
 func (s *Store) proposeLocal(ctx context.Context, cmd []byte) (*applyResult, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoLeader, err) // not proposed
 	}
+	lost, leading := s.lead.leading()
+	if !leading || s.raft.State() != raft.Leader {
+		return nil, ErrNotLeader
+	}
+	id, ch := s.props.add()
+	defer s.props.remove(id)
 	enqueue := s.cfg.ElectionTimeout
 	if dl, ok := ctx.Deadline(); ok {
 		enqueue = min(enqueue, max(time.Until(dl), time.Millisecond))
 	}
-	f := s.raft.Apply(cmd, enqueue)
-	done := make(chan struct{})
-	var ferr error
-	go func() {
-		ferr = f.Error()
-		close(done)
-	}()
+	// raft's future is not awaited (see proposals): the FSM delivers.
+	_ = s.raft.Apply(withReqID(cmd, id), enqueue)
 	select {
-	case <-done:
+	case res := <-ch:
+		return res, nil
+	case <-lost:
+		return nil, fmt.Errorf("%w: leadership lost", ErrTimeout)
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
 	case <-s.stop:
 		return nil, fmt.Errorf("%w: %w", ErrTimeout, ErrStopped)
-	}
-	switch {
-	case ferr == nil:
-		res, ok := f.Response().(*applyResult)
-		if !ok || res == nil {
-			return nil, fmt.Errorf("%w: no apply result for index %d", ErrTimeout, f.Index())
-		}
-		return res, nil
-	case errors.Is(ferr, raft.ErrNotLeader), errors.Is(ferr, raft.ErrLeadershipTransferInProgress),
-		errors.Is(ferr, raft.ErrEnqueueTimeout):
-		return nil, ErrNotLeader
-	case errors.Is(ferr, raft.ErrRaftShutdown):
-		return nil, fmt.Errorf("%w: %w", ErrTimeout, ErrStopped)
-	default: // ErrLeadershipLost, ErrAbortedByRestore: the entry may still commit
-		return nil, fmt.Errorf("%w: %w", ErrTimeout, ferr)
 	}
 }
 

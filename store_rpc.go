@@ -13,6 +13,7 @@ import (
 //	msgPropose   payload = a replicated command; reply = a result (see
 //	             command.go), ErrNotLeader if this member does not lead
 //	msgReadIndex payload = empty; reply = code:byte [index:uvarint]
+//	msgConfirm    payload = term:uvarint leaderID; reply = 1 (yes) or 0
 //	msgLeaseRenew payload = id:varint; reply = code:byte [ttl:varint]
 //	msgLeaseTTL   payload = id:varint keys:byte; reply = code:byte
 //	              [ttl:varint granted:varint n:uvarint key:bytes*n]
@@ -21,6 +22,7 @@ const (
 	msgReadIndex  = 2
 	msgLeaseRenew = 3
 	msgLeaseTTL   = 4
+	msgConfirm    = 5
 )
 
 // handleRPC serves requests forwarded by other members.
@@ -58,6 +60,8 @@ func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
 		}
 		idx, err := s.reads.index(ctx) // batched with this member's own reads
 		return encodeReadIndexResponse(idx, err), nil
+	case msgConfirm:
+		return s.serveConfirm(req[1:]), nil
 	case msgLeaseRenew, msgLeaseTTL:
 		if s.raft.State() != raft.Leader {
 			return encodeReadIndexResponse(0, ErrNotLeader), nil

@@ -144,11 +144,16 @@ func (t *Transport) dialRPC(ctx context.Context, addr string) (*clientConn, erro
 		pending: make(map[uint64]*call),
 		done:    make(chan struct{}),
 	}
+	c.lastRecv.Store(time.Now().UnixNano())
 	if !t.goTracked(c.readLoop) {
 		_ = nc.Close()
 		return nil, ErrClosed
 	}
 	if !t.goTracked(c.writeLoop) {
+		c.fail(ErrClosed)
+		return nil, ErrClosed
+	}
+	if !t.goTracked(c.watchLoop) {
 		c.fail(ErrClosed)
 		return nil, ErrClosed
 	}
@@ -169,7 +174,20 @@ type clientConn struct {
 	pending map[uint64]*call
 	nextID  uint64
 	dead    bool
+
+	// lastRecv is when readLoop last received a frame (unix nanoseconds),
+	// to detect a connection that silently stopped delivering.
+	lastRecv atomic.Int64
 }
+
+// stallTimeout is how long a connection may receive nothing (no response,
+// no pong) while a call sent on it waits, before it is taken for dead: its
+// waiting calls fail with ErrConnLost and the next call redials. A peer
+// behind a black hole (a lossy link, a NAT that dropped the flow) never
+// closes the connection, so without this every call would vanish into it.
+// While calls wait, the client pings every stallTimeout/4 and the server
+// answers at once, so a slow handler never looks like a dead link.
+const stallTimeout = time.Second
 
 // Call states: a request is queued, then handed to the connection (sent),
 // unless its caller abandoned it first.
@@ -182,7 +200,8 @@ const (
 // call is one outstanding request or cancel frame.
 type call struct {
 	f        frame
-	deadline time.Time // zero = none
+	deadline time.Time    // zero = none
+	sentAt   atomic.Int64 // unix nanoseconds when handed to the connection
 	state    atomic.Int32
 	resp     chan callResult // buffered(1); requests only
 }
@@ -301,9 +320,11 @@ func (c *clientConn) readLoop() {
 			c.fail(err)
 			return
 		}
+		c.lastRecv.Store(time.Now().UnixNano())
 		switch f.kind {
 		case frameResponse, frameError, frameNoHandler:
 			c.complete(f)
+		case framePong:
 		default:
 			c.fail(fmt.Errorf("%w: unexpected kind %d from server", ErrBadFrame, f.kind))
 			return
@@ -345,9 +366,53 @@ func (c *clientConn) write(bw *bufio.Writer, cl *call) error {
 		if !cl.state.CompareAndSwap(stateQueued, stateSent) {
 			return nil
 		}
+		cl.sentAt.Store(time.Now().UnixNano())
 		if !cl.deadline.IsZero() {
 			cl.f.timeout = max(time.Until(cl.deadline), 1)
 		}
 	}
 	return writeFrame(bw, cl.f)
+}
+
+// watchLoop detects a connection that silently stopped delivering: while
+// calls sent on it wait, it pings the server, and if nothing at all comes
+// back for stallTimeout it fails the connection.
+func (c *clientConn) watchLoop() {
+	t := time.NewTicker(stallTimeout / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+		oldest := c.oldestSent()
+		if oldest == 0 {
+			continue
+		}
+		now := time.Now().UnixNano()
+		quiet := now - max(oldest, c.lastRecv.Load())
+		if quiet > int64(stallTimeout) {
+			c.fail(fmt.Errorf("transport: connection to %s stalled: nothing received for %v", c.addr, time.Duration(quiet)))
+			return
+		}
+		select { // best effort; a full queue means traffic is flowing anyway
+		case c.sendq <- &call{f: frame{kind: framePing}}:
+		default:
+		}
+	}
+}
+
+// oldestSent returns when the oldest call still waiting on c was sent
+// (unix nanoseconds), or 0 if none waits.
+func (c *clientConn) oldestSent() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var oldest int64
+	for _, cl := range c.pending {
+		if sent := cl.sentAt.Load(); sent != 0 && (oldest == 0 || sent < oldest) {
+			oldest = sent
+		}
+	}
+	return oldest
 }

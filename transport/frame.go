@@ -13,7 +13,8 @@ import (
 // Wire format of a Keel RPC connection (after the 'K' header byte): a
 // sequence of frames in both directions, each
 //
-//	kind    uint8   frameRequest, frameResponse, frameError, frameNoHandler, frameCancel
+//	kind    uint8   frameRequest, frameResponse, frameError, frameNoHandler, frameCancel,
+//	                framePing, framePong
 //	id      uint64  request ID chosen by the caller, echoed in the reply
 //	timeout uint64  requests: nanoseconds left before the caller's deadline, 0 = none
 //	length  uint32  payload length, at most MaxMessageSize
@@ -38,6 +39,8 @@ const (
 	frameError     byte = 3 // server → client: handler's error text
 	frameNoHandler byte = 4 // server → client: no handler configured
 	frameCancel    byte = 5 // client → server: caller gave up
+	framePing      byte = 6 // client → server: are you there? (calls are waiting)
+	framePong      byte = 7 // server → client: answer to a ping, sent at once
 )
 
 // frame is one decoded frame.
@@ -81,7 +84,7 @@ func readFrame(r io.Reader) (frame, error) {
 	f := frame{kind: h[0], id: binary.BigEndian.Uint64(h[1:9])}
 	timeout := binary.BigEndian.Uint64(h[9:17])
 	n := binary.BigEndian.Uint32(h[17:21])
-	if f.kind < frameRequest || f.kind > frameCancel {
+	if f.kind < frameRequest || f.kind > framePong {
 		return frame{}, fmt.Errorf("%w: kind %d", ErrBadFrame, f.kind)
 	}
 	if n > MaxMessageSize {
@@ -90,7 +93,7 @@ func readFrame(r io.Reader) (frame, error) {
 	if timeout > uint64(1<<63-1) || (timeout != 0 && f.kind != frameRequest) {
 		return frame{}, fmt.Errorf("%w: timeout %d on kind %d", ErrBadFrame, timeout, f.kind)
 	}
-	if n != 0 && (f.kind == frameNoHandler || f.kind == frameCancel) {
+	if n != 0 && (f.kind == frameNoHandler || f.kind == frameCancel || f.kind == framePing || f.kind == framePong) {
 		return frame{}, fmt.Errorf("%w: payload on kind %d", ErrBadFrame, f.kind)
 	}
 	f.timeout = time.Duration(timeout)

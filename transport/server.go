@@ -57,6 +57,8 @@ func (t *Transport) serveRPC(c net.Conn) {
 					"err", fmt.Errorf("%w: duplicate request id %d", ErrBadFrame, f.id))
 				return
 			}
+		case framePing:
+			s.reply(frame{kind: framePong, id: f.id})
 		case frameCancel:
 			s.mu.Lock()
 			if stop := s.inflight[f.id]; stop != nil {

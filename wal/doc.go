@@ -122,8 +122,12 @@
 // # Failures
 //
 // If any write, sync, rename or file creation on the write path fails, the
-// WAL is fail-stopped: that call and every later call, reads included,
-// return an error wrapping both ErrFailed and the cause. fsync is never
+// WAL is fail-stopped: that call and every later mutating call (StoreLogs,
+// DeleteRange, Set, SetUint64) return an error wrapping both ErrFailed and
+// the cause, and Err reports it. Reads (GetLog, FirstIndex, LastIndex, Get,
+// GetUint64) keep serving what was acknowledged before the failure, each
+// entry re-verified by its CRC: raft panics when it cannot read its own
+// log, and the owner needs time to shut the member down. fsync is never
 // retried (after a failed fsync the page cache state is unknown); close the
 // WAL and reopen it, which recovers every acknowledged batch. After Close
 // every method returns ErrClosed.

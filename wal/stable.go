@@ -16,7 +16,7 @@ func (w *WAL) Set(key, val []byte) error {
 func (w *WAL) Get(key []byte) ([]byte, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	if err := w.usableLocked(); err != nil {
+	if err := w.readableLocked(); err != nil {
 		return nil, err
 	}
 	v, ok := w.meta.KV[string(key)]
@@ -39,7 +39,7 @@ func (w *WAL) SetUint64(key []byte, val uint64) error {
 func (w *WAL) GetUint64(key []byte) (uint64, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	if err := w.usableLocked(); err != nil {
+	if err := w.readableLocked(); err != nil {
 		return 0, err
 	}
 	return w.meta.KVInt[string(key)], nil

@@ -91,11 +91,32 @@ func (w *WAL) closeFiles() error {
 // path joins a file name to the WAL directory.
 func (w *WAL) path(name string) string { return filepath.Join(w.dir, name) }
 
-// usableLocked returns ErrClosed or the fail-stop error. Caller holds mu.
+// usableLocked returns ErrClosed or the fail-stop error: the check of
+// every mutating call. Caller holds mu.
 func (w *WAL) usableLocked() error {
 	if w.closed {
 		return ErrClosed
 	}
+	return w.failed
+}
+
+// readableLocked returns ErrClosed: reads keep working after a fail-stop,
+// for what was acknowledged before it (every entry is re-verified by its
+// CRC on read). raft panics the process when it cannot read its log, so a
+// fail-stopped member must stay readable until its owner closes it.
+// Caller holds mu.
+func (w *WAL) readableLocked() error {
+	if w.closed {
+		return ErrClosed
+	}
+	return nil
+}
+
+// Err returns the fail-stop error (wrapping ErrFailed and the cause), or
+// nil while the WAL is healthy.
+func (w *WAL) Err() error {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
 	return w.failed
 }
 
@@ -118,7 +139,7 @@ func (w *WAL) IsMonotonic() bool { return true }
 func (w *WAL) FirstIndex() (uint64, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	if err := w.usableLocked(); err != nil {
+	if err := w.readableLocked(); err != nil {
 		return 0, err
 	}
 	return w.first, nil
@@ -128,7 +149,7 @@ func (w *WAL) FirstIndex() (uint64, error) {
 func (w *WAL) LastIndex() (uint64, error) {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	if err := w.usableLocked(); err != nil {
+	if err := w.readableLocked(); err != nil {
 		return 0, err
 	}
 	return w.last, nil
@@ -140,7 +161,7 @@ func (w *WAL) LastIndex() (uint64, error) {
 func (w *WAL) GetLog(index uint64, log *raft.Log) error {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
-	if err := w.usableLocked(); err != nil {
+	if err := w.readableLocked(); err != nil {
 		return err
 	}
 	if w.first == 0 || index < w.first || index > w.last {

@@ -2,7 +2,8 @@
 // loopback and shows replication at work: a write on a follower, a
 // linearizable read on another member, a transaction, the leader stopping,
 // writes continuing under the new leader, and the old leader restarting on
-// its data and catching up.
+// its data and catching up. Then a watch, a distributed lock and a leader
+// election across the members.
 //
 //	go run ./examples/cluster
 package main
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/keeldb/keel"
+	"github.com/keeldb/keel/lock"
 )
 
 func main() {
@@ -120,7 +122,70 @@ func run() error {
 		return err
 	}
 	fmt.Printf("history: config/greeting at revision %d was %q\n", pr.Header.Revision, gr.Kvs[0].Value)
-	return nil
+	return coordination(ctx, members)
+}
+
+// coordination shows a watch, a lock and an election across the members.
+func coordination(ctx context.Context, members []*keel.Store) error {
+	// A watch on one member sees a write made through another.
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	wch := members[0].Watch(wctx, "config/", keel.WithPrefix())
+	if _, err := members[2].Put(ctx, "config/greeting", "hello again"); err != nil {
+		return err
+	}
+	for _, ev := range (<-wch).Events {
+		fmt.Printf("watch on %s: %s %s=%s\n", members[0].ID(), ev.Type, ev.Kv.Key, ev.Kv.Value)
+	}
+
+	// Sessions: leases kept alive, one per participant.
+	sessions := make([]*lock.Session, 2)
+	for i := range sessions {
+		s, err := lock.NewSession(ctx, members[i], lock.WithTTL(10))
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		sessions[i] = s
+	}
+
+	// A mutex: the second contender gets ErrLocked until the first unlocks.
+	m1, m2 := lock.NewMutex(sessions[0], "locks/job"), lock.NewMutex(sessions[1], "locks/job")
+	if err := m1.Lock(ctx); err != nil {
+		return err
+	}
+	fmt.Printf("lock held via %s with fencing token %d; other contender: %v\n", members[0].ID(), m1.Token(), m2.TryLock(ctx))
+	if err := m1.Unlock(ctx); err != nil {
+		return err
+	}
+	if err := m2.Lock(ctx); err != nil {
+		return err
+	}
+	fmt.Printf("lock passed to %s with fencing token %d\n", members[1].ID(), m2.Token())
+	if err := m2.Unlock(ctx); err != nil {
+		return err
+	}
+
+	// An election: the first campaigner leads; when it resigns, the next does.
+	e1, e2 := lock.NewElection(sessions[0], "elections/cron"), lock.NewElection(sessions[1], "elections/cron")
+	if err := e1.Campaign(ctx, "replica-1"); err != nil {
+		return err
+	}
+	elected := make(chan error, 1)
+	go func() { elected <- e2.Campaign(ctx, "replica-2") }()
+	leader, err := e2.Leader(ctx)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("election leader: %s\n", leader.Kvs[0].Value)
+	if err := e1.Resign(ctx); err != nil {
+		return err
+	}
+	if err := <-elected; err != nil {
+		return err
+	}
+	fmt.Printf("replica-1 resigned; new leader: replica-2 (token %d > %d)\n", e2.Rev(), e1.Rev())
+	return e2.Resign(ctx)
 }
 
 // waitLeader returns the position of the member that leads.

@@ -19,7 +19,10 @@
 // conservatively Unknown. Client runs a seeded sequential workload (Get 35
 // / Put 30 / Delete 10 / CAS 25 by default) with unique values
 // "c<client>-<seq>" and never retries a write inside one recorded
-// operation.
+// operation. A Client drives any Executor: KVExecutor for a keel.KV in
+// this process, or the process tier's member executor (Cluster.Executor),
+// which returns a *RemoteError carrying the outcome the member classified;
+// Classify passes that outcome through.
 //
 // # Linearizability
 //
@@ -51,6 +54,42 @@
 // the budget, and Artifacts keeps a run's seed, schedule, histories and
 // HTML in a printed temp dir when the test fails.
 //
+// # Process tier
+//
+// The process tier (files proc_*.go; the suite is TestChaosProcess) runs
+// each member of a cluster as a child process on loopback with its own
+// data dir, reached by its peers only through one TCP proxy per directed
+// link, and drives it through a small control API.
+//
+// A member is the test binary re-executed with
+// -test.run=^TestChaosMemberProcess$ and its MemberConfig as JSON in
+// KEEL_CHAOS_MEMBER (RunMember, LoadMemberConfig). It opens keel.Open with
+// a Dial that maps each peer's address to the harness's proxy for that
+// link, logs to member.log, and serves HTTP+JSON on 127.0.0.1 (address
+// written to ctl.addr): exec (one Input, classified in the member with
+// Classify), status, hash (FNV-1a of every key-value at a revision, read
+// serializably once applied), watch-start/watch-stop (RecordWatch inside
+// the member), ground-truth (GroundTruth), lease grant/put/keepalive, and
+// extra endpoints from the caller (the tests add lock endpoints, as this
+// package may not import lock). The harness stamps call and return times
+// itself, on one monotonic clock.
+//
+// Children run in their own process group with Pdeathsig = SIGKILL.
+// Signals go only to a pid the harness started and has not reaped:
+// SIGKILL (then Wait), SIGSTOP/SIGCONT, SIGTERM for a clean restart. A
+// restart reuses the member's data dir and address. Nemesis injects the
+// ProcessKinds and counts an injection only when it really happened: a
+// signal delivered to a running child, a clean stop and restart, or
+// proxies that dropped bytes during a partition, so CheckInjected fails a
+// run whose faults did not bite.
+//
+// A Proxy forwards one directed link and can drop each direction, delay,
+// or cut. Dropping is sticky per connection (a connection that lost bytes
+// never delivers again, so no receiver sees a torn frame followed by valid
+// bytes) and Heal closes such connections. Network builds every link and
+// the partition shapes: Isolate (leader or minority; Flap toggles it) and
+// DropOneWay.
+//
 // # Caveats
 //
 //   - The model checks values, not revisions: cross-key revision order is
@@ -61,4 +100,13 @@
 //   - Watch validation assumes the ground truth starts at revision 1 and
 //     was not compacted.
 //   - Times are only comparable within one Recorder (one process).
+//   - Process tier: kill -9 keeps the kernel page cache, so it tests
+//     process crashes, not power loss. Member ports are probed free in
+//     20000-31999 (outside the usual ephemeral range) and reused across
+//     restarts; another process could still take one while a member is
+//     down, failing its restart with ErrSetup. A watch recorded in a member
+//     dies with it: only watches on members never killed or restarted are
+//     validated, plus fresh watches from revision 1 on every member after
+//     the heal. Under -race each member is a race-enabled test binary:
+//     about 10 s per run on 2 cores.
 package chaos

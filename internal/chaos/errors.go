@@ -41,4 +41,16 @@ var (
 	// ErrInvalidArgument is returned for unusable arguments (empty key set,
 	// negative durations, unknown fault kinds).
 	ErrInvalidArgument = errors.New("chaos: invalid argument")
+
+	// ErrSetup is returned by the process tier when a member process,
+	// proxy or port could not be set up.
+	ErrSetup = errors.New("chaos: process setup failed")
+	// ErrMemberDown is returned for a call to a member process that is not
+	// running (killed and not restarted).
+	ErrMemberDown = errors.New("chaos: member is down")
+	// ErrControl is returned when a member's control API answered with an
+	// error or an unreadable response.
+	ErrControl = errors.New("chaos: control call failed")
+	// ErrNoLeader is returned when no leader emerged before the deadline.
+	ErrNoLeader = errors.New("chaos: no leader")
 )

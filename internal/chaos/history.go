@@ -107,6 +107,7 @@ var definiteFailures = [...]error{
 //     Unknown;
 //   - keel.ErrNoLeader, ErrNotLeader, ErrStopped or a validation error, none
 //     of them wrapping ErrTimeout: Dropped (never proposed);
+//   - a *RemoteError on a write: its Outcome (classified where it ran);
 //   - any other error on a write: Unknown (conservative: an unclassified
 //     failure may have been applied).
 func Classify(k OpKind, err error) Outcome {
@@ -117,6 +118,9 @@ func Classify(k OpKind, err error) Outcome {
 		return Dropped
 	case errors.Is(err, keel.ErrTimeout):
 		return Unknown
+	}
+	if oc, ok := remoteOutcome(err); ok {
+		return oc
 	}
 	for _, d := range definiteFailures {
 		if errors.Is(err, d) {

@@ -133,7 +133,7 @@ func RunKeys(rng *rand.Rand, n int) []string {
 // for concurrent use; run one goroutine per Client.
 type Client struct {
 	id   int
-	kv   keel.KV
+	ex   Executor
 	rec  *Recorder
 	rng  *rand.Rand
 	cfg  WorkloadConfig
@@ -145,6 +145,12 @@ type Client struct {
 // NewClient returns a Client with the given id (a porcupine client id, so
 // small and unique per Recorder) sending to kv and recording into rec.
 func NewClient(id int, kv keel.KV, rec *Recorder, rng *rand.Rand, cfg WorkloadConfig) *Client {
+	return NewExecClient(id, KVExecutor{KV: kv}, rec, rng, cfg)
+}
+
+// NewExecClient is NewClient for any Executor (for example a member in
+// another process).
+func NewExecClient(id int, ex Executor, rec *Recorder, rng *rand.Rand, cfg WorkloadConfig) *Client {
 	if len(cfg.Keys) == 0 {
 		cfg.Keys = []string{"k0", "k1", "k2", "k3", "k4", "k5"}
 	}
@@ -155,7 +161,7 @@ func NewClient(id int, kv keel.KV, rec *Recorder, rng *rand.Rand, cfg WorkloadCo
 		cfg.MaxUnknown = 20
 	}
 	cfg.Mix = cfg.Mix.orDefault()
-	return &Client{id: id, kv: kv, rec: rec, rng: rng, cfg: cfg, seen: map[string]*string{}}
+	return &Client{id: id, ex: ex, rec: rec, rng: rng, cfg: cfg, seen: map[string]*string{}}
 }
 
 // Run issues operations one at a time until ctx ends, Duration elapses or
@@ -185,13 +191,13 @@ func (c *Client) Run(ctx context.Context) Counts {
 }
 
 // SetKV points the client at another member (or a restarted one).
-func (c *Client) SetKV(kv keel.KV) { c.kv = kv }
+func (c *Client) SetKV(kv keel.KV) { c.ex = KVExecutor{KV: kv} }
 
 func (c *Client) step(ctx context.Context) Outcome {
 	in := c.next()
 	opCtx, cancel := context.WithTimeout(ctx, c.cfg.OpTimeout)
 	call := c.rec.Now()
-	out, err := Exec(opCtx, c.kv, in)
+	out, err := c.ex.Exec(opCtx, in)
 	cancel()
 	oc := c.rec.Record(c.id, in, call, out, err)
 	switch {

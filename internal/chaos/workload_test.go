@@ -26,6 +26,10 @@ func (f failingKV) Delete(context.Context, string, ...keel.OpOption) (*keel.Dele
 	return nil, f.err
 }
 
+func (f failingKV) Compact(context.Context, int64, ...keel.CompactOption) (*keel.CompactResponse, error) {
+	return nil, f.err
+}
+
 func (f failingKV) Do(context.Context, keel.Op) (keel.OpResponse, error) {
 	return keel.OpResponse{}, f.err
 }

@@ -1,0 +1,128 @@
+package discovery_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keeldb/keel"
+	"github.com/keeldb/keel/discovery"
+	"github.com/stretchr/testify/require"
+)
+
+// waitLimit bounds every wait for something the cluster does eventually.
+const waitLimit = 30 * time.Second
+
+// openStore opens a single-member store in a temp dir, closed at cleanup.
+func openStore(tb testing.TB) *keel.Store {
+	tb.Helper()
+	s, err := keel.Open(keel.Config{Dir: tb.TempDir()})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { require.NoError(tb, s.Close()) })
+	return s
+}
+
+// openCluster starts an n-member cluster on loopback and waits until it
+// serves writes. Members still open at cleanup are closed then; a test
+// may close one earlier and set its entry to nil.
+func openCluster(tb testing.TB, n int) []*keel.Store {
+	tb.Helper()
+	peers := make([]keel.Peer, n)
+	lns := make([]net.Listener, n)
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(tb, err)
+		lns[i] = ln
+		peers[i] = keel.Peer{ID: fmt.Sprintf("m%d", i+1), Addr: ln.Addr().String()}
+	}
+	stores := make([]*keel.Store, n)
+	for i := range n {
+		s, err := keel.Open(keel.Config{
+			ID: peers[i].ID, Dir: tb.TempDir(), Addr: peers[i].Addr, Peers: peers,
+			Listener: lns[i], HeartbeatTimeout: 500 * time.Millisecond,
+		})
+		require.NoError(tb, err)
+		stores[i] = s
+	}
+	tb.Cleanup(func() {
+		for _, s := range stores {
+			if s != nil {
+				require.NoError(tb, s.Close())
+			}
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	_, err := stores[0].Put(ctx, "cluster/ready", "yes")
+	require.NoError(tb, err)
+	return stores
+}
+
+// testCtx returns a bounded context canceled at cleanup.
+func testCtx(tb testing.TB) context.Context {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*waitLimit)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+// register registers in, deregistered at cleanup.
+func register(tb testing.TB, reg *discovery.Registry, in discovery.Instance) *discovery.Registration {
+	tb.Helper()
+	r, err := reg.Register(testCtx(tb), in)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = r.Close() })
+	return r
+}
+
+// next returns the next update from ch, failing after waitLimit.
+func next(tb testing.TB, ch <-chan discovery.Update) discovery.Update {
+	tb.Helper()
+	select {
+	case u, ok := <-ch:
+		require.True(tb, ok, "watch channel closed")
+		return u
+	case <-time.After(waitLimit):
+		tb.Fatal("no update")
+		return discovery.Update{}
+	}
+}
+
+// ids returns the IDs of instances, in order.
+func ids(ins []discovery.Instance) []string {
+	out := []string{}
+	for _, in := range ins {
+		out = append(out, in.ID)
+	}
+	return out
+}
+
+// compactingClient makes the first watch fail as if compaction had
+// removed its start revision, once release is closed.
+type compactingClient struct {
+	keel.Client
+	release chan struct{}
+	once    sync.Once
+	wg      sync.WaitGroup
+}
+
+func (c *compactingClient) Watch(ctx context.Context, key string, opts ...keel.OpOption) keel.WatchChan {
+	first := false
+	c.once.Do(func() { first = true })
+	if !first {
+		return c.Client.Watch(ctx, key, opts...)
+	}
+	ch := make(chan keel.WatchResponse, 1)
+	c.wg.Go(func() {
+		defer close(ch)
+		select {
+		case <-c.release:
+			ch <- keel.WatchResponse{CompactRevision: 1, Canceled: true}
+		case <-ctx.Done():
+		}
+	})
+	return ch
+}

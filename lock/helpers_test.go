@@ -1,0 +1,139 @@
+package lock_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keeldb/keel"
+	"github.com/keeldb/keel/lock"
+	"github.com/stretchr/testify/require"
+)
+
+// waitLimit bounds every wait for something the cluster does eventually.
+const waitLimit = 30 * time.Second
+
+// openStore opens a single-member store in a temp dir, closed at cleanup.
+func openStore(tb testing.TB) *keel.Store {
+	tb.Helper()
+	s, err := keel.Open(keel.Config{Dir: tb.TempDir()})
+	require.NoError(tb, err)
+	tb.Cleanup(func() { require.NoError(tb, s.Close()) })
+	return s
+}
+
+// openCluster starts an n-member cluster on loopback, closed at cleanup,
+// and waits until it has a leader that serves writes.
+func openCluster(tb testing.TB, n int) []*keel.Store {
+	tb.Helper()
+	peers := make([]keel.Peer, n)
+	lns := make([]net.Listener, n)
+	for i := range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(tb, err)
+		lns[i] = ln
+		peers[i] = keel.Peer{ID: fmt.Sprintf("m%d", i+1), Addr: ln.Addr().String()}
+	}
+	stores := make([]*keel.Store, n)
+	for i := range n {
+		s, err := keel.Open(keel.Config{
+			ID: peers[i].ID, Dir: tb.TempDir(), Addr: peers[i].Addr, Peers: peers,
+			Listener: lns[i], HeartbeatTimeout: 500 * time.Millisecond,
+		})
+		require.NoError(tb, err)
+		stores[i] = s
+	}
+	tb.Cleanup(func() {
+		for _, s := range stores {
+			require.NoError(tb, s.Close())
+		}
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	_, err := stores[0].Put(ctx, "cluster/ready", "yes")
+	require.NoError(tb, err)
+	return stores
+}
+
+// newSession opens a session closed at cleanup.
+func newSession(tb testing.TB, c keel.Client, opts ...lock.SessionOption) *lock.Session {
+	tb.Helper()
+	s, err := lock.NewSession(testCtx(tb), c, opts...)
+	require.NoError(tb, err)
+	tb.Cleanup(func() { _ = s.Close() })
+	return s
+}
+
+// testCtx returns a context bounded by waitLimit, canceled at cleanup.
+func testCtx(tb testing.TB) context.Context {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*waitLimit)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+// waitKeys waits until exactly n keys exist under prefix.
+func waitKeys(tb testing.TB, c keel.Client, prefix string, n int64) {
+	tb.Helper()
+	require.Eventually(tb, func() bool {
+		r, err := c.Get(context.Background(), prefix, keel.WithPrefix(), keel.WithCountOnly())
+		return err == nil && r.Count == n
+	}, waitLimit, 10*time.Millisecond, "waiting for %d keys under %q", n, prefix)
+}
+
+// closed reports whether ch is closed (or has a value) now.
+func closed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// watchCall is one Watch call seen by recordingClient.
+type watchCall struct {
+	key     string
+	isRange bool
+}
+
+// recordingClient records the watches made through it.
+type recordingClient struct {
+	keel.Client
+	mu      sync.Mutex
+	watches []watchCall
+}
+
+func (r *recordingClient) Watch(ctx context.Context, key string, opts ...keel.OpOption) keel.WatchChan {
+	op := keel.OpGet(key, opts...)
+	r.mu.Lock()
+	r.watches = append(r.watches, watchCall{key: key, isRange: op.RangeBytes() != nil})
+	r.mu.Unlock()
+	return r.Client.Watch(ctx, key, opts...)
+}
+
+func (r *recordingClient) calls() []watchCall {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]watchCall(nil), r.watches...)
+}
+
+// stuckClient never renews leases: its KeepAlive returns a channel that
+// stays open (as if the process were paused) until ctx ends, so the lease
+// expires on the store's side while the session believes it is alive.
+type stuckClient struct {
+	keel.Client
+	wg sync.WaitGroup
+}
+
+func (c *stuckClient) KeepAlive(ctx context.Context, id keel.LeaseID) (<-chan *keel.LeaseKeepAliveResponse, error) {
+	ch := make(chan *keel.LeaseKeepAliveResponse)
+	c.wg.Go(func() {
+		<-ctx.Done()
+		close(ch)
+	})
+	return ch, nil
+}
