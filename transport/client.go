@@ -175,9 +175,12 @@ type clientConn struct {
 	nextID  uint64
 	dead    bool
 
-	// lastRecv is when readLoop last received a frame (unix nanoseconds),
-	// to detect a connection that silently stopped delivering.
-	lastRecv atomic.Int64
+	// Liveness, in unix nanoseconds: when readLoop last received a frame,
+	// when writeLoop last wrote one, and when it first wrote one after the
+	// last receipt (the start of the current unanswered stretch).
+	lastRecv        atomic.Int64
+	lastSent        atomic.Int64
+	firstUnanswered atomic.Int64
 }
 
 // stallTimeout is how long a connection may receive nothing (no response,
@@ -360,8 +363,18 @@ func (c *clientConn) writeLoop() {
 	}
 }
 
+// noteSent records that a frame went out, for the stall watch.
+func (c *clientConn) noteSent() {
+	now := time.Now().UnixNano()
+	if c.lastSent.Load() <= c.lastRecv.Load() {
+		c.firstUnanswered.Store(now)
+	}
+	c.lastSent.Store(now)
+}
+
 // write encodes one queued frame, skipping abandoned requests.
 func (c *clientConn) write(bw *bufio.Writer, cl *call) error {
+	defer c.noteSent()
 	if cl.f.kind == frameRequest {
 		if !cl.state.CompareAndSwap(stateQueued, stateSent) {
 			return nil
@@ -374,9 +387,11 @@ func (c *clientConn) write(bw *bufio.Writer, cl *call) error {
 	return writeFrame(bw, cl.f)
 }
 
-// watchLoop detects a connection that silently stopped delivering: while
-// calls sent on it wait, it pings the server, and if nothing at all comes
-// back for stallTimeout it fails the connection.
+// watchLoop detects a connection that silently stopped delivering: as long
+// as something was written after the last frame received (a request, even
+// one its caller abandoned, a cancel or a ping), it pings the server, which
+// answers at once; if nothing at all comes back for stallTimeout, it fails
+// the connection.
 func (c *clientConn) watchLoop() {
 	t := time.NewTicker(stallTimeout / 4)
 	defer t.Stop()
@@ -386,13 +401,10 @@ func (c *clientConn) watchLoop() {
 			return
 		case <-t.C:
 		}
-		oldest := c.oldestSent()
-		if oldest == 0 {
-			continue
+		if c.lastSent.Load() <= c.lastRecv.Load() {
+			continue // everything sent has been answered by something
 		}
-		now := time.Now().UnixNano()
-		quiet := now - max(oldest, c.lastRecv.Load())
-		if quiet > int64(stallTimeout) {
+		if quiet := time.Now().UnixNano() - max(c.firstUnanswered.Load(), c.lastRecv.Load()); quiet > int64(stallTimeout) {
 			c.fail(fmt.Errorf("transport: connection to %s stalled: nothing received for %v", c.addr, time.Duration(quiet)))
 			return
 		}
@@ -401,18 +413,4 @@ func (c *clientConn) watchLoop() {
 		default:
 		}
 	}
-}
-
-// oldestSent returns when the oldest call still waiting on c was sent
-// (unix nanoseconds), or 0 if none waits.
-func (c *clientConn) oldestSent() int64 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	var oldest int64
-	for _, cl := range c.pending {
-		if sent := cl.sentAt.Load(); sent != 0 && (oldest == 0 || sent < oldest) {
-			oldest = sent
-		}
-	}
-	return oldest
 }

@@ -82,3 +82,39 @@ func TestSlowHandlerIsNotAStall(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, "slow", string(resp))
 }
+
+// TestStallDetectedWithShortCalls black-holes a connection while callers
+// give up quickly (shorter than stallTimeout each): the connection must
+// still be taken for dead, not kept alive by a stream of new calls.
+func TestStallDetectedWithShortCalls(t *testing.T) {
+	server := newTransport(t, Config{Handler: echo})
+	var hole atomic.Bool
+	client := newTransport(t, Config{Dial: func(ctx context.Context, addr string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return nil, err
+		}
+		return blackholeConn{Conn: c, hole: &hole}, nil
+	}})
+	ctx := testCtx(t)
+	_, err := client.Call(ctx, server.Addr(), []byte("warm"))
+	require.NoError(t, err)
+	hole.Store(true)
+	// Calls made while the hole lasts vanish; the connections they used
+	// are replaced, and the replacements are black-holed too (the hole is
+	// in the dialer's connections), until the hole closes.
+	deadline := time.Now().Add(3 * stallTimeout)
+	for time.Now().Before(deadline) {
+		short, cancel := context.WithTimeout(ctx, stallTimeout/5)
+		_, _ = client.Call(short, server.Addr(), []byte("lost"))
+		cancel()
+	}
+	hole.Store(false)
+	require.Eventually(t, func() bool {
+		short, cancel := context.WithTimeout(ctx, stallTimeout/5)
+		defer cancel()
+		resp, err := client.Call(short, server.Addr(), []byte("after"))
+		return err == nil && string(resp) == "after"
+	}, waitFor, 10*time.Millisecond, "calls keep vanishing into stalled connections")
+}

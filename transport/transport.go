@@ -85,6 +85,15 @@ func Listen(cfg Config) (*Transport, error) {
 		MaxPool: cfg.MaxPool,
 		Timeout: cfg.RaftTimeout,
 		Logger:  cfg.RaftLogger,
+		// Pipelined replication is off: in raft v1.8.0, a follower's
+		// Success=false reply while two appends are in flight deadlocks the
+		// pipeline (decodeResponses parks on an unbuffered doneCh nobody
+		// reads, the next send parks on inprogressCh), so that follower
+		// never gets another entry and Shutdown hangs. Keel's chaos suite
+		// found it under one-way loss (grafana/pyroscope#5518 hit it too).
+		// Without pipelining each append waits for the previous reply;
+		// raft still batches up to MaxAppendEntries entries per append.
+		MaxRPCsInFlight: 1,
 	})
 	t.wg.Add(1)
 	go t.acceptLoop()

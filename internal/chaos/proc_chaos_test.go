@@ -40,7 +40,7 @@ func TestChaosProcess(t *testing.T) {
 	if testing.Short() {
 		t.Skip("process tier skipped with -short")
 	}
-	budget, soak, err := chaos.Budget(4 * time.Minute)
+	budget, soak, err := chaos.Budget(6 * time.Minute)
 	require.NoError(t, err)
 	runs := 10
 	if soak {
