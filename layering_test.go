@@ -26,17 +26,18 @@ const modulePath = "github.com/keeldb/keel"
 // mvcc, wal and transport never import each other or the root; mvcc does
 // not import raft; lock and discovery use only the root's public API.
 var layerRules = map[string][]string{
-	".":                 {modulePath + "/mvcc", modulePath + "/wal", modulePath + "/transport", modulePath + "/internal/logging", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
-	"mvcc":              {"go.etcd.io/bbolt", "github.com/tidwall/btree"},
-	"wal":               {"github.com/hashicorp/raft"},
-	"transport":         {"github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
-	"internal/logging":  {"github.com/hashicorp/go-hclog"},
-	"internal/faultfs":  {modulePath + "/wal"},
-	"internal/chaos":    {modulePath, modulePath + "/wal", modulePath + "/internal/faultfs", "github.com/anishathalye/porcupine"},
-	"lock":              {modulePath},
-	"discovery":         {modulePath},
-	"examples":          {modulePath, modulePath + "/lock", modulePath + "/discovery"},
-	"internal/testdata": {},
+	".":                    {modulePath + "/mvcc", modulePath + "/wal", modulePath + "/transport", modulePath + "/internal/logging", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
+	"mvcc":                 {"go.etcd.io/bbolt", "github.com/tidwall/btree"},
+	"wal":                  {"github.com/hashicorp/raft"},
+	"transport":            {"github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
+	"internal/logging":     {"github.com/hashicorp/go-hclog"},
+	"internal/faultfs":     {modulePath + "/wal"},
+	"internal/chaos":       {modulePath, modulePath + "/wal", modulePath + "/internal/faultfs", "github.com/anishathalye/porcupine"},
+	"lock":                 {modulePath},
+	"discovery":            {modulePath},
+	"examples":             {modulePath, modulePath + "/lock", modulePath + "/discovery"},
+	"internal/testdata":    {},
+	"internal/testcluster": {modulePath, "github.com/stretchr/testify"},
 }
 
 func ruleFor(dir string) ([]string, bool) {

@@ -2,61 +2,24 @@ package lock_test
 
 import (
 	"context"
-	"fmt"
-	"net"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/keeldb/keel"
+	"github.com/keeldb/keel/internal/testcluster"
 	"github.com/keeldb/keel/lock"
 	"github.com/stretchr/testify/require"
 )
 
 // waitLimit bounds every wait for something the cluster does eventually.
-const waitLimit = 30 * time.Second
+const waitLimit = testcluster.WaitLimit
 
 // openStore opens a single-member store in a temp dir, closed at cleanup.
-func openStore(tb testing.TB) *keel.Store {
-	tb.Helper()
-	s, err := keel.Open(keel.Config{Dir: tb.TempDir()})
-	require.NoError(tb, err)
-	tb.Cleanup(func() { require.NoError(tb, s.Close()) })
-	return s
-}
+func openStore(tb testing.TB) *keel.Store { return testcluster.Single(tb) }
 
-// openCluster starts an n-member cluster on loopback, closed at cleanup,
-// and waits until it has a leader that serves writes.
-func openCluster(tb testing.TB, n int) []*keel.Store {
-	tb.Helper()
-	peers := make([]keel.Peer, n)
-	lns := make([]net.Listener, n)
-	for i := range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(tb, err)
-		lns[i] = ln
-		peers[i] = keel.Peer{ID: fmt.Sprintf("m%d", i+1), Addr: ln.Addr().String()}
-	}
-	stores := make([]*keel.Store, n)
-	for i := range n {
-		s, err := keel.Open(keel.Config{
-			ID: peers[i].ID, Dir: tb.TempDir(), Addr: peers[i].Addr, Peers: peers,
-			Listener: lns[i], HeartbeatTimeout: 500 * time.Millisecond,
-		})
-		require.NoError(tb, err)
-		stores[i] = s
-	}
-	tb.Cleanup(func() {
-		for _, s := range stores {
-			require.NoError(tb, s.Close())
-		}
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
-	defer cancel()
-	_, err := stores[0].Put(ctx, "cluster/ready", "yes")
-	require.NoError(tb, err)
-	return stores
-}
+// openCluster starts an n-member cluster on loopback (see testcluster.Open).
+func openCluster(tb testing.TB, n int) []*keel.Store { return testcluster.Open(tb, n) }
 
 // newSession opens a session closed at cleanup.
 func newSession(tb testing.TB, c keel.Client, opts ...lock.SessionOption) *lock.Session {
