@@ -411,15 +411,18 @@ func runChaos(t *testing.T, seed int64) chaosRunResult {
 	}
 
 	keys := chaos.RunKeys(rng, 5)
-	runFor := sched.Faults[len(sched.Faults)-1].At + sched.Faults[len(sched.Faults)-1].Duration + 300*time.Millisecond
+	// Clients run through the faults and on after recovery (see below), so
+	// every run has load both under faults and once the cluster is healthy.
+	clientCtx, stopClients := context.WithCancel(ctx)
+	defer stopClients()
 	var wg sync.WaitGroup
 	var total chaos.Counts
 	var totalMu sync.Mutex
 	for id := range 6 {
 		cl := chaos.NewClient(id, memberKV{c, id % 3}, rec, rand.New(rand.NewSource(seed*31+int64(id)+1)),
-			chaos.WorkloadConfig{Keys: keys, Duration: runFor, OpTimeout: 400 * time.Millisecond})
+			chaos.WorkloadConfig{Keys: keys, OpTimeout: 400 * time.Millisecond})
 		wg.Go(func() {
-			n := cl.Run(ctx)
+			n := cl.Run(clientCtx)
 			totalMu.Lock()
 			total = total.Add(n)
 			totalMu.Unlock()
@@ -442,7 +445,6 @@ func runChaos(t *testing.T, seed int64) chaosRunResult {
 		heal()
 		end()
 	}
-	wg.Wait()
 
 	// Heal everything, bring every member back, and require liveness.
 	c.net.Heal()
@@ -452,6 +454,10 @@ func runChaos(t *testing.T, seed int64) chaosRunResult {
 	// Liveness: a write must succeed soon after healing.
 	final, err := putUntilOK(ctx, memberKV{c, rng.Intn(3)}, "final", fmt.Sprint(seed))
 	require.NoError(t, err, "the cluster did not recover after healing")
+	// Load on the recovered cluster, then stop the clients.
+	time.Sleep(400 * time.Millisecond)
+	stopClients()
+	wg.Wait()
 
 	fail := func(format string, args ...any) {
 		t.Helper()
