@@ -40,6 +40,9 @@ type fsm struct {
 	// deliver hands a command's result to the proposer waiting on this
 	// member (see proposals); nil in tests that drive the FSM alone.
 	deliver func(reqID uint64, res *applyResult)
+	// waitDurable blocks until this member's WAL holds entry idx durably
+	// (see store_durable.go); nil in tests that drive the FSM alone.
+	waitDurable func(idx uint64) error
 
 	applied atomic.Uint64
 
@@ -67,6 +70,14 @@ func (f *fsm) Apply(l *raft.Log) any {
 // nil, for entries that are not commands) per entry.
 func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	out := make([]any, len(logs))
+	if n := len(logs); n > 0 && f.waitDurable != nil {
+		if err := f.waitDurable(logs[n-1].Index); err != nil {
+			// The member is stopping or its WAL failed (it fail-stops):
+			// an entry that may not be durable here is never applied.
+			f.log.Warn("not applying entries that are not durable", "first", logs[0].Index, "last", logs[n-1].Index, "err", err)
+			return out
+		}
+	}
 	for i, l := range logs {
 		if l.Index <= f.kv.ConsistentIndex() {
 			continue // already applied before a restart

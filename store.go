@@ -117,7 +117,10 @@ func (s *Store) open() error {
 	if err != nil {
 		return fmt.Errorf("keel: open kv: %w", err)
 	}
-	s.wal, err = wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Config{Logger: s.log, SegmentSize: cfg.WALSegmentSize, FS: cfg.WALFS})
+	s.wal, err = wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Config{
+		Logger: s.log, SegmentSize: cfg.WALSegmentSize, FS: cfg.WALFS,
+		DeferSync: true, // see store_durable.go
+	})
 	if err != nil {
 		return fmt.Errorf("keel: open wal: %w", err)
 	}
@@ -155,10 +158,13 @@ func (s *Store) open() error {
 	}
 	s.fsm = newFSM(s.kv, s.log)
 	s.fsm.deliver = s.props.deliver
+	s.fsm.waitDurable = func(idx uint64) error { return s.wal.WaitDurable(s.stopCtx, idx) }
 	s.leases = newLessor(s)
 	s.leases.reload()
 	s.fsm.leases = s.leases
-	s.raft, err = raft.NewRaft(rc, s.fsm, s.wal, stable, s.snaps, s.trans.Raft())
+	dt := newDurableTransport(s.stopCtx, s.trans.Raft(), s.wal.Durable, s.wal.WaitDurable)
+	s.wg.Go(dt.run)
+	s.raft, err = raft.NewRaft(rc, s.fsm, s.wal, stable, s.snaps, dt)
 	if err != nil {
 		return fmt.Errorf("keel: start raft: %w", err)
 	}

@@ -107,7 +107,7 @@ func (t *Transport) Addr() string { return t.advertise }
 // Raft returns the *raft.NetworkTransport running over the multiplexed
 // listener. It implements raft.WithPreVote and raft.WithClose. Closing it
 // directly stops raft traffic only; Transport.Close closes it too.
-func (t *Transport) Raft() raft.Transport { return t.raftNet }
+func (t *Transport) Raft() *raft.NetworkTransport { return t.raftNet }
 
 // Close stops accepting, closes raft's transport and every connection,
 // cancels running handlers' contexts and waits for every goroutine the

@@ -13,7 +13,8 @@ func (w *WAL) StoreLog(log *raft.Log) error {
 
 // StoreLogs implements raft.LogStore. It appends the batch as entry frames
 // followed by one commit frame with a single write, then syncs once (group
-// commit). When it returns nil the batch is durable (unless Config.NoSync).
+// commit). When it returns nil the batch is durable (unless Config.NoSync),
+// or with Config.DeferSync written and queued for the background sync.
 //
 // Indexes must be contiguous: logs[0].Index must be LastIndex()+1 unless the
 // log is empty, and each entry must follow the previous one; otherwise
@@ -67,6 +68,15 @@ func (w *WAL) StoreLogs(logs []*raft.Log) error {
 	if _, err := s.f.WriteAt(buf, start); err != nil {
 		return w.fail("write "+s.name, err)
 	}
+	if w.cfg.DeferSync {
+		w.mu.Lock()
+		s.locs = append(s.locs, locs...)
+		s.writeOff = start + int64(len(buf))
+		w.recomputeBoundsLocked()
+		w.mu.Unlock()
+		w.kickSyncer()
+		return nil
+	}
 	if !w.cfg.NoSync {
 		if err := s.f.Sync(); err != nil {
 			return w.fail("sync "+s.name, err)
@@ -77,6 +87,7 @@ func (w *WAL) StoreLogs(logs []*raft.Log) error {
 	s.locs = append(s.locs, locs...)
 	s.writeOff = start + int64(len(buf))
 	w.recomputeBoundsLocked()
+	w.setDurableLocked(w.last)
 	w.mu.Unlock()
 	return nil
 }
@@ -93,6 +104,11 @@ func (w *WAL) segmentFor(first uint64, size int64) (*segment, error) {
 		return tail, nil
 	}
 
+	// Batches in the tail must be durable before it is sealed: the syncer
+	// only ever syncs the newest segment.
+	if err := w.flush(); err != nil {
+		return nil, err
+	}
 	m := w.meta.clone()
 	var drop *segment
 	if tail != nil {

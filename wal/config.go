@@ -31,6 +31,18 @@ type Config struct {
 	// FS is the file-system seam; nil means the real OS file system.
 	FS FS
 
+	// DeferSync makes StoreLogs return once a batch is written to the
+	// segment file (the page cache), before it is durable; a background
+	// goroutine syncs written batches, one fsync covering every batch
+	// written meanwhile (group commit), and Durable / WaitDurable report
+	// progress. This breaks raft.LogStore's contract that StoreLogs returns
+	// only durable entries: the owner must not let anything depend on an
+	// entry being durable before Durable covers it (Keel holds back raft
+	// acknowledgements, commit notices and applies; see the keel package).
+	// DeleteRange, segment rotation and Close first make every written
+	// entry durable. A failed background sync fail-stops the WAL.
+	DeferSync bool
+
 	// NoSync skips every fsync (of segments, the meta file and the
 	// directory). UNSAFE: an OS crash or power loss can lose acknowledged
 	// entries or leave the directory unrecoverable. Tests and benchmarks only.

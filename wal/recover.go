@@ -145,6 +145,7 @@ func (w *WAL) finishRecovery() error {
 func (w *WAL) recomputeBoundsLocked() {
 	w.first, w.last = 0, 0
 	if len(w.segs) == 0 {
+		w.durable = 0
 		return
 	}
 	first := w.segs[0].meta.Base
@@ -153,7 +154,11 @@ func (w *WAL) recomputeBoundsLocked() {
 	}
 	last := w.segs[len(w.segs)-1].last()
 	if last < first {
+		w.durable = 0
 		return // all hidden or no entries yet
 	}
 	w.first, w.last = first, last
+	if w.durable > last {
+		w.durable = last
+	}
 }

@@ -36,6 +36,11 @@ func (w *WAL) DeleteRange(min, max uint64) error {
 	if min > max || first == 0 || max < first || min > last {
 		return nil
 	}
+	// Every written batch is made durable first, so durability is never
+	// pending for entries that are about to change or be unlinked.
+	if err := w.flush(); err != nil {
+		return err
+	}
 	m := w.meta.clone()
 	var keep, drop []*segment
 	var sealed *segment // segment whose meta changes to sealed

@@ -43,6 +43,19 @@ type WAL struct {
 	last   uint64     // 0 when empty
 	closed bool
 	failed error // non-nil once fail-stopped
+
+	// Durability (see durable.go). durable is the last index known to be
+	// on stable storage (<= last); durCh is closed and replaced when it
+	// grows or the WAL fails or closes. All guarded by mu.
+	durable uint64
+	durCh   chan struct{}
+
+	// Deferred sync only: syncMu serialises segment syncs; kick wakes the
+	// syncer goroutine, which exits when stopSync closes.
+	syncMu   sync.Mutex
+	kick     chan struct{}
+	stopSync chan struct{}
+	syncDone chan struct{}
 }
 
 // Open opens (or creates) the WAL in dir and recovers it: it reads the meta
@@ -54,27 +67,44 @@ func Open(dir string, cfg Config) (*WAL, error) {
 	if err != nil {
 		return nil, err
 	}
-	w := &WAL{dir: dir, cfg: cfg, fs: cfg.FS, logger: cfg.Logger}
+	w := &WAL{dir: dir, cfg: cfg, fs: cfg.FS, logger: cfg.Logger, durCh: make(chan struct{})}
 	if err := w.recover(); err != nil {
 		w.closeFiles()
 		return nil, err
 	}
+	if err := w.syncRecovered(); err != nil {
+		w.closeFiles()
+		return nil, err
+	}
+	if cfg.DeferSync {
+		w.startSyncer()
+	}
 	return w, nil
 }
 
-// Close closes the segment files. It is idempotent; every other method
-// returns ErrClosed afterwards. The WAL starts no goroutines.
+// Close makes every written entry durable (with Config.DeferSync) and
+// closes the segment files. It is idempotent; every other method returns
+// ErrClosed afterwards. Without DeferSync the WAL starts no goroutines;
+// with it, Close stops the syncer.
 func (w *WAL) Close() error {
+	w.stopSyncer()
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
-	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
+	w.mu.RLock()
+	closed := w.closed
+	w.mu.RUnlock()
+	if closed {
 		return nil
 	}
+	ferr := w.flush()
+	if errors.Is(ferr, ErrFailed) {
+		ferr = nil // already reported by the call that failed
+	}
+	w.mu.Lock()
 	w.closed = true
+	w.notifyDurableLocked()
 	w.mu.Unlock()
-	return w.closeFiles()
+	return errors.Join(ferr, w.closeFiles())
 }
 
 func (w *WAL) closeFiles() error {
@@ -120,13 +150,14 @@ func (w *WAL) Err() error {
 	return w.failed
 }
 
-// fail fail-stops the WAL. Caller holds wmu, not mu.
+// fail fail-stops the WAL. Caller holds wmu or syncMu, not mu.
 func (w *WAL) fail(op string, err error) error {
 	ferr := fmt.Errorf("%w: %s: %w", ErrFailed, op, err)
 	w.mu.Lock()
 	if w.failed == nil {
 		w.failed = ferr
 	}
+	w.notifyDurableLocked()
 	w.mu.Unlock()
 	w.logger.Error("wal: fail-stop", "op", op, "err", err)
 	return ferr

@@ -1,0 +1,126 @@
+package keel
+
+import (
+	"context"
+
+	"github.com/hashicorp/raft"
+)
+
+// Keel's WAL runs with wal.Config.DeferSync: StoreLogs returns once a batch
+// is written, and a background goroutine fsyncs (group commit). On a leader
+// this lets replication to the followers start while the leader's own fsync
+// runs, as etcd does, instead of after it: a write then costs one fsync of
+// latency, not two. hashicorp/raft assumes a stored entry is durable, so
+// three places hold back anything that would depend on durability until
+// the member's WAL reports it (wal.WAL.Durable):
+//
+//  1. A follower's successful reply to an AppendEntries that carried entries
+//     is sent only once those entries are durable (durableTransport's
+//     consumer). The leader counts a follower's copy when it gets that
+//     reply, so a follower's vote towards a commit is always a durable copy.
+//  2. The commit index a leader sends to followers is capped at the leader's
+//     own durable index (durableTransport.AppendEntries). raft counts the
+//     leader's copy as soon as StoreLogs returns; with the cap, a follower
+//     learns that an entry is committed only once the leader's copy is
+//     durable too, so it applies only entries durable on a majority
+//     (the leader's copy plus enough followers' replies).
+//  3. The FSM applies an entry only once the member's own copy is durable
+//     (fsm.waitDurable). Every client-visible effect of an entry comes from
+//     applying it: the reply to its proposer, reads, watch events and the
+//     database commit that records the consistent index. So an entry is
+//     visible on the leader only when durable on the leader and on enough
+//     followers to make a majority.
+//
+// An entry the leader stored but had not made durable when it crashed was
+// therefore never acknowledged, never visible and never applied anywhere, so
+// losing it is the same as losing an entry a leader never replicated: the
+// new leader's log wins. Votes compare in-memory logs that may include
+// entries not yet durable; if a crash then shortens a voter's log, the vote
+// it gave was only stricter than needed, which raft's election restriction
+// allows.
+
+// durableTransport wraps raft's NetworkTransport with the holds 1 and 2
+// above. It is what Keel hands to raft.NewRaft.
+type durableTransport struct {
+	*raft.NetworkTransport
+	durable     func() uint64                               // the WAL's durable index
+	waitDurable func(ctx context.Context, idx uint64) error // blocks until durable >= idx
+	ctx         context.Context                             // ends when the member stops
+	consumer    chan raft.RPC
+}
+
+var (
+	_ raft.Transport   = (*durableTransport)(nil)
+	_ raft.WithClose   = (*durableTransport)(nil)
+	_ raft.WithPreVote = (*durableTransport)(nil)
+)
+
+func newDurableTransport(ctx context.Context, nt *raft.NetworkTransport, durable func() uint64, wait func(context.Context, uint64) error) *durableTransport {
+	t := &durableTransport{NetworkTransport: nt, durable: durable, waitDurable: wait, ctx: ctx, consumer: make(chan raft.RPC)}
+	return t
+}
+
+// run forwards RPCs from the network transport to raft, until ctx ends.
+func (t *durableTransport) run() {
+	in := t.NetworkTransport.Consumer()
+	for {
+		select {
+		case rpc := <-in:
+			if ae, ok := rpc.Command.(*raft.AppendEntriesRequest); ok && len(ae.Entries) > 0 {
+				rpc = t.holdReply(rpc, ae.Entries[len(ae.Entries)-1].Index)
+			}
+			select {
+			case t.consumer <- rpc:
+			case <-t.ctx.Done():
+				return
+			}
+		case <-t.ctx.Done():
+			return
+		}
+	}
+}
+
+// holdReply makes a successful reply to rpc wait until entry last is
+// durable (hold 1). Failed replies pass at once: they make the leader back
+// off or step down and never count as a copy.
+func (t *durableTransport) holdReply(rpc raft.RPC, last uint64) raft.RPC {
+	orig := rpc.RespChan
+	held := make(chan raft.RPCResponse, 1)
+	rpc.RespChan = held
+	go func() {
+		var r raft.RPCResponse
+		select {
+		case r = <-held:
+		case <-t.ctx.Done():
+			return
+		}
+		if resp, ok := r.Response.(*raft.AppendEntriesResponse); ok && r.Error == nil && resp.Success {
+			if err := t.waitDurable(t.ctx, last); err != nil {
+				// Stopping, or the WAL failed (the member fail-stops):
+				// never claim a copy that may not be durable.
+				r.Error = err
+			}
+		}
+		orig <- r // buffered by the network transport
+	}()
+	return rpc
+}
+
+// Consumer implements raft.Transport: raft reads RPCs from here.
+func (t *durableTransport) Consumer() <-chan raft.RPC { return t.consumer }
+
+// AppendEntries implements raft.Transport, capping the commit index sent
+// to the follower at this member's durable index (hold 2).
+func (t *durableTransport) AppendEntries(id raft.ServerID, target raft.ServerAddress, args *raft.AppendEntriesRequest, resp *raft.AppendEntriesResponse) error {
+	if d := t.durable(); args.LeaderCommitIndex > d {
+		args.LeaderCommitIndex = d
+	}
+	return t.NetworkTransport.AppendEntries(id, target, args, resp)
+}
+
+// AppendEntriesPipeline implements raft.Transport. Keel runs without
+// pipelining (see transport.Config), and a pipeline would bypass the commit
+// index cap, so it is refused here too.
+func (t *durableTransport) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
+	return nil, raft.ErrPipelineReplicationNotSupported
+}

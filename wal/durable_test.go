@@ -1,0 +1,213 @@
+package wal_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/keeldb/keel/internal/faultfs"
+	"github.com/keeldb/keel/wal"
+)
+
+// openDeferred opens a WAL with Config.DeferSync in fsys.
+func openDeferred(tb testing.TB, fsys *faultfs.FS, segSize int64) *wal.WAL {
+	tb.Helper()
+	w, err := wal.Open(memDir, wal.Config{FS: fsys, SegmentSize: segSize, DeferSync: true})
+	require.NoError(tb, err)
+	return w
+}
+
+// segSyncGate blocks segment syncs while closed is false; release lets
+// them (and every later one) through.
+type segSyncGate struct {
+	mu      sync.Mutex
+	blocked chan struct{}
+	entered chan struct{} // receives once per blocked sync
+}
+
+func newSegSyncGate(fsys *faultfs.FS) *segSyncGate {
+	g := &segSyncGate{blocked: make(chan struct{}), entered: make(chan struct{}, 64)}
+	fsys.SetSyncHook(func(name string) {
+		if !strings.HasSuffix(name, ".seg") {
+			return
+		}
+		g.mu.Lock()
+		ch := g.blocked
+		g.mu.Unlock()
+		select {
+		case <-ch:
+			return
+		default:
+		}
+		g.entered <- struct{}{}
+		<-ch
+	})
+	return g
+}
+
+func (g *segSyncGate) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	select {
+	case <-g.blocked:
+	default:
+		close(g.blocked)
+	}
+}
+
+func TestDeferSyncDurableFollowsSyncs(t *testing.T) {
+	fsys := faultfs.New()
+	w := openDeferred(t, fsys, 1<<20)
+	defer w.Close()
+	require.NoError(t, w.StoreLogs(makeLogs(1, 1, 1))) // creates the segment (its creation syncs)
+	require.NoError(t, w.WaitDurable(context.Background(), 1))
+	gate := newSegSyncGate(fsys)
+	defer gate.release()
+
+	require.NoError(t, w.StoreLogs(makeLogs(2, 4, 1)))
+	<-gate.entered // the syncer is inside the sync of 2..5
+	// Written but not durable: StoreLogs returned, readers see the entries.
+	last, err := w.LastIndex()
+	require.NoError(t, err)
+	require.Equal(t, uint64(5), last)
+	require.Equal(t, uint64(1), w.Durable())
+	require.NoError(t, w.StoreLogs(makeLogs(6, 3, 1)))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	require.ErrorIs(t, w.WaitDurable(ctx, 2), context.DeadlineExceeded)
+
+	gate.release()
+	require.NoError(t, w.WaitDurable(context.Background(), 8))
+	require.Equal(t, uint64(8), w.Durable())
+	requireLogs(t, w, makeLogs(1, 8, 1))
+}
+
+func TestDeferSyncCrashKeepsDurableEntries(t *testing.T) {
+	fsys := faultfs.New()
+	w := openDeferred(t, fsys, 1<<20)
+	require.NoError(t, w.StoreLogs(makeLogs(1, 10, 1)))
+	require.NoError(t, w.WaitDurable(context.Background(), 10))
+
+	gate := newSegSyncGate(fsys)
+	require.NoError(t, w.StoreLogs(makeLogs(11, 4, 1)))
+	<-gate.entered
+	require.Equal(t, uint64(10), w.Durable())
+	fsys.Crash() // 11..14 were never synced: lost
+	gate.release()
+	require.NoError(t, w.Close())
+
+	fsys.SetSyncHook(nil)
+	w2 := openMem(t, fsys, 1<<20)
+	defer w2.Close()
+	requireLogs(t, w2, makeLogs(1, 10, 1))
+	require.Equal(t, uint64(10), w2.Durable())
+	require.NoError(t, w2.StoreLogs(makeLogs(11, 2, 2)), "appends continue after the lost tail")
+}
+
+func TestDeferSyncStructuralChangesFlushFirst(t *testing.T) {
+	tests := []struct {
+		name string
+		op   func(w *wal.WAL) error
+		// want is the log after op and a crash; Durable is then its last
+		// index.
+		wantFirst, wantN uint64
+	}{
+		{"tail truncation", func(w *wal.WAL) error { return w.DeleteRange(7, 12) }, 1, 6},
+		{"head truncation", func(w *wal.WAL) error { return w.DeleteRange(1, 4) }, 5, 8},
+		// The batch that rotates is itself not synced yet, so the crash
+		// loses it, but the sealed segment's batches were flushed first.
+		{"rotation", func(w *wal.WAL) error { return w.StoreLogs(makeLogs(13, 40, 1)) }, 1, 12},
+		{"close", func(w *wal.WAL) error { return w.Close() }, 1, 12},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := faultfs.New()
+			w := openDeferred(t, fsys, 2048)
+			defer w.Close()
+			syncs := make(chan string, 128)
+			fsys.SetSyncHook(func(name string) { syncs <- name })
+			require.NoError(t, w.StoreLogs(makeLogs(1, 12, 1)))
+			require.NoError(t, tc.op(w))
+			fsys.Crash() // only what was synced survives
+			fsys.SetSyncHook(nil)
+			require.NoError(t, w.Close())
+			w2 := openMem(t, fsys, 2048)
+			defer w2.Close()
+			requireLogs(t, w2, makeLogs(tc.wantFirst, int(tc.wantN), 1))
+			require.Equal(t, tc.wantFirst+tc.wantN-1, w2.Durable())
+		})
+	}
+}
+
+func TestDeferSyncTailTruncationLowersDurable(t *testing.T) {
+	fsys := faultfs.New()
+	w := openDeferred(t, fsys, 1<<20)
+	defer w.Close()
+	require.NoError(t, w.StoreLogs(makeLogs(1, 10, 1)))
+	require.NoError(t, w.WaitDurable(context.Background(), 10))
+	require.NoError(t, w.DeleteRange(6, 10))
+	require.Equal(t, uint64(5), w.Durable())
+
+	// The next batch opens a new segment (the truncated one is sealed).
+	require.NoError(t, w.StoreLogs(makeLogs(6, 1, 2)))
+	require.NoError(t, w.WaitDurable(context.Background(), 6))
+	gate := newSegSyncGate(fsys)
+	defer gate.release()
+	require.NoError(t, w.StoreLogs(makeLogs(7, 4, 2)))
+	<-gate.entered
+	require.Equal(t, uint64(6), w.Durable(), "rewritten entries 7..10 are not durable until synced")
+	gate.release()
+	require.NoError(t, w.WaitDurable(context.Background(), 10))
+	requireLogs(t, w, append(makeLogs(1, 5, 1), makeLogs(6, 5, 2)...))
+}
+
+func TestDeferSyncFailedSyncFailStops(t *testing.T) {
+	fsys := faultfs.New()
+	w := openDeferred(t, fsys, 1<<20)
+	defer w.Close()
+	require.NoError(t, w.StoreLogs(makeLogs(1, 3, 1)))
+	require.NoError(t, w.WaitDurable(context.Background(), 3))
+
+	fsys.Inject(faultfs.Fault{Op: faultfs.OpSync, Pattern: "*.seg", Err: syscall.EIO})
+	require.NoError(t, w.StoreLogs(makeLogs(4, 2, 1)), "the write itself succeeds")
+	err := w.WaitDurable(context.Background(), 5)
+	require.ErrorIs(t, err, wal.ErrFailed)
+	require.ErrorIs(t, err, syscall.EIO)
+	require.ErrorIs(t, w.Err(), wal.ErrFailed)
+	require.Equal(t, uint64(3), w.Durable())
+	require.ErrorIs(t, w.StoreLogs(makeLogs(6, 1, 1)), wal.ErrFailed)
+	// Entries acknowledged as durable stay readable.
+	requireLogs(t, w, makeLogs(1, 5, 1))
+}
+
+func TestDeferSyncWaitDurableAfterClose(t *testing.T) {
+	fsys := faultfs.New()
+	w := openDeferred(t, fsys, 1<<20)
+	require.NoError(t, w.StoreLogs(makeLogs(1, 2, 1)))
+	done := make(chan error, 1)
+	go func() { done <- w.WaitDurable(context.Background(), 100) }()
+	require.NoError(t, w.Close())
+	select {
+	case err := <-done:
+		require.True(t, errors.Is(err, wal.ErrClosed), "got %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("WaitDurable did not return after Close")
+	}
+	require.NoError(t, w.Close(), "Close is idempotent")
+}
+
+func TestSyncModeDurableIsLastIndex(t *testing.T) {
+	fsys := faultfs.New()
+	w := openMem(t, fsys, 1<<20)
+	defer w.Close()
+	require.NoError(t, w.StoreLogs(makeLogs(1, 4, 1)))
+	require.Equal(t, uint64(4), w.Durable())
+	require.NoError(t, w.WaitDurable(context.Background(), 4))
+}
