@@ -58,6 +58,20 @@
 // segments: if it does not fit, the tail segment is sealed (in the meta)
 // and a new one is created first.
 //
+// # Deferred sync
+//
+// With Config.DeferSync, StoreLogs writes the batch and returns; a
+// background goroutine fsyncs the tail segment, one fsync covering every
+// batch written before it started (group commit across calls). Durable
+// reports the last index on stable storage and WaitDurable waits for one.
+// Rotation, DeleteRange and Close first make every written batch durable,
+// so only the tail segment ever holds unsynced batches; a tail truncation
+// lowers Durable to the new last index. A failed background sync
+// fail-stops the WAL like a failed synchronous one. Open syncs the
+// recovered tail once before reporting it durable (a crashed process may
+// have left unsynced bytes in the page cache). Recovery is unchanged: a
+// crash loses a suffix of the batches that were not durable.
+//
 // # Index
 //
 // Open scans every live segment and keeps, per segment, a slice of frame
