@@ -83,8 +83,8 @@ func (sn *Snapshot) Close() error {
 // consistent index and lease records become the snapshot's, and lease
 // attachments are rebuilt from its live keys.
 //
-// Closing the live database waits for open Snapshots of this store to be
-// closed, and readers block meanwhile: close Snapshots before restoring.
+// Open Snapshots keep reading the replaced database; Restore does not wait
+// for them (the old file is closed once the last one is closed).
 //
 // Watchers survive a Restore: each continues from its next revision
 // against the restored history (moved to catch-up, or canceled with a
@@ -117,13 +117,17 @@ func (s *Store) Restore(r io.Reader) error {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if err := s.db.Close(); err != nil {
-		s.lg.Warn("mvcc: restore: closing old database", "err", err)
-	}
+	// The new file is renamed over the live one while the old database
+	// stays open: its open read txns (Snapshots being persisted, which may
+	// wait on whoever called Restore) keep reading the old, now unlinked,
+	// file. The old database is closed in the background once they end, so
+	// Restore never waits for a Snapshot.
 	if err := os.Rename(tmp, s.path); err != nil {
 		_ = os.Remove(tmp)
-		return s.reopenLocked(fmt.Errorf("mvcc: restore: rename: %w", err), nil)
+		return fmt.Errorf("mvcc: restore: rename: %w", err)
 	}
+	old := s.db
+	s.retireLocked(old)
 	if err := syncDir(filepath.Dir(s.path)); err != nil {
 		s.failLocked(fmt.Errorf("restore: fsync dir: %w", err))
 	}
@@ -142,8 +146,18 @@ func (s *Store) Restore(r io.Reader) error {
 	return nil
 }
 
-// reopenLocked reopens the database file after Restore closed it. With st
-// nil the old state is kept (the rename failed) and cause is returned.
+// retireLocked closes a replaced database in the background, once its open
+// read txns end; Close waits for it. Caller holds mu.
+func (s *Store) retireLocked(db *bolt.DB) {
+	s.retired.Go(func() {
+		if err := db.Close(); err != nil {
+			s.lg.Warn("mvcc: restore: closing the replaced database", "err", err)
+		}
+	})
+}
+
+// reopenLocked opens the restored database file. With st nil the old state
+// is kept and cause is returned.
 func (s *Store) reopenLocked(cause error, st *loadedState) error {
 	db, err := openBolt(s.path, s.cfg, false)
 	if err != nil {

@@ -77,6 +77,7 @@ type Store struct {
 	stopc       chan struct{}
 	compactKick chan struct{}
 	wg          sync.WaitGroup
+	retired     sync.WaitGroup // closes of databases replaced by Restore
 	closeOnce   sync.Once
 	closeErr    error
 }
@@ -177,6 +178,7 @@ func (s *Store) shutdown(commit bool) error {
 	if cerr := db.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("mvcc: close: %w", cerr)
 	}
+	s.retired.Wait() // databases replaced by Restore
 	return err
 }
 
