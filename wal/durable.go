@@ -142,6 +142,9 @@ func (w *WAL) runSyncer() {
 		case <-w.stopSync:
 			return
 		}
+		// Let the goroutines the writer readied run first (on a leader,
+		// the replication that is about to send this batch): fdatasync
+		// blocks this thread's P until the runtime hands it off.
 		runtime.Gosched()
 		// An error means fail-stopped (fail logged it and woke the
 		// waiters) or closed; later kicks find the same error at once.
