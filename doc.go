@@ -57,6 +57,13 @@
 //     data and skips entries at or below it on replay, so it may commit to
 //     disk lazily (Config.CommitInterval) without losing or duplicating
 //     anything after a crash.
+//   - The WAL syncs in the background (group commit), so a leader's fsync
+//     overlaps replication to the followers, as in etcd. Nothing that needs
+//     an entry to be durable happens before it is: a follower acknowledges
+//     entries only once they are synced, followers learn an entry is
+//     committed only once the leader's copy is synced, and no member
+//     applies (answers, exposes to reads and watches, or commits to the
+//     database) an entry its own log has not synced. See store_durable.go.
 //
 // # History, compaction and watches
 //
