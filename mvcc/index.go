@@ -2,30 +2,38 @@ package mvcc
 
 import (
 	"bytes"
+	"unsafe"
 
 	"github.com/tidwall/btree"
 )
 
-// treeIndex maps keys to their keyIndex in a B-tree ordered by key bytes.
-// It is not safe for concurrent use: the Store guards it with its mu
-// (the tree is created with NoLocks).
+// treeIndex maps keys to their keyIndex in a B-tree ordered by key bytes,
+// for ranges, and in a hash map, for single-key lookups (Get, Put, Delete
+// of one key, txn compares), which are O(1) instead of O(log n) byte
+// comparisons. The map's string keys share the keyIndex's key bytes, which
+// never change. It is not safe for concurrent use: the Store guards it with
+// its mu (the tree is created with NoLocks).
 type treeIndex struct {
-	tree *btree.BTreeG[*keyIndex]
+	tree  *btree.BTreeG[*keyIndex]
+	byKey map[string]*keyIndex
 }
 
 func lessKeyIndex(a, b *keyIndex) bool { return bytes.Compare(a.key, b.key) < 0 }
 
 func newTreeIndex() *treeIndex {
-	return &treeIndex{tree: btree.NewBTreeGOptions(lessKeyIndex, btree.Options{NoLocks: true})}
+	return &treeIndex{
+		tree:  btree.NewBTreeGOptions(lessKeyIndex, btree.Options{NoLocks: true}),
+		byKey: map[string]*keyIndex{},
+	}
 }
+
+// mapKey is ki's key as a string sharing its bytes (no copy): ki.key is
+// owned by the index and never modified.
+func mapKey(ki *keyIndex) string { return unsafe.String(unsafe.SliceData(ki.key), len(ki.key)) }
 
 // keyIndex returns the index of key, or nil.
 func (ti *treeIndex) keyIndex(key []byte) *keyIndex {
-	ki, ok := ti.tree.Get(&keyIndex{key: key})
-	if !ok {
-		return nil
-	}
-	return ki
+	return ti.byKey[string(key)] // the conversion does not allocate
 }
 
 // getOrCreate returns the index of key, creating an empty one (owning a copy
@@ -39,6 +47,7 @@ func (ti *treeIndex) getOrCreate(key []byte) *keyIndex {
 		ki.key = []byte{}
 	}
 	ti.tree.Set(ki)
+	ti.byKey[mapKey(ki)] = ki
 	return ki
 }
 
@@ -103,5 +112,6 @@ func (ti *treeIndex) compact(atRev int64) {
 	})
 	for _, ki := range gone {
 		ti.tree.Delete(ki)
+		delete(ti.byKey, mapKey(ki))
 	}
 }
