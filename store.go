@@ -130,7 +130,7 @@ func (s *Store) open() error {
 	}
 	s.trans, err = transport.Listen(transport.Config{
 		Addr: cfg.Addr, AdvertiseAddr: cfg.AdvertiseAddr, TLS: cfg.TLS,
-		Logger: s.log, Handler: s.handleRPC, Listener: cfg.Listener, Dial: cfg.Dial,
+		Logger: s.log, Handler: s.handleRPC, Inline: s.inlineRPC, Listener: cfg.Listener, Dial: cfg.Dial,
 		RaftLogger: hl.Named("transport"),
 	})
 	if err != nil {

@@ -104,3 +104,18 @@ func decodeReadIndexResponse(b []byte) (uint64, error) {
 	idx := d.uvarint()
 	return idx, d.done()
 }
+
+// inlineRPC answers leadership confirmations on the connection's reader
+// (transport.Config.Inline): serveConfirm only reads raft's state, and a
+// read-index round waits for these replies.
+func (s *Store) inlineRPC(req []byte) ([]byte, bool) {
+	if len(req) == 0 || req[0] != msgConfirm {
+		return nil, false
+	}
+	select {
+	case <-s.started:
+		return s.serveConfirm(req[1:]), true
+	default:
+		return nil, false // the regular handler waits for the start
+	}
+}

@@ -382,3 +382,45 @@ func TestListenConfig(t *testing.T) {
 	require.Equal(t, "node-a.example:7000", tr.Addr())
 	require.Equal(t, "node-a.example:7000", string(tr.Raft().LocalAddr()))
 }
+
+// TestCallInline: requests Inline accepts are answered by it, on the
+// reader, even while the Handler is blocked; the rest reach the Handler.
+func TestCallInline(t *testing.T) {
+	release := make(chan struct{})
+	srv := newTransport(t, Config{
+		Handler: func(ctx context.Context, req []byte) ([]byte, error) {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+			return append([]byte("handler:"), req...), nil
+		},
+		Inline: func(req []byte) ([]byte, bool) {
+			if len(req) > 0 && req[0] == 'f' {
+				return append([]byte("inline:"), req...), true
+			}
+			return nil, false
+		},
+	})
+	cli := newTransport(t, Config{})
+	ctx := testCtx(t)
+	slow := make(chan []byte, 1)
+	go func() {
+		resp, _ := cli.Call(ctx, srv.Addr(), []byte("xyz"))
+		slow <- resp
+	}()
+	tests := []struct{ name, req, want string }{
+		{"accepted", "fast", "inline:fast"},
+		{"accepted again", "f", "inline:f"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			resp, err := cli.Call(ctx, srv.Addr(), []byte(tc.req))
+			require.NoError(t, err)
+			require.Equal(t, tc.want, string(resp))
+		})
+	}
+	close(release)
+	require.Equal(t, "handler:xyz", string(<-slow), "a declined request reaches the Handler")
+}

@@ -37,6 +37,13 @@ type Config struct {
 	// Handler serves Call from peers; nil makes calls to this member fail
 	// with ErrNoHandler.
 	Handler Handler
+
+	// Inline, if set, is offered every request first, on the connection's
+	// reader goroutine: if it returns ok, resp is the reply and Handler is
+	// not called. It must be fast and never block (it stalls every request
+	// behind it on the connection); it saves a goroutine and a context per
+	// request for trivial requests. A panic in it is not recovered.
+	Inline func(req []byte) (resp []byte, ok bool)
 	// Listener, when non-nil, is used instead of binding Addr (tests, fault
 	// injection). The Transport takes ownership and closes it.
 	Listener net.Listener

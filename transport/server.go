@@ -52,6 +52,12 @@ func (t *Transport) serveRPC(c net.Conn) {
 		}
 		switch f.kind {
 		case frameRequest:
+			if in := t.cfg.Inline; in != nil {
+				if resp, ok := in(f.payload); ok {
+					s.reply(frame{kind: frameResponse, id: f.id, payload: resp})
+					continue
+				}
+			}
 			if !s.start(f) {
 				t.log.Warn("closing rpc connection", "remote", c.RemoteAddr().String(),
 					"err", fmt.Errorf("%w: duplicate request id %d", ErrBadFrame, f.id))
