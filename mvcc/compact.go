@@ -198,7 +198,7 @@ func (s *Store) compactBatch(cur *compactCursor) (more bool, err error) {
 		s.commitMu.Unlock()
 		return true, nil
 	}
-	err = db.Update(func(tx *bolt.Tx) error {
+	err = s.updateDB(db, func(tx *bolt.Tx) error {
 		kb := tx.Bucket(bucketKey)
 		for _, k := range del {
 			if err := kb.Delete(k); err != nil {
@@ -210,6 +210,9 @@ func (s *Store) compactBatch(cur *compactCursor) (more bool, err error) {
 		}
 		return tx.Bucket(bucketMeta).Put(metaFinishedCompactRev, u64Bytes(uint64(target)))
 	})
+	s.mu.Lock()
+	s.renewReadTxLocked()
+	s.mu.Unlock()
 	s.commitMu.Unlock()
 	if err != nil {
 		s.fail(fmt.Errorf("physical compaction: %w", err))

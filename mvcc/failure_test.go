@@ -11,9 +11,10 @@ func TestCommitFailureFailStops(t *testing.T) {
 	s, _ := openStore(t, Config{CommitInterval: time.Hour})
 	putKVs(t, s, 1, "a", "1")
 	// Pull the database out from under the store: the next commit fails.
-	s.mu.RLock()
+	s.mu.Lock()
+	s.dropReadTxLocked() // bbolt's Close waits for open read txns
 	db := s.db
-	s.mu.RUnlock()
+	s.mu.Unlock()
 	require.NoError(t, db.Close())
 
 	err := s.ForceCommit()

@@ -127,6 +127,7 @@ func (s *Store) Restore(r io.Reader) error {
 		return fmt.Errorf("mvcc: restore: rename: %w", err)
 	}
 	old := s.db
+	s.dropReadTxLocked()
 	s.retireLocked(old)
 	if err := syncDir(filepath.Dir(s.path)); err != nil {
 		s.failLocked(fmt.Errorf("restore: fsync dir: %w", err))
@@ -134,6 +135,7 @@ func (s *Store) Restore(r io.Reader) error {
 	if err := s.reopenLocked(nil, st); err != nil {
 		return err
 	}
+	s.renewReadTxLocked()
 	// Background work against the old database is stale; compaction
 	// waiters are released; every watcher continues from its next revision
 	// against the restored history (caught up, or canceled if compacted).

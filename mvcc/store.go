@@ -34,6 +34,10 @@ type Store struct {
 	// commitMu serializes bbolt commits (committer, ForceCommit, Close,
 	// back-pressure in End, Restore).
 	commitMu sync.Mutex
+	// rtx is the shared read txn and rkb its key bucket (store_readtx.go);
+	// nil while a bbolt write txn runs. Guarded by mu.
+	rtx *bolt.Tx
+	rkb *bolt.Bucket
 	// mu guards every field below. It is held only around in-memory work
 	// and bbolt read transactions, never across a bbolt commit.
 	mu sync.RWMutex
@@ -119,6 +123,7 @@ func Open(path string, cfg Config) (*Store, error) {
 		compactKick: make(chan struct{}, 1),
 	}
 	s.setStateLocked(st)
+	s.renewReadTxLocked()
 	s.watch.init(s.currentRev)
 	s.lg.Debug("mvcc: opened", "path", path, "rev", s.currentRev, "consistent_index", s.consistentIndex,
 		"compact_rev", s.compactRev, "finished_compact_rev", s.finishedCompactRev)
@@ -170,6 +175,7 @@ func (s *Store) shutdown(commit bool) error {
 	s.commitMu.Lock()
 	s.mu.Lock()
 	s.closed = true
+	s.dropReadTxLocked()
 	db := s.db
 	s.releaseCompactWaitersLocked(func(compactWaiter) bool { return true })
 	s.mu.Unlock()
@@ -308,7 +314,7 @@ func (s *Store) commit() error {
 		return nil
 	}
 
-	err := db.Update(func(tx *bolt.Tx) error {
+	err := s.updateDB(db, func(tx *bolt.Tx) error {
 		kb := tx.Bucket(bucketKey)
 		kb.FillPercent = 0.9 // revisions are appended in order
 		for _, r := range batch {
@@ -348,5 +354,6 @@ func (s *Store) commit() error {
 	s.pendingLeases = append([]pendingLease(nil), s.pendingLeases[len(leaseBatch):]...)
 	s.durableIndex = ci
 	s.durableSched = sched
+	s.renewReadTxLocked()
 	return nil
 }

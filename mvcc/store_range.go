@@ -117,7 +117,10 @@ func (s *Store) fetchLocked(revs []revision) ([]*KeyValue, error) {
 			kvs = append(kvs, kv.clone())
 			continue
 		}
-		if tx == nil {
+		if kb == nil && s.rkb != nil {
+			kb = s.rkb // the shared read txn (store_readtx.go)
+		}
+		if kb == nil {
 			var err error
 			if tx, err = s.db.Begin(false); err != nil {
 				return nil, fmt.Errorf("mvcc: read: %w", err)

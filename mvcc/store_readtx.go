@@ -1,0 +1,56 @@
+package mvcc
+
+import (
+	bolt "go.etcd.io/bbolt"
+)
+
+// The shared read txn: reads that miss the overlay fetch from one bbolt
+// read txn shared by every reader between two commits, as etcd's backend
+// does, instead of beginning and rolling back a txn per read (which also
+// contends on bbolt's txn bookkeeping). Concurrent Gets on a read-only
+// txn's bucket are safe: they only read the mmap.
+//
+// Consistency: the committer renews the txn in the same critical section
+// (mu held for writing) in which it drops the committed records from the
+// overlay, so a reader holding mu sees every record either in the overlay
+// or in the shared txn's view.
+//
+// A bbolt write txn that grows the file remaps the database, which waits
+// for every open read txn, so the shared txn is released before every
+// bbolt write txn (updateDB) and renewed after it. Both happen with
+// commitMu held: every bbolt write txn runs under commitMu, so no write
+// txn ever runs while the shared txn is open.
+
+// dropReadTxLocked releases the shared read txn. Caller holds mu for
+// writing (or owns s exclusively).
+func (s *Store) dropReadTxLocked() {
+	if s.rtx != nil {
+		_ = s.rtx.Rollback()
+		s.rtx, s.rkb = nil, nil
+	}
+}
+
+// renewReadTxLocked replaces the shared read txn with one that sees the
+// latest commit. Reads fall back to their own txn if it cannot begin.
+// Caller holds commitMu and mu for writing (or owns s exclusively).
+func (s *Store) renewReadTxLocked() {
+	s.dropReadTxLocked()
+	if s.closed || s.failErr != nil {
+		return
+	}
+	tx, err := s.db.Begin(false)
+	if err != nil {
+		s.lg.Warn("mvcc: shared read txn", "err", err)
+		return
+	}
+	s.rtx, s.rkb = tx, tx.Bucket(bucketKey)
+}
+
+// updateDB runs fn in a bbolt write txn on db with the shared read txn
+// released; the caller holds commitMu and renews the txn afterwards.
+func (s *Store) updateDB(db *bolt.DB, fn func(tx *bolt.Tx) error) error {
+	s.mu.Lock()
+	s.dropReadTxLocked()
+	s.mu.Unlock()
+	return db.Update(fn)
+}
