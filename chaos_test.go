@@ -403,11 +403,13 @@ func runChaos(t *testing.T, seed int64) chaosRunResult {
 	require.NoError(t, err, "the cluster did not come up")
 
 	// Watchers on random members, from the start and from a recent past.
+	watchCtx, stopWatches := context.WithCancel(ctx)
+	defer stopWatches()
 	var watches []*chaos.WatchRecorder
 	for w := range 2 {
 		s := c.get(rng.Intn(3))
 		req := chaos.WatchRequest{Key: "", Prefix: true, PrevKV: w == 0, StartRev: int64(1 + rng.Intn(2))}
-		watches = append(watches, chaos.RecordWatch(ctx, s, rec, s.ID(), req, 0))
+		watches = append(watches, chaos.RecordWatch(watchCtx, s, rec, s.ID(), req, 0))
 	}
 
 	keys := chaos.RunKeys(rng, 5)
@@ -508,6 +510,14 @@ func runChaos(t *testing.T, seed int64) chaosRunResult {
 		return chaos.CheckHashes(hashes) == nil
 	}, 30*time.Second, 20*time.Millisecond, "members did not converge: %v", hashes)
 
+	// End the recorded watches before reading the final state: a write
+	// whose outcome was unknown may still commit after the checks above,
+	// and the ground truth must cover every event a watch could see.
+	stopWatches()
+	for _, w := range watches {
+		<-w.Done()
+	}
+
 	// Acknowledged writes survive, whatever was killed.
 	gr, err := c.get(0).Get(ctx, "", keel.WithPrefix())
 	require.NoError(t, err)
@@ -524,10 +534,8 @@ func runChaos(t *testing.T, seed int64) chaosRunResult {
 	require.NoError(t, err)
 	hist, err := chaos.NewHistory(truth)
 	require.NoError(t, err)
-	cancel() // ends the recorded watches that are still open
 	var streams []chaos.WatchStream
 	for _, w := range watches {
-		<-w.Done()
 		st := w.Stream()
 		streams = append(streams, st)
 		if err := chaos.ValidateWatch(hist, st); err != nil {
