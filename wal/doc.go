@@ -80,8 +80,9 @@
 // StoreLogs rejects a batch that does not start at LastIndex()+1 with
 // ErrOutOfOrder, except when the log is empty (after Open of a new
 // directory or a DeleteRange of everything), when any start index is
-// accepted. Opening reads each segment fully once; memory for the index is
-// 16 bytes per entry.
+// accepted. Opening reads each segment once through a reused 1 MiB buffer
+// (sealed segments only up to their last entry; runs of zeros are skipped
+// quickly); memory for the index is 16 bytes per entry.
 //
 // # Recovery
 //

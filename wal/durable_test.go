@@ -115,33 +115,34 @@ func TestDeferSyncStructuralChangesFlushFirst(t *testing.T) {
 	tests := []struct {
 		name string
 		op   func(w *wal.WAL) error
-		// want is the log after op and a crash; Durable is then its last
-		// index.
-		wantFirst, wantN uint64
+		// After op and a crash the log is entries wantFirst.. (at least
+		// minN, at most maxN of them); Durable is then its last index.
+		wantFirst, minN, maxN uint64
 	}{
-		{"tail truncation", func(w *wal.WAL) error { return w.DeleteRange(7, 12) }, 1, 6},
-		{"head truncation", func(w *wal.WAL) error { return w.DeleteRange(1, 4) }, 5, 8},
-		// The batch that rotates is itself not synced yet, so the crash
-		// loses it, but the sealed segment's batches were flushed first.
-		{"rotation", func(w *wal.WAL) error { return w.StoreLogs(makeLogs(13, 40, 1)) }, 1, 12},
-		{"close", func(w *wal.WAL) error { return w.Close() }, 1, 12},
+		{"tail truncation", func(w *wal.WAL) error { return w.DeleteRange(7, 12) }, 1, 6, 6},
+		{"head truncation", func(w *wal.WAL) error { return w.DeleteRange(1, 4) }, 5, 8, 8},
+		// The sealed segment's batches were flushed before rotating; the
+		// rotating batch itself survives only if the syncer got to it.
+		{"rotation", func(w *wal.WAL) error { return w.StoreLogs(makeLogs(13, 40, 1)) }, 1, 12, 52},
+		{"close", func(w *wal.WAL) error { return w.Close() }, 1, 12, 12},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			fsys := faultfs.New()
 			w := openDeferred(t, fsys, 2048)
 			defer w.Close()
-			syncs := make(chan string, 128)
-			fsys.SetSyncHook(func(name string) { syncs <- name })
 			require.NoError(t, w.StoreLogs(makeLogs(1, 12, 1)))
 			require.NoError(t, tc.op(w))
 			fsys.Crash() // only what was synced survives
-			fsys.SetSyncHook(nil)
 			require.NoError(t, w.Close())
 			w2 := openMem(t, fsys, 2048)
 			defer w2.Close()
-			requireLogs(t, w2, makeLogs(tc.wantFirst, int(tc.wantN), 1))
-			require.Equal(t, tc.wantFirst+tc.wantN-1, w2.Durable())
+			last, err := w2.LastIndex()
+			require.NoError(t, err)
+			n := last - tc.wantFirst + 1
+			require.True(t, n >= tc.minN && n <= tc.maxN, "%d entries survived, want %d..%d", n, tc.minN, tc.maxN)
+			requireLogs(t, w2, makeLogs(tc.wantFirst, int(n), 1))
+			require.Equal(t, last, w2.Durable())
 		})
 	}
 }

@@ -37,8 +37,9 @@ func fuzzLogs(start uint64, n int) []*raft.Log {
 }
 
 // FuzzScanSegment feeds arbitrary bytes to segment recovery (frame
-// decoding): it must never panic or over-allocate, and whatever it accepts
-// must be well-formed, contiguous and in bounds.
+// decoding): it must never panic or over-allocate, whatever it accepts
+// must be well-formed, contiguous and in bounds, and the windowed scan must
+// agree exactly with the whole-segment reference at every window size.
 func FuzzScanSegment(f *testing.F) {
 	seg := buildSegment(7, 10, 512, [][]*raft.Log{fuzzLogs(10, 2), fuzzLogs(12, 1), fuzzLogs(13, 3)})
 	f.Add(seg, uint64(7), uint64(10), false, uint64(0))
@@ -51,6 +52,7 @@ func FuzzScanSegment(f *testing.F) {
 	f.Add([]byte{}, uint64(1), uint64(1), false, uint64(0))
 	f.Fuzz(func(t *testing.T, b []byte, id, base uint64, sealed bool, last uint64) {
 		sm := segMeta{ID: id, Base: base, Sealed: sealed, Last: last}
+		requireSameScan(t, b, sm, nil)
 		res, err := scanSegment(b, "fuzz.seg", sm)
 		if err != nil {
 			require.ErrorIs(t, err, ErrCorrupt)

@@ -54,8 +54,9 @@ func (w *WAL) recover() error {
 	}
 	w.meta = m
 
+	sr := newSegReader(scanWindow) // one window buffer for all segments
 	for _, sm := range m.Segs {
-		if err := w.openSegment(sm); err != nil {
+		if err := w.openSegment(sm, sr); err != nil {
 			return err
 		}
 		delete(onDisk, sm.ID)
@@ -71,8 +72,9 @@ func (w *WAL) recover() error {
 	return w.finishRecovery()
 }
 
-// openSegment opens and scans one segment listed in the meta.
-func (w *WAL) openSegment(sm segMeta) error {
+// openSegment opens and scans one segment listed in the meta, reading it
+// through sr.
+func (w *WAL) openSegment(sm segMeta, sr *segReader) error {
 	name := segName(sm.ID)
 	f, err := w.fs.OpenFile(w.path(name), os.O_RDWR, 0)
 	if err != nil {
@@ -87,11 +89,7 @@ func (w *WAL) openSegment(sm segMeta) error {
 	if err != nil {
 		return fmt.Errorf("wal: stat %s: %w", name, err)
 	}
-	b := make([]byte, size)
-	if n, err := f.ReadAt(b, 0); n != len(b) {
-		return fmt.Errorf("wal: read %s: %w", name, err)
-	}
-	res, err := scanSegment(b, name, sm)
+	res, err := sr.scanSegmentFile(f, size, name, sm)
 	if err != nil {
 		return err
 	}
