@@ -1,0 +1,76 @@
+package main
+
+// result is what one system's child process measures; it travels to the
+// parent as JSON on the child's stdout. Sizes are bytes, times seconds.
+type result struct {
+	// System is "keel" or "etcd".
+	System string `json:"system"`
+	// Method describes how the load wrote.
+	Method string `json:"method"`
+	// Keys is the number of keys loaded.
+	Keys int `json:"keys"`
+
+	// LoadSeconds is the wall time of the load.
+	LoadSeconds float64 `json:"load_seconds"`
+	// LoadRate is keys per second over the load.
+	LoadRate float64 `json:"load_keys_per_second"`
+	// LoadRetries counts writes retried after an error.
+	LoadRetries int `json:"load_retries"`
+
+	// HeapBefore and HeapAfter are the process's heap (3 members) after
+	// the cluster started and after the load, each after a full GC.
+	HeapBefore heapStats `json:"heap_before"`
+	HeapAfter  heapStats `json:"heap_after"`
+	// RSSAfterLoad is the process's resident set after the load, read
+	// with HeapAfter (after the GC; Go returns freed pages to the OS only
+	// gradually, so it still holds some of the load's garbage).
+	RSSAfterLoad uint64 `json:"rss_after_load_bytes"`
+	// PeakRSSLoad is the process's peak resident set (VmHWM) at the end of
+	// the load.
+	PeakRSSLoad uint64 `json:"peak_rss_load_bytes"`
+	// PeakRSS is the child process's peak resident set (rusage maxrss),
+	// filled in by the parent.
+	PeakRSS uint64 `json:"peak_rss_bytes"`
+
+	// DBBytes is the mean length of the members' database files, with
+	// every member stopped after the load.
+	DBBytes int64 `json:"db_file_bytes_per_member"`
+	// WALBytes is the mean disk allocation of the members' raft log
+	// directories at the same point.
+	WALBytes int64 `json:"wal_dir_bytes_per_member"`
+	// SnapBytes is the mean disk allocation of the members' raft snapshot
+	// files at the same point.
+	SnapBytes int64 `json:"snap_dir_bytes_per_member"`
+
+	// FollowerSerializable is the time from reopening a stopped follower
+	// until it served a serializable Get of the last key with its value.
+	FollowerSerializable float64 `json:"follower_restart_serializable_seconds"`
+	// FollowerLinearizable is the time from the same reopen until a
+	// linearizable Get on that follower returned the value.
+	FollowerLinearizable float64 `json:"follower_restart_linearizable_seconds"`
+	// ClusterLinearizable is the time from reopening all 3 stopped
+	// members until a linearizable Get on the first returned the value.
+	ClusterLinearizable float64 `json:"cluster_restart_linearizable_seconds"`
+
+	// BackupBytes and BackupSeconds are the size and time of a backup
+	// snapshot of the leader's database streamed to io.Discard.
+	BackupBytes   int64   `json:"backup_snapshot_bytes"`
+	BackupSeconds float64 `json:"backup_snapshot_seconds"`
+
+	// LagWrites is the number of puts written while a follower was down.
+	LagWrites int `json:"lag_writes"`
+	// LagCatchUp is the time from reopening that follower until it
+	// served (serializable) the last of those puts.
+	LagCatchUp float64 `json:"lag_catch_up_seconds"`
+	// SnapshotInstalled reports whether the follower's log shows that it
+	// installed a snapshot from the leader.
+	SnapshotInstalled bool `json:"snapshot_installed"`
+	// SnapshotReceivedBytes is the snapshot size the follower logged.
+	SnapshotReceivedBytes int64 `json:"snapshot_received_bytes"`
+	// LeaderCompacted reports whether the leader had discarded the log
+	// entries the follower missed before it was reopened.
+	LeaderCompacted bool `json:"leader_compacted_past_follower"`
+
+	// WallSeconds is the child's whole run.
+	WallSeconds float64 `json:"wall_seconds"`
+}
