@@ -112,10 +112,21 @@ const (
 // OpOption configures an Op.
 type OpOption func(*Op)
 
+// withOptions returns op with opts applied. Options take a pointer, which
+// moves the Op they see to the heap; keeping that in this function keeps
+// an Op built without options on its caller's stack (a Get without options
+// allocates no Op).
+func withOptions(op Op, opts []OpOption) Op {
+	op.apply(opts)
+	return op
+}
+
 // OpGet returns a get operation. See KV.Get for the options.
 func OpGet(key string, opts ...OpOption) Op {
 	op := Op{t: tRange, key: []byte(key)}
-	op.apply(opts)
+	if len(opts) > 0 {
+		op = withOptions(op, opts)
+	}
 	if op.isPrefix && op.isFromKey {
 		op.fail("WithPrefix and WithFromKey cannot be combined")
 	}
@@ -127,7 +138,9 @@ func OpGet(key string, opts ...OpOption) Op {
 // WithFromKey, WithPrevKV.
 func OpDelete(key string, opts ...OpOption) Op {
 	op := Op{t: tDeleteRange, key: []byte(key)}
-	op.apply(opts)
+	if len(opts) > 0 {
+		op = withOptions(op, opts)
+	}
 	if op.isPrefix && op.isFromKey {
 		op.fail("WithPrefix and WithFromKey cannot be combined")
 	}
@@ -139,7 +152,9 @@ func OpDelete(key string, opts ...OpOption) Op {
 // WithIgnoreValue, WithIgnoreLease.
 func OpPut(key, val string, opts ...OpOption) Op {
 	op := Op{t: tPut, key: []byte(key), val: []byte(val)}
-	op.apply(opts)
+	if len(opts) > 0 {
+		op = withOptions(op, opts)
+	}
 	op.reject(optLimit|optSort|optSerializable|optKeysOnly|optCountOnly|optRevFilter|optRev|optRange|optWatchOnly, "put")
 	return op
 }

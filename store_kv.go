@@ -50,10 +50,13 @@ func (s *Store) Do(ctx context.Context, op Op) (OpResponse, error) {
 	}
 	switch {
 	case op.t == tRange:
-		return s.read(ctx, op.serializable, func() (OpResponse, error) {
-			g, err := execRange(s.kv, &op)
-			return OpResponse{get: g}, err
-		})
+		// No closure here: capturing op would move it to the heap on
+		// every Get.
+		if err := s.readBarrier(ctx, op.serializable); err != nil {
+			return OpResponse{}, err
+		}
+		g, err := execRange(s.kv, &op)
+		return s.readDone(OpResponse{get: g}, err)
 	case op.t == tTxn && !hasWrites(&op):
 		return s.readTxn(ctx, &op)
 	}

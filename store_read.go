@@ -19,22 +19,21 @@ import (
 // index, confirms leadership with a quorum and returns the index; a round
 // on a follower asks the leader for that index in one RPC. Every reader
 // then waits until its own member has applied the index and reads local
-// state. It is safe for concurrent use.
+// state. Readers of a round share one readRound (no allocation per read).
+// It is safe for concurrent use.
 type readIndexer struct {
-	s       *Store
-	mu      sync.Mutex
-	pending []*readWaiter
-	kick    chan struct{}
+	s    *Store
+	mu   sync.Mutex
+	next *readRound // the round that readers arriving now join; nil if none
+	kick chan struct{}
 }
 
-type readWaiter struct {
-	ctx context.Context
-	ch  chan readResult // buffered: the round never blocks on a reader
-}
-
-type readResult struct {
-	idx uint64
-	err error
+// readRound is one confirmation round and its result, published by
+// closing done.
+type readRound struct {
+	done chan struct{}
+	idx  uint64
+	err  error
 }
 
 func newReadIndexer(s *Store) *readIndexer {
@@ -43,16 +42,19 @@ func newReadIndexer(s *Store) *readIndexer {
 
 // index returns a raft index that a linearizable read must wait for.
 func (ri *readIndexer) index(ctx context.Context) (uint64, error) {
-	w := &readWaiter{ctx: ctx, ch: make(chan readResult, 1)}
 	ri.mu.Lock()
-	ri.pending = append(ri.pending, w)
+	r := ri.next
+	if r == nil {
+		r = &readRound{done: make(chan struct{})}
+		ri.next = r
+	}
 	ri.mu.Unlock()
 	select {
 	case ri.kick <- struct{}{}:
 	default:
 	}
 	select {
-	case r := <-w.ch:
+	case <-r.done:
 		return r.idx, r.err
 	case <-ctx.Done():
 		if ri.s.leaderAddr() == "" {
@@ -64,25 +66,14 @@ func (ri *readIndexer) index(ctx context.Context) (uint64, error) {
 	}
 }
 
-// take removes and returns the pending waiters whose context is live.
-func (ri *readIndexer) take() []*readWaiter {
+// take returns the round readers have joined so far (nil if none) and
+// makes later readers start a new one.
+func (ri *readIndexer) take() *readRound {
 	ri.mu.Lock()
 	defer ri.mu.Unlock()
-	live := ri.pending[:0:0]
-	for _, w := range ri.pending {
-		if w.ctx.Err() == nil {
-			live = append(live, w)
-		}
-	}
-	ri.pending = ri.pending[:0]
-	return live
-}
-
-// requeue puts waiters back in front of newer ones after a failed round.
-func (ri *readIndexer) requeue(ws []*readWaiter) {
-	ri.mu.Lock()
-	ri.pending = append(ws, ri.pending...)
-	ri.mu.Unlock()
+	r := ri.next
+	ri.next = nil
+	return r
 }
 
 func (ri *readIndexer) run() {
@@ -93,28 +84,30 @@ func (ri *readIndexer) run() {
 			return
 		case <-ri.kick:
 		}
-		backoff := 5 * time.Millisecond
 		for {
-			batch := ri.take()
-			if len(batch) == 0 {
+			r := ri.take()
+			if r == nil {
 				break
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*s.cfg.ElectionTimeout)
-			idx, err := s.fetchReadIndex(ctx)
-			cancel()
-			if err != nil && retryableRead(err) {
-				ri.requeue(batch)
+			// Every fetch for r starts after all of r's readers arrived
+			// (they joined before take), so any of its results will do;
+			// a failed fetch is simply repeated after a backoff.
+			backoff := 5 * time.Millisecond
+			for {
+				ctx, cancel := context.WithTimeout(context.Background(), 2*s.cfg.ElectionTimeout)
+				idx, err := s.fetchReadIndex(ctx)
+				cancel()
+				if err == nil || !retryableRead(err) {
+					r.idx, r.err = idx, err
+					close(r.done)
+					break
+				}
 				select {
 				case <-s.stop:
 					return
 				case <-time.After(backoff):
 				}
 				backoff = min(2*backoff, 100*time.Millisecond)
-				continue
-			}
-			backoff = 5 * time.Millisecond
-			for _, w := range batch {
-				w.ch <- readResult{idx, err}
 			}
 		}
 	}
@@ -148,19 +141,32 @@ func (s *Store) fetchReadIndex(ctx context.Context) (uint64, error) {
 // read serves a read: after the read-index wait unless serializable, fn
 // runs against local state.
 func (s *Store) read(ctx context.Context, serializable bool, fn func() (OpResponse, error)) (OpResponse, error) {
-	if s.stopped() {
-		return OpResponse{}, ErrStopped
-	}
-	if !serializable {
-		idx, err := s.reads.index(ctx)
-		if err != nil {
-			return OpResponse{}, err
-		}
-		if err := s.fsm.waitApplied(ctx, idx, s.stop); err != nil {
-			return OpResponse{}, err
-		}
+	if err := s.readBarrier(ctx, serializable); err != nil {
+		return OpResponse{}, err
 	}
 	resp, err := fn()
+	return s.readDone(resp, err)
+}
+
+// readBarrier waits until local state may serve a read: for a linearizable
+// read, until this member applied the read index of a round that started
+// after the call.
+func (s *Store) readBarrier(ctx context.Context, serializable bool) error {
+	if s.stopped() {
+		return ErrStopped
+	}
+	if serializable {
+		return nil
+	}
+	idx, err := s.reads.index(ctx)
+	if err != nil {
+		return err
+	}
+	return s.fsm.waitApplied(ctx, idx, s.stop)
+}
+
+// readDone turns a local read's result into the API's.
+func (s *Store) readDone(resp OpResponse, err error) (OpResponse, error) {
 	if err != nil {
 		if errors.Is(err, mvcc.ErrClosed) {
 			return OpResponse{}, ErrStopped
