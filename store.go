@@ -162,7 +162,7 @@ func (s *Store) open() error {
 	s.leases = newLessor(s)
 	s.leases.reload()
 	s.fsm.leases = s.leases
-	dt := newDurableTransport(s.stopCtx, s.trans.Raft(), s.wal.Durable, s.wal.WaitDurable)
+	dt := newDurableTransport(s.stopCtx, &s.wg, s.trans.Raft(), s.wal.Durable, s.wal.WaitDurable)
 	s.wg.Go(dt.run)
 	s.raft, err = raft.NewRaft(rc, s.fsm, s.wal, stable, s.snaps, dt)
 	if err != nil {

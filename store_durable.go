@@ -2,6 +2,7 @@ package keel
 
 import (
 	"context"
+	"sync"
 
 	"github.com/hashicorp/raft"
 )
@@ -46,6 +47,7 @@ type durableTransport struct {
 	durable     func() uint64                               // the WAL's durable index
 	waitDurable func(ctx context.Context, idx uint64) error // blocks until durable >= idx
 	ctx         context.Context                             // ends when the member stops
+	wg          *sync.WaitGroup                             // tracks held replies; waited for after ctx ends
 	consumer    chan raft.RPC
 }
 
@@ -55,9 +57,8 @@ var (
 	_ raft.WithPreVote = (*durableTransport)(nil)
 )
 
-func newDurableTransport(ctx context.Context, nt *raft.NetworkTransport, durable func() uint64, wait func(context.Context, uint64) error) *durableTransport {
-	t := &durableTransport{NetworkTransport: nt, durable: durable, waitDurable: wait, ctx: ctx, consumer: make(chan raft.RPC)}
-	return t
+func newDurableTransport(ctx context.Context, wg *sync.WaitGroup, nt *raft.NetworkTransport, durable func() uint64, wait func(context.Context, uint64) error) *durableTransport {
+	return &durableTransport{NetworkTransport: nt, durable: durable, waitDurable: wait, ctx: ctx, wg: wg, consumer: make(chan raft.RPC)}
 }
 
 // run forwards RPCs from the network transport to raft, until ctx ends.
@@ -87,7 +88,7 @@ func (t *durableTransport) holdReply(rpc raft.RPC, last uint64) raft.RPC {
 	orig := rpc.RespChan
 	held := make(chan raft.RPCResponse, 1)
 	rpc.RespChan = held
-	go func() {
+	t.wg.Go(func() {
 		var r raft.RPCResponse
 		select {
 		case r = <-held:
@@ -102,7 +103,7 @@ func (t *durableTransport) holdReply(rpc raft.RPC, last uint64) raft.RPC {
 			}
 		}
 		orig <- r // buffered by the network transport
-	}()
+	})
 	return rpc
 }
 
