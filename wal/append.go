@@ -71,6 +71,7 @@ func (w *WAL) StoreLogs(logs []*raft.Log) error {
 	if w.cfg.DeferSync {
 		w.mu.Lock()
 		s.locs = append(s.locs, locs...)
+		s.cacheBatch(start, buf, w.cfg.ReadCacheBytes)
 		s.writeOff = start + int64(len(buf))
 		w.recomputeBoundsLocked()
 		w.mu.Unlock()
@@ -85,6 +86,7 @@ func (w *WAL) StoreLogs(logs []*raft.Log) error {
 
 	w.mu.Lock()
 	s.locs = append(s.locs, locs...)
+	s.cacheBatch(start, buf, w.cfg.ReadCacheBytes)
 	s.writeOff = start + int64(len(buf))
 	w.recomputeBoundsLocked()
 	w.setDurableLocked(w.last)
@@ -137,6 +139,7 @@ func (w *WAL) segmentFor(first uint64, size int64) (*segment, error) {
 	w.meta = m
 	if tail != nil && drop == nil {
 		tail.meta = m.Segs[len(m.Segs)-2]
+		tail.mem = nil // only the newest segment keeps a read cache
 	}
 	if drop != nil {
 		w.segs = w.segs[:len(w.segs)-1]

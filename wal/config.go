@@ -16,6 +16,9 @@ const (
 	// MaxEntrySize bounds the encoded size of one log entry (its Data and
 	// Extensions plus a small fixed header). Decoding never allocates more.
 	MaxEntrySize = 256 << 20
+
+	// DefaultReadCacheBytes is Config.ReadCacheBytes when it is zero.
+	DefaultReadCacheBytes = 1 << 20
 )
 
 // Config configures a WAL. The zero value is valid and means the defaults.
@@ -43,6 +46,17 @@ type Config struct {
 	// entry durable. A failed background sync fail-stops the WAL.
 	DeferSync bool
 
+	// ReadCacheBytes is how many bytes of the most recently written
+	// batches of the newest segment are kept in memory (at least this
+	// many, at most twice as many), so GetLog serves
+	// recent entries (a leader replicating what it just stored, a follower
+	// applying what it just received) without a file read or an allocation
+	// for the entry's data. The Data and Extensions that GetLog returns for a
+	// cached entry share that memory, which is never written again: callers
+	// must treat them as read-only (raft does). 0 means
+	// DefaultReadCacheBytes; a negative value disables the cache.
+	ReadCacheBytes int
+
 	// NoSync skips every fsync (of segments, the meta file and the
 	// directory). UNSAFE: an OS crash or power loss can lose acknowledged
 	// entries or leave the directory unrecoverable. Tests and benchmarks only.
@@ -52,6 +66,9 @@ type Config struct {
 func (c Config) withDefaults() (Config, error) {
 	if c.SegmentSize == 0 {
 		c.SegmentSize = DefaultSegmentSize
+	}
+	if c.ReadCacheBytes == 0 {
+		c.ReadCacheBytes = DefaultReadCacheBytes
 	}
 	if c.SegmentSize < MinSegmentSize {
 		return c, fmt.Errorf("%w: SegmentSize %d is below %d", ErrInvalidConfig, c.SegmentSize, MinSegmentSize)

@@ -22,6 +22,47 @@ type segment struct {
 	locs     []entryLoc
 	writeOff int64 // end of the last commit frame (append position)
 	size     int64 // file size (preallocated)
+
+	// mem mirrors the file bytes [memOff, memOff+len(mem)), a suffix of the
+	// batches written since the segment was opened (see cacheBatch). Bytes
+	// below len(mem) are never written again, so entries decoded from them
+	// may alias them.
+	mem    []byte
+	memOff int64
+}
+
+// cacheBatch records that the batch b was written at off, keeping at least
+// the newest budget bytes of batches and at most twice that (a batch larger
+// than budget is not kept). A new buffer is allocated when the current one is full, copying
+// the part of the old one still within budget; the old buffer is left
+// unchanged for any entry that still aliases it. Caller holds WAL.mu.
+func (s *segment) cacheBatch(off int64, b []byte, budget int) {
+	if budget <= 0 || len(b) > budget {
+		s.mem, s.memOff = nil, off+int64(len(b))
+		return
+	}
+	if s.memOff+int64(len(s.mem)) != off {
+		s.mem, s.memOff = nil, off // not contiguous: start over
+	}
+	if len(s.mem)+len(b) > cap(s.mem) {
+		keep := min(len(s.mem), budget-len(b))
+		nb := make([]byte, keep, 2*budget)
+		copy(nb, s.mem[len(s.mem)-keep:])
+		s.memOff += int64(len(s.mem) - keep)
+		s.mem = nb
+	}
+	s.mem = append(s.mem, b...)
+}
+
+// cached returns the payload of the entry frame at loc if mem holds it.
+// Caller holds WAL.mu.
+func (s *segment) cached(loc entryLoc) ([]byte, bool) {
+	start := loc.off + frameHeaderSize
+	end := start + int64(loc.n)
+	if loc.off < s.memOff || end > s.memOff+int64(len(s.mem)) {
+		return nil, false
+	}
+	return s.mem[start-s.memOff : end-s.memOff : end-s.memOff], true
 }
 
 func segName(id uint64) string { return fmt.Sprintf("%016x.seg", id) }

@@ -188,7 +188,9 @@ func (w *WAL) LastIndex() (uint64, error) {
 
 // GetLog implements raft.LogStore. It returns ErrNotFound
 // (raft.ErrLogNotFound) for an index outside [FirstIndex, LastIndex]. The
-// returned Data and Extensions are owned by the caller.
+// returned Data and Extensions must be treated as read-only: for an entry
+// in the read cache (Config.ReadCacheBytes) they share the cache's memory,
+// which is never modified, so they stay valid and unchanged indefinitely.
 func (w *WAL) GetLog(index uint64, log *raft.Log) error {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
@@ -200,6 +202,13 @@ func (w *WAL) GetLog(index uint64, log *raft.Log) error {
 	}
 	s := w.findSegLocked(index)
 	loc := s.locs[index-s.meta.Base]
+	if p, ok := s.cached(loc); ok {
+		// Written by this process and never changed since: no frame check.
+		if err := decodeEntry(p, log); err != nil || log.Index != index {
+			return corruptf(s.name, loc.off, "cached entry of index %d does not decode", index)
+		}
+		return nil
+	}
 	buf := make([]byte, frameHeaderSize+int(loc.n))
 	if _, err := s.f.ReadAt(buf, loc.off); err != nil {
 		return fmt.Errorf("wal: read %s at %d: %w", s.name, loc.off, err)
