@@ -107,6 +107,18 @@ func zigzag(v int64) uint64 { return uint64(v<<1) ^ uint64(v>>63) }
 // bytes returns a copy of a length-prefixed byte string; an empty string
 // decodes as nil.
 func (d *decoder) bytes() []byte {
+	v := d.view()
+	if v == nil {
+		return nil
+	}
+	return append(make([]byte, 0, len(v)), v...)
+}
+
+// view is bytes without the copy: the result aliases the input (capacity
+// clipped, so appending to it cannot write into the input). For inputs
+// nothing modifies while the result is used, such as a raft entry's Data
+// during apply.
+func (d *decoder) view() []byte {
 	n := d.uvarint()
 	if d.err != nil {
 		return nil
@@ -118,8 +130,7 @@ func (d *decoder) bytes() []byte {
 	if n == 0 {
 		return nil
 	}
-	v := make([]byte, n)
-	copy(v, d.b[:n])
+	v := d.b[:n:n]
 	d.b = d.b[n:]
 	return v
 }

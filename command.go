@@ -148,6 +148,10 @@ func encodeOpCommand(op *Op) []byte {
 	return e.b
 }
 
+// decodeCommand decodes a replicated command. The keys, values and range
+// ends of its ops and compares alias b (no copies on the apply path), so b
+// must not change while the command is used; a raft entry's Data never
+// does, and the mvcc store copies what it keeps.
 func decodeCommand(b []byte) (command, error) {
 	d := decoder{b: b}
 	if v := d.byte(); d.err == nil && v != commandVersion {
@@ -245,7 +249,7 @@ func decodeOp(d *decoder, depth int) Op {
 	op.t = opType(d.byte())
 	switch op.t {
 	case tRange:
-		op.key, op.end = d.bytes(), d.bytes()
+		op.key, op.end = d.view(), d.view()
 		op.limit, op.rev = d.varint(), d.varint()
 		op.sortTarget, op.sortOrder = SortTarget(d.byte()), SortOrder(d.byte())
 		if op.sortTarget > SortByValue || op.sortOrder > SortDescend {
@@ -256,12 +260,12 @@ func decodeOp(d *decoder, depth int) Op {
 		op.minModRev, op.maxModRev = d.varint(), d.varint()
 		op.minCreateRev, op.maxCreateRev = d.varint(), d.varint()
 	case tPut:
-		op.key, op.val = d.bytes(), d.bytes()
+		op.key, op.val = d.view(), d.view()
 		op.leaseID = LeaseID(d.varint())
 		f := decodeFlags(d, 3)
 		op.prevKV, op.ignoreValue, op.ignoreLease = f&1 != 0, f&2 != 0, f&4 != 0
 	case tDeleteRange:
-		op.key, op.end = d.bytes(), d.bytes()
+		op.key, op.end = d.view(), d.view()
 		op.prevKV = decodeFlags(d, 1)&1 != 0
 	case tTxn:
 		if depth >= maxTxnDepth {
@@ -310,12 +314,12 @@ func encodeCmp(e *encoder, c *Cmp) {
 }
 
 func decodeCmp(d *decoder) Cmp {
-	c := Cmp{key: d.bytes(), end: d.bytes(), target: CompareTarget(d.byte()), result: CompareResult(d.byte())}
+	c := Cmp{key: d.view(), end: d.view(), target: CompareTarget(d.byte()), result: CompareResult(d.byte())}
 	if c.target > CompareLease || c.result > CompareNotEqual {
 		d.fail("compare")
 	}
 	if c.target == CompareValue {
-		c.value = d.bytes()
+		c.value = d.view()
 		if c.value == nil {
 			c.value = []byte{}
 		}

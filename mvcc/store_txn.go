@@ -142,7 +142,7 @@ func (t *TxnWrite) Put(key, value []byte, lease int64) {
 	s.mu.Unlock()
 
 	t.changes = append(t.changes, pendingRecord{rev: r, kv: kv})
-	t.events = append(t.events, Event{Type: EventTypePut, Kv: kv.clone(), PrevKv: prev})
+	t.events = append(t.events, Event{Type: EventTypePut, Kv: kv, PrevKv: prev})
 	var prevLease int64
 	if prev != nil {
 		prevLease = prev.Lease
@@ -221,7 +221,8 @@ func (t *TxnWrite) deleteVisited(visit func(fn func(ki *keyIndex) bool)) int64 {
 // End makes the txn's changes (and its lease changes) visible to readers
 // at once, bumps the revision iff there was at least one change, records
 // the txn's raft index as the consistent index, and returns the txn's
-// events in change order (PrevKv filled). It does not fsync: the changes are committed to bbolt,
+// events in change order (PrevKv filled). The returned events share their
+// KeyValues with the store and must not be modified; watchers get copies. It does not fsync: the changes are committed to bbolt,
 // with the consistent index, by the background committer, or synchronously
 // here when CommitLimit changes are pending (back-pressure).
 func (t *TxnWrite) End() []Event {
