@@ -139,7 +139,7 @@ func (w *WAL) segmentFor(first uint64, size int64) (*segment, error) {
 	w.meta = m
 	if tail != nil && drop == nil {
 		tail.meta = m.Segs[len(m.Segs)-2]
-		tail.mem = nil // only the newest segment keeps a read cache
+		tail.dropCache() // only the newest segment keeps a read cache
 	}
 	if drop != nil {
 		w.segs = w.segs[:len(w.segs)-1]

@@ -47,8 +47,8 @@ type Config struct {
 	DeferSync bool
 
 	// ReadCacheBytes is how many bytes of the most recently written
-	// batches of the newest segment are kept in memory (at least this
-	// many, at most twice as many), so GetLog serves
+	// batches of the newest segment are kept in memory (copies of whole
+	// batches, up to this many bytes), so GetLog serves
 	// recent entries (a leader replicating what it just stored, a follower
 	// applying what it just received) without a file read or an allocation
 	// for the entry's data. The Data and Extensions that GetLog returns for a

@@ -1,9 +1,11 @@
 package wal
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 )
 
 // entryLoc locates one entry frame in a segment file.
@@ -23,46 +25,60 @@ type segment struct {
 	writeOff int64 // end of the last commit frame (append position)
 	size     int64 // file size (preallocated)
 
-	// mem mirrors the file bytes [memOff, memOff+len(mem)), a suffix of the
-	// batches written since the segment was opened (see cacheBatch). Bytes
-	// below len(mem) are never written again, so entries decoded from them
-	// may alias them.
-	mem    []byte
-	memOff int64
+	// cache holds copies of the newest batches written since the segment
+	// was opened, contiguous and in file order, cacheBytes in all (see
+	// cacheBatch). A copy is never written again, so entries decoded from
+	// it may alias it.
+	cache      []cachedBatch
+	cacheBytes int
 }
 
-// cacheBatch records that the batch b was written at off, keeping at least
-// the newest budget bytes of batches and at most twice that (a batch larger
-// than budget is not kept). A new buffer is allocated when the current one is full, copying
-// the part of the old one still within budget; the old buffer is left
-// unchanged for any entry that still aliases it. Caller holds WAL.mu.
-func (s *segment) cacheBatch(off int64, b []byte, budget int) {
-	if budget <= 0 || len(b) > budget {
-		s.mem, s.memOff = nil, off+int64(len(b))
-		return
-	}
-	if s.memOff+int64(len(s.mem)) != off {
-		s.mem, s.memOff = nil, off // not contiguous: start over
-	}
-	if len(s.mem)+len(b) > cap(s.mem) {
-		keep := min(len(s.mem), budget-len(b))
-		nb := make([]byte, keep, 2*budget)
-		copy(nb, s.mem[len(s.mem)-keep:])
-		s.memOff += int64(len(s.mem) - keep)
-		s.mem = nb
-	}
-	s.mem = append(s.mem, b...)
+// cachedBatch is a copy of the batch written at file offset off.
+type cachedBatch struct {
+	off int64
+	b   []byte
 }
 
-// cached returns the payload of the entry frame at loc if mem holds it.
+// cacheBatch records that the batch b was written at off: it keeps a copy
+// and drops the oldest copies beyond budget bytes (a batch larger than
+// budget is not kept). Dropped copies are left to the garbage collector,
+// never reused, so an entry that still aliases one stays unchanged.
 // Caller holds WAL.mu.
+func (s *segment) cacheBatch(off int64, b []byte, budget int) {
+	if n := len(s.cache); budget <= 0 || len(b) > budget || (n > 0 && s.cache[n-1].off+int64(len(s.cache[n-1].b)) != off) {
+		s.dropCache()
+		if budget <= 0 || len(b) > budget {
+			return
+		}
+	}
+	s.cache = append(s.cache, cachedBatch{off: off, b: bytes.Clone(b)})
+	s.cacheBytes += len(b)
+	for s.cacheBytes > budget {
+		s.cacheBytes -= len(s.cache[0].b)
+		s.cache[0] = cachedBatch{}
+		s.cache = s.cache[1:]
+	}
+}
+
+// dropCache empties the cache. Caller holds WAL.mu.
+func (s *segment) dropCache() { s.cache, s.cacheBytes = nil, 0 }
+
+// cached returns the payload of the entry frame at loc if the cache holds
+// it. Caller holds WAL.mu.
 func (s *segment) cached(loc entryLoc) ([]byte, bool) {
-	start := loc.off + frameHeaderSize
-	end := start + int64(loc.n)
-	if loc.off < s.memOff || end > s.memOff+int64(len(s.mem)) {
+	// The first batch that ends after the frame starts is the only one
+	// that can hold it (batches are contiguous).
+	i := sort.Search(len(s.cache), func(i int) bool { return s.cache[i].off+int64(len(s.cache[i].b)) > loc.off })
+	if i == len(s.cache) || loc.off < s.cache[i].off {
 		return nil, false
 	}
-	return s.mem[start-s.memOff : end-s.memOff : end-s.memOff], true
+	c := s.cache[i]
+	start := loc.off - c.off + frameHeaderSize
+	end := start + int64(loc.n)
+	if end > int64(len(c.b)) {
+		return nil, false
+	}
+	return c.b[start:end:end], true
 }
 
 func segName(id uint64) string { return fmt.Sprintf("%016x.seg", id) }

@@ -87,7 +87,7 @@ func (w *WAL) DeleteRange(min, max uint64) error {
 	if sealed != nil {
 		sealed.meta = m.Segs[len(m.Segs)-1]
 		sealed.locs = sealed.locs[:min-sealed.meta.Base]
-		sealed.mem = nil
+		sealed.dropCache()
 	}
 	w.recomputeBoundsLocked()
 	w.mu.Unlock()
