@@ -20,8 +20,16 @@ const maxFieldLen = 1 << 30
 
 // encodeKeyValue returns the record stored in the key bucket for kv.
 func encodeKeyValue(kv *KeyValue) []byte {
-	n := 1 + 2*binary.MaxVarintLen64 + len(kv.Key) + len(kv.Value) + 4*binary.MaxVarintLen64
-	b := make([]byte, 0, n)
+	return appendKeyValue(make([]byte, 0, encodedKeyValueMax(kv)), kv)
+}
+
+// encodedKeyValueMax bounds the size of kv's encoding.
+func encodedKeyValueMax(kv *KeyValue) int {
+	return 1 + 2*binary.MaxVarintLen64 + len(kv.Key) + len(kv.Value) + 4*binary.MaxVarintLen64
+}
+
+// appendKeyValue appends the encoding of kv to b.
+func appendKeyValue(b []byte, kv *KeyValue) []byte {
 	b = append(b, kvFormatV1)
 	b = binary.AppendUvarint(b, uint64(len(kv.Key)))
 	b = append(b, kv.Key...)

@@ -33,16 +33,16 @@ func (a revision) greaterThan(b revision) bool {
 // revToBytes encodes rev as a key-bucket key, with a trailing tombstone
 // marker when tombstone is true.
 func revToBytes(rev revision, tombstone bool) []byte {
-	n := revBytesLen
+	return appendRev(make([]byte, 0, markedRevBytesLen), rev, tombstone)
+}
+
+// appendRev appends the bbolt key of rev (revToBytes) to b.
+func appendRev(b []byte, rev revision, tombstone bool) []byte {
+	b = binary.BigEndian.AppendUint64(b, uint64(rev.main))
+	b = append(b, '_')
+	b = binary.BigEndian.AppendUint64(b, uint64(rev.sub))
 	if tombstone {
-		n = markedRevBytesLen
-	}
-	b := make([]byte, n)
-	binary.BigEndian.PutUint64(b[0:8], uint64(rev.main))
-	b[8] = '_'
-	binary.BigEndian.PutUint64(b[9:17], uint64(rev.sub))
-	if tombstone {
-		b[revBytesLen] = markTombstone
+		b = append(b, markTombstone)
 	}
 	return b
 }

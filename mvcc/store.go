@@ -52,9 +52,15 @@ type Store struct {
 	// bbolt, by revision (including those of the open write txn, which
 	// readers never ask for since they read at or below currentRev).
 	overlay map[revision]*KeyValue
+	// commitBuf holds the bbolt keys and values of a commit; guarded by
+	// commitMu (see commitBuffer).
+	commitBuf []byte
 	// pending holds the changes of ended txns not yet committed, in
 	// revision order. Only whole txns are ever appended.
 	pending []pendingRecord
+	// sparePending is the array of a committed pending, reused by the next
+	// commit (guarded by mu like pending).
+	sparePending []pendingRecord
 	// leases is the lease state as of the latest ended txn; pendingLeases
 	// holds the record changes of ended txns not yet committed, in order
 	// (committed together with pending, by the same bbolt transaction).
@@ -261,6 +267,27 @@ func (s *Store) Range(key, end []byte, ro RangeOptions) (*RangeResult, error) {
 	return s.rangeLocked(key, end, ro, s.currentRev)
 }
 
+// maxCommitBuffer is the largest commit buffer kept between commits.
+const maxCommitBuffer = 4 << 20
+
+// commitBuffer returns an empty buffer with room for the bbolt keys and
+// values of batch, reused between commits (bbolt needs them only until its
+// txn ends). Caller holds commitMu.
+func (s *Store) commitBuffer(batch []pendingRecord) []byte {
+	need := 0
+	for _, r := range batch {
+		need += markedRevBytesLen + encodedKeyValueMax(r.kv)
+	}
+	if cap(s.commitBuf) < need {
+		s.commitBuf = make([]byte, 0, need)
+	}
+	b := s.commitBuf[:0]
+	if cap(s.commitBuf) > maxCommitBuffer {
+		s.commitBuf = nil // used this once, not kept
+	}
+	return b
+}
+
 // runCommitter commits pending changes every CommitInterval until Close.
 func (s *Store) runCommitter() {
 	defer s.wg.Done()
@@ -317,8 +344,15 @@ func (s *Store) commit() error {
 	err := s.updateDB(db, func(tx *bolt.Tx) error {
 		kb := tx.Bucket(bucketKey)
 		kb.FillPercent = 0.9 // revisions are appended in order
+		buf := s.commitBuffer(batch)
 		for _, r := range batch {
-			if err := kb.Put(revToBytes(r.rev, r.tombstone), encodeKeyValue(r.kv)); err != nil {
+			k := len(buf)
+			buf = appendRev(buf, r.rev, r.tombstone)
+			v := len(buf)
+			buf = appendKeyValue(buf, r.kv)
+			// The slices stay valid until the txn ends: buf has room for
+			// the whole batch, so it is never reallocated here.
+			if err := kb.Put(buf[k:v:v], buf[v:len(buf):len(buf)]); err != nil {
 				return err
 			}
 		}
@@ -350,7 +384,11 @@ func (s *Store) commit() error {
 	for _, r := range batch {
 		delete(s.overlay, r.rev)
 	}
-	s.pending = append([]pendingRecord(nil), s.pending[len(batch):]...)
+	// Keep the committed array for the next round (double buffering):
+	// nothing else holds it once commit is done with batch.
+	next := append(s.sparePending[:0], s.pending[len(batch):]...)
+	clear(s.pending[:cap(s.pending)])
+	s.sparePending, s.pending = s.pending[:0], next
 	s.pendingLeases = append([]pendingLease(nil), s.pendingLeases[len(leaseBatch):]...)
 	s.durableIndex = ci
 	s.durableSched = sched
