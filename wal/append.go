@@ -125,7 +125,10 @@ func (w *WAL) segmentFor(first uint64, size int64) (*segment, error) {
 	id := m.NextSegID
 	m.NextSegID++
 	segSize := max(w.cfg.SegmentSize, segHeaderSize+size)
-	ns, err := createSegment(w.fs, w.dir, id, first, segSize, w.cfg.NoSync)
+	ns, ok, err := w.takeSpare(id, first, segSize)
+	if !ok {
+		ns, err = createSegment(w.fs, w.dir, id, first, segSize, w.cfg.NoSync)
+	}
 	if err != nil {
 		return nil, w.fail("create segment", err)
 	}

@@ -23,9 +23,15 @@
 //     default) filled with real zeros and fsynced, and its directory entry
 //     is fsynced, before the meta lists it. A batch larger than a segment
 //     gets a segment of its own, sized to fit.
+//   - next.seg.tmp: the next segment, preallocated in the background (zeros,
+//     fsynced) after Open and after each rotation. Rotation renames it to
+//     the new segment's name, writes the header and fsyncs the header and
+//     the directory, so the SegmentSize bytes of zeros are not written on
+//     the write path; without a ready spare it creates the segment itself.
 //
 // Files not listed in the meta (segments being created or deleted when the
-// process stopped, a leftover wal.meta.tmp) are removed by Open.
+// process stopped, a leftover wal.meta.tmp or next.seg.tmp) are removed by
+// Open.
 //
 // # Segment format
 //
@@ -164,8 +170,10 @@
 //   - Only one process may open a directory at a time; the WAL does not
 //     lock it.
 //   - Config.NoSync makes every write unsafe against OS crashes.
-//   - Creating a segment writes SegmentSize bytes of zeros on the write path
-//     of the batch that triggers rotation (once per segment).
+//   - The spare segment takes SegmentSize bytes of disk beyond the live
+//     segments, and writing it competes for the disk with the log's own
+//     syncs (once per segment). A rotation that finds no spare ready (two
+//     rotations in quick succession) creates the segment on the write path.
 //   - The crash model is that of a POSIX file system with fsync and an
 //     fsync of the directory after create, rename and unlink; torn writes
 //     are assumed to lose a suffix of unsynced bytes (as with

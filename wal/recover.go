@@ -22,8 +22,9 @@ func (w *WAL) recover() error {
 		switch {
 		case n == metaName:
 			hasMeta = true
-		case n == metaTmpName:
-			// An interrupted meta write; the rename never happened.
+		case n == metaTmpName, n == spareName:
+			// An interrupted meta write (the rename never happened), or
+			// the preallocated next segment of the last run.
 			if err := w.fs.Remove(w.path(n)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("wal: remove %s: %w", n, err)
 			}

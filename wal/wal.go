@@ -56,6 +56,13 @@ type WAL struct {
 	kick     chan struct{}
 	stopSync chan struct{}
 	syncDone chan struct{}
+
+	// Segment preallocation (prealloc.go); guarded by spareMu.
+	spareMu      sync.Mutex
+	spare        *spareFile
+	spareBusy    bool // a goroutine is creating the spare
+	spareStopped bool // Close has begun
+	spareWG      sync.WaitGroup
 }
 
 // Open opens (or creates) the WAL in dir and recovers it: it reads the meta
@@ -79,14 +86,18 @@ func Open(dir string, cfg Config) (*WAL, error) {
 	if cfg.DeferSync {
 		w.startSyncer()
 	}
+	w.kickPreallocator()
 	return w, nil
 }
 
 // Close makes every written entry durable (with Config.DeferSync) and
 // closes the segment files. It is idempotent; every other method returns
-// ErrClosed afterwards. Without DeferSync the WAL starts no goroutines;
-// with it, Close stops the syncer.
+// ErrClosed afterwards. It stops the syncer (with DeferSync) and waits for
+// a segment preallocation in progress, then removes the spare segment file.
+// A WAL dropped without Close keeps no goroutine running once a
+// preallocation in progress ends.
 func (w *WAL) Close() error {
+	w.stopPreallocator()
 	w.stopSyncer()
 	w.wmu.Lock()
 	defer w.wmu.Unlock()

@@ -23,6 +23,7 @@ var ErrStaleHandle = errors.New("faultfs: file handle from before a crash")
 type node struct {
 	data    []byte
 	durable []byte
+	name    string // current path (follows renames); fault rules and the sync hook match it
 }
 
 // dir holds the entries of one directory.
@@ -84,7 +85,7 @@ func (f *FS) OpenFile(name string, flag int, _ os.FileMode) (wal.File, error) {
 	case !ok && flag&os.O_CREATE == 0:
 		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
 	case !ok:
-		n = &node{}
+		n = &node{name: clean(name)}
 		d.entries[base] = n
 	}
 	writable := flag&(os.O_WRONLY|os.O_RDWR) != 0
@@ -129,6 +130,7 @@ func (f *FS) Rename(oldpath, newpath string) error {
 	n := src.entries[ob]
 	delete(src.entries, ob)
 	dst.entries[nb] = n
+	n.name = clean(newpath)
 	return nil
 }
 
@@ -221,7 +223,7 @@ func (f *FS) Clone() *FS {
 		if x, ok := copies[n]; ok {
 			return x
 		}
-		x := &node{data: slices.Clone(n.data), durable: slices.Clone(n.durable)}
+		x := &node{data: slices.Clone(n.data), durable: slices.Clone(n.durable), name: n.name}
 		copies[n] = x
 		return x
 	}
@@ -263,7 +265,7 @@ func (f *FS) WriteFile(name string, data []byte) error {
 	}
 	n := d.entries[base]
 	if n == nil {
-		n = &node{}
+		n = &node{name: clean(name)}
 		d.entries[base] = n
 	}
 	n.data = slices.Clone(data)

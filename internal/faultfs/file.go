@@ -24,6 +24,17 @@ type File struct {
 
 var errClosed = errors.New("faultfs: file already closed")
 
+// path is the file's current path: the name it was opened with, or the
+// one it was renamed to since. Fault rules and the sync hook match it.
+func (h *File) path() string {
+	h.fs.mu.Lock()
+	defer h.fs.mu.Unlock()
+	if h.n.name == "" {
+		return h.name
+	}
+	return h.n.name
+}
+
 // usable reports why the handle cannot be used. Caller holds fs.mu.
 func (h *File) usableLocked(op string) error {
 	switch {
@@ -60,7 +71,7 @@ func (h *File) ReadAt(p []byte, off int64) (int, error) {
 
 // WriteAt implements io.WriterAt. An injected OpWrite fault writes nothing.
 func (h *File) WriteAt(p []byte, off int64) (int, error) {
-	if err := h.fs.check(OpWrite, h.name); err != nil {
+	if err := h.fs.check(OpWrite, h.path()); err != nil {
 		return 0, &fs.PathError{Op: "write", Path: h.name, Err: err}
 	}
 	h.fs.mu.Lock()
@@ -86,10 +97,11 @@ func (h *File) WriteAt(p []byte, off int64) (int, error) {
 // Sync implements wal.File: the current content becomes durable. An
 // injected OpSync fault leaves the durable content unchanged.
 func (h *File) Sync() error {
-	if err := h.fs.check(OpSync, h.name); err != nil {
+	name := h.path()
+	if err := h.fs.check(OpSync, name); err != nil {
 		return &fs.PathError{Op: "sync", Path: h.name, Err: err}
 	}
-	h.fs.sleep(h.name)
+	h.fs.sleep(name)
 	h.fs.mu.Lock()
 	defer h.fs.mu.Unlock()
 	if err := h.usableLocked("sync"); err != nil {
@@ -101,7 +113,7 @@ func (h *File) Sync() error {
 
 // Truncate changes the file size (not used by the WAL; for tests).
 func (h *File) Truncate(size int64) error {
-	if err := h.fs.check(OpWrite, h.name); err != nil {
+	if err := h.fs.check(OpWrite, h.path()); err != nil {
 		return &fs.PathError{Op: "truncate", Path: h.name, Err: err}
 	}
 	h.fs.mu.Lock()

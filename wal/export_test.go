@@ -1,0 +1,8 @@
+package wal
+
+// SpareReady reports whether a preallocated spare segment is ready (tests).
+func (w *WAL) SpareReady() bool {
+	w.spareMu.Lock()
+	defer w.spareMu.Unlock()
+	return w.spare != nil
+}

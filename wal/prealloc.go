@@ -1,0 +1,161 @@
+package wal
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+)
+
+// spareName is the file a background goroutine preallocates (zero-filled
+// and synced) for the next segment, so that rotating does not write and
+// sync Config.SegmentSize bytes of zeros on the write path. It is not a
+// segment name, so recovery never mistakes it for one; Open removes a
+// leftover spare and Close removes the current one.
+const spareName = "next.seg.tmp"
+
+// spareSyncEvery is how many bytes of the spare are written between syncs.
+const spareSyncEvery = 1 << 20
+
+// spareFile is a preallocated, synced file of size bytes of zeros.
+type spareFile struct {
+	f    File
+	size int64
+}
+
+// kickPreallocator starts a goroutine that creates a spare, unless one is
+// ready or being created, or Close has begun. It never blocks; the
+// goroutine exits once the spare is ready, so a WAL abandoned without
+// Close (a simulated crash) keeps no goroutine.
+func (w *WAL) kickPreallocator() {
+	w.spareMu.Lock()
+	defer w.spareMu.Unlock()
+	if w.spare != nil || w.spareBusy || w.spareStopped {
+		return
+	}
+	w.spareBusy = true
+	w.spareWG.Go(func() {
+		sp, err := w.createSpare()
+		if err != nil && !errors.Is(err, errSpareStopped) {
+			// Rotation then creates the segment itself, as without a spare.
+			w.logger.Warn("wal: preallocating the next segment", "err", err)
+		}
+		w.spareMu.Lock()
+		w.spare, w.spareBusy = sp, false
+		w.spareMu.Unlock()
+	})
+}
+
+// errSpareStopped reports a spare creation abandoned because Close began.
+var errSpareStopped = errors.New("wal: preallocation stopped")
+
+// createSpare writes Config.SegmentSize bytes of zeros to spareName and
+// syncs it and the directory. It gives up between chunks once Close has
+// begun.
+func (w *WAL) createSpare() (*spareFile, error) {
+	size := w.cfg.SegmentSize
+	f, err := w.fs.OpenFile(w.path(spareName), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*spareFile, error) {
+		_ = f.Close()
+		_ = w.fs.Remove(w.path(spareName))
+		return nil, err
+	}
+	const chunk = 1 << 20
+	zeros := make([]byte, min(chunk, size))
+	for off := int64(0); off < size; off += int64(len(zeros)) {
+		w.spareMu.Lock()
+		stopped := w.spareStopped
+		w.spareMu.Unlock()
+		if stopped {
+			return fail(errSpareStopped)
+		}
+		n := min(int64(len(zeros)), size-off)
+		if _, err := f.WriteAt(zeros[:n], off); err != nil {
+			return fail(err)
+		}
+		// Sync as we go: on file systems that order data before metadata
+		// (ext4 data=ordered), a journal commit, such as the meta file's
+		// rename at the next rotation, must first write back every dirty
+		// block of newly allocated space, so a large unsynced spare would
+		// stall it.
+		if end := off + n; !w.cfg.NoSync && (end%spareSyncEvery == 0 || end == size) {
+			if err := f.Sync(); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	if !w.cfg.NoSync {
+		if err := w.fs.SyncDir(w.dir); err != nil {
+			return fail(err)
+		}
+	}
+	return &spareFile{f: f, size: size}, nil
+}
+
+// takeSpare turns the spare, if one is ready and at least size bytes, into
+// segment id with base index base: it renames it to the segment's name,
+// writes the header and syncs the header and the directory, so the result
+// is what createSegment would have made. ok is false (and err nil) when
+// there is no usable spare. Caller holds wmu.
+func (w *WAL) takeSpare(id, base uint64, size int64) (s *segment, ok bool, err error) {
+	w.spareMu.Lock()
+	sp := w.spare
+	if sp != nil && sp.size >= size {
+		w.spare = nil
+	}
+	w.spareMu.Unlock()
+	if sp == nil || sp.size < size {
+		return nil, false, nil
+	}
+	defer w.kickPreallocator()
+	name := segName(id)
+	fail := func(err error) (*segment, bool, error) {
+		_ = sp.f.Close()
+		_ = w.fs.Remove(w.path(name))
+		return nil, true, err
+	}
+	if err := w.fs.Rename(w.path(spareName), w.path(name)); err != nil {
+		_ = sp.f.Close()
+		_ = w.fs.Remove(w.path(spareName))
+		return nil, true, err
+	}
+	if _, err := sp.f.WriteAt(encodeSegHeader(id, base), 0); err != nil {
+		return fail(err)
+	}
+	if !w.cfg.NoSync {
+		if err := sp.f.Sync(); err != nil {
+			return fail(err)
+		}
+		if err := w.fs.SyncDir(w.dir); err != nil {
+			return fail(err)
+		}
+	}
+	return &segment{
+		meta:     segMeta{ID: id, Base: base},
+		name:     name,
+		f:        sp.f,
+		writeOff: segHeaderSize,
+		size:     sp.size,
+	}, true, nil
+}
+
+// stopPreallocator stops preallocating, waits for a creation in progress
+// (abandoned between chunks) and removes the spare file. It is idempotent.
+func (w *WAL) stopPreallocator() {
+	w.spareMu.Lock()
+	w.spareStopped = true
+	w.spareMu.Unlock()
+	w.spareWG.Wait()
+	w.spareMu.Lock()
+	sp := w.spare
+	w.spare = nil
+	w.spareMu.Unlock()
+	if sp != nil {
+		_ = sp.f.Close()
+		if err := w.fs.Remove(w.path(spareName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			w.logger.Warn("wal: remove spare segment", "err", err)
+		}
+	}
+}

@@ -1,0 +1,115 @@
+package wal_test
+
+import (
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/raft"
+	"github.com/stretchr/testify/require"
+
+	"github.com/keeldb/keel/internal/faultfs"
+	"github.com/keeldb/keel/wal"
+)
+
+// createCountingFS counts the segment files created under their own name
+// (createSegment, which zero-fills on the caller's goroutine), as opposed
+// to spares renamed into place.
+type createCountingFS struct {
+	wal.FS
+	created atomic.Int64
+}
+
+func (c *createCountingFS) OpenFile(name string, flag int, perm os.FileMode) (wal.File, error) {
+	if flag&os.O_CREATE != 0 && filepath.Ext(name) == ".seg" {
+		c.created.Add(1)
+	}
+	return c.FS.OpenFile(name, flag, perm)
+}
+
+// waitSpare waits (generously) until w has a preallocated spare segment.
+func waitSpare(tb testing.TB, w *wal.WAL) {
+	tb.Helper()
+	require.Eventually(tb, w.SpareReady, 10*time.Second, time.Millisecond, "no spare segment was preallocated")
+}
+
+// TestRotationUsesPreallocatedSegment checks that, with a spare ready,
+// starting a segment creates no segment file on the write path (the spare,
+// zero-filled in the background, is renamed into place), that a fresh
+// spare follows each use, and that the data reads back after a reopen.
+func TestRotationUsesPreallocatedSegment(t *testing.T) {
+	const segSize = 64 << 10
+	fsys := &createCountingFS{FS: faultfs.New()}
+	cfg := wal.Config{FS: fsys, SegmentSize: segSize}
+	w, err := wal.Open(memDir, cfg)
+	require.NoError(t, err)
+	defer func() { w.Close() }()
+
+	var want []*raft.Log
+	store := func(l *raft.Log) int64 {
+		waitSpare(t, w)
+		before := fsys.created.Load()
+		require.NoError(t, w.StoreLogs([]*raft.Log{l}))
+		want = append(want, l)
+		return fsys.created.Load() - before
+	}
+	// The first segment and two rotations, each taking the spare.
+	var idx uint64
+	for seg := 0; seg < 3; seg++ {
+		idx++
+		n := store(&raft.Log{Index: idx, Term: 1, Type: raft.LogCommand, Data: make([]byte, 40<<10)})
+		require.Zero(t, n, "segment %d was created on the write path", seg+1)
+	}
+	segs := segFiles(t, fsys, memDir)
+	require.Len(t, segs, 3, "each 40 KiB batch needs its own 64 KiB segment")
+
+	require.NoError(t, w.Close())
+	w, err = wal.Open(memDir, cfg)
+	require.NoError(t, err)
+	requireLogs(t, w, want)
+}
+
+// TestOversizedBatchKeepsSpare checks that a batch larger than a segment
+// gets a segment of its own (the spare is too small) and that the spare is
+// still used by the next ordinary rotation.
+func TestOversizedBatchKeepsSpare(t *testing.T) {
+	const segSize = 4 << 10
+	fsys := &createCountingFS{FS: faultfs.New()}
+	w, err := wal.Open(memDir, wal.Config{FS: fsys, SegmentSize: segSize})
+	require.NoError(t, err)
+	defer w.Close()
+	waitSpare(t, w)
+	require.NoError(t, w.StoreLogs([]*raft.Log{{Index: 1, Term: 1, Data: make([]byte, 3*segSize)}}))
+	require.Equal(t, int64(1), fsys.created.Load(), "the oversized batch gets a segment of its own")
+	require.True(t, w.SpareReady(), "the spare is kept for a segment it fits")
+	require.NoError(t, w.StoreLogs([]*raft.Log{{Index: 2, Term: 1, Data: []byte("small")}}))
+	require.Equal(t, int64(1), fsys.created.Load(), "the next rotation takes the spare")
+	requireLogs(t, w, []*raft.Log{{Index: 1, Term: 1, Data: make([]byte, 3*segSize)}, {Index: 2, Term: 1, Data: []byte("small")}})
+}
+
+// TestSpareFileLifecycle checks that Close removes the spare file and that
+// Open removes one left behind by a crash, and that neither is mistaken for
+// a segment.
+func TestSpareFileLifecycle(t *testing.T) {
+	fsys := faultfs.New()
+	spare := filepath.Join(memDir, "next.seg.tmp")
+	w, err := wal.Open(memDir, wal.Config{FS: fsys, SegmentSize: 1 << 10})
+	require.NoError(t, err)
+	waitSpare(t, w)
+	require.NoError(t, w.StoreLogs(makeLogs(1, 3, 1)))
+	require.NoError(t, w.Close())
+	names, err := fsys.ReadDir(memDir)
+	require.NoError(t, err)
+	require.NotContains(t, names, "next.seg.tmp", "Close removes the spare")
+
+	// A crash leaves a spare behind (durable, since it was synced).
+	require.NoError(t, fsys.WriteFile(spare, make([]byte, 1<<10)))
+	w, err = wal.Open(memDir, wal.Config{FS: fsys, SegmentSize: 1 << 10})
+	require.NoError(t, err)
+	defer w.Close()
+	requireLogs(t, w, makeLogs(1, 3, 1))
+	require.NoError(t, w.StoreLogs(makeLogs(4, 2, 1)))
+	requireLogs(t, w, makeLogs(1, 5, 1))
+}
