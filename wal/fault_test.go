@@ -119,6 +119,7 @@ func TestOneSyncPerBatch(t *testing.T) {
 	w := openMem(t, fsys, 1<<20)
 	defer w.Close()
 	require.NoError(t, w.StoreLogs(makeLogs(1, 1, 1))) // creates the segment
+	waitSpare(t, w)                                    // the background preallocation syncs too
 	before := fsys.Count(faultfs.OpSync)
 	for i := uint64(0); i < 10; i++ {
 		require.NoError(t, w.StoreLogs(makeLogs(2+i*16, 16, 1)))
