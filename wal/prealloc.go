@@ -62,29 +62,32 @@ func (w *WAL) createSpare() (*spareFile, error) {
 		_ = w.fs.Remove(w.path(spareName))
 		return nil, err
 	}
-	const chunk = 1 << 20
-	zeros := make([]byte, min(chunk, size))
-	for off := int64(0); off < size; off += int64(len(zeros)) {
+	stopped := func() bool {
 		w.spareMu.Lock()
-		stopped := w.spareStopped
-		w.spareMu.Unlock()
-		if stopped {
-			return fail(errSpareStopped)
-		}
-		n := min(int64(len(zeros)), size-off)
-		if _, err := f.WriteAt(zeros[:n], off); err != nil {
-			return fail(err)
-		}
+		defer w.spareMu.Unlock()
+		return w.spareStopped
+	}
+	if stopped() {
+		return fail(errSpareStopped)
+	}
+	err = writeZeros(f, 0, size, func(end int64) error {
 		// Sync as we go: on file systems that order data before metadata
 		// (ext4 data=ordered), a journal commit, such as the meta file's
 		// rename at the next rotation, must first write back every dirty
 		// block of newly allocated space, so a large unsynced spare would
 		// stall it.
-		if end := off + n; !w.cfg.NoSync && (end%spareSyncEvery == 0 || end == size) {
+		if !w.cfg.NoSync && (end%spareSyncEvery == 0 || end == size) {
 			if err := f.Sync(); err != nil {
-				return fail(err)
+				return err
 			}
 		}
+		if end < size && stopped() {
+			return errSpareStopped
+		}
+		return nil
+	})
+	if err != nil {
+		return fail(err)
 	}
 	if !w.cfg.NoSync {
 		if err := w.fs.SyncDir(w.dir); err != nil {

@@ -101,6 +101,26 @@ func (s *segment) count() uint64 { return uint64(len(s.locs)) }
 // last is the index of the last live entry (Base-1 when empty).
 func (s *segment) last() uint64 { return s.meta.Base + s.count() - 1 }
 
+// writeZeros writes zeros to f over [from, to) in chunks of up to 1 MiB,
+// calling afterChunk (if not nil) with the end offset of each chunk; an
+// error from it stops the writing.
+func writeZeros(f File, from, to int64, afterChunk func(end int64) error) error {
+	const chunk = 1 << 20
+	zeros := make([]byte, min(chunk, max(to-from, 0)))
+	for off := from; off < to; off += int64(len(zeros)) {
+		n := min(int64(len(zeros)), to-off)
+		if _, err := f.WriteAt(zeros[:n], off); err != nil {
+			return err
+		}
+		if afterChunk != nil {
+			if err := afterChunk(off + n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 // createSegment creates and preallocates a new segment file (header, then
 // zeros up to size), syncs it and the directory.
 func createSegment(fsys FS, dir string, id, base uint64, size int64, noSync bool) (*segment, error) {
@@ -119,13 +139,8 @@ func createSegment(fsys FS, dir string, id, base uint64, size int64, noSync bool
 	// Write real zeros rather than leaving a sparse file, so later appends
 	// do not allocate blocks (a cheaper fdatasync) and the unwritten region
 	// reads as zeros, which recovery recognises as the end of the log.
-	const chunk = 1 << 20
-	zeros := make([]byte, min(chunk, size))
-	for off := int64(segHeaderSize); off < size; off += int64(len(zeros)) {
-		n := min(int64(len(zeros)), size-off)
-		if _, err := f.WriteAt(zeros[:n], off); err != nil {
-			return fail(err)
-		}
+	if err := writeZeros(f, segHeaderSize, size, nil); err != nil {
+		return fail(err)
 	}
 	if !noSync {
 		if err := f.Sync(); err != nil {
