@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -29,7 +30,7 @@ import (
 // (porcupine), the watch guarantees against the applied history, equal
 // state on every member, lease safety, that the load was real and that
 // every scheduled fault was injected. KEEL_CHAOS=30m soaks; KEEL_CHAOS_SEED
-// replays a run.
+// replays a run; KEEL_CHAOS_KINDS=kill-member,restart limits the faults.
 
 // inprocKinds are the faults this tier injects (process pauses are the
 // process tier's).
@@ -37,6 +38,23 @@ var inprocKinds = []chaos.FaultKind{
 	chaos.PartitionLeader, chaos.PartitionMinority, chaos.OneWayLoss, chaos.Delay, chaos.Flap,
 	chaos.KillMember, chaos.KillLeader, chaos.KillAll, chaos.FsyncFail, chaos.SlowFsync,
 	chaos.CrashLoseUnsynced, chaos.Restart,
+}
+
+// chaosKinds returns inprocKinds, or the comma-separated fault kinds of
+// KEEL_CHAOS_KINDS (a soak aimed at some faults), failing tb on a kind this
+// tier does not inject.
+func chaosKinds(tb testing.TB) []chaos.FaultKind {
+	env := os.Getenv("KEEL_CHAOS_KINDS")
+	if env == "" {
+		return inprocKinds
+	}
+	var kinds []chaos.FaultKind
+	for _, k := range strings.Split(env, ",") {
+		kind := chaos.FaultKind(strings.TrimSpace(k))
+		require.Contains(tb, inprocKinds, kind, "KEEL_CHAOS_KINDS")
+		kinds = append(kinds, kind)
+	}
+	return kinds
 }
 
 // chaosCluster is a cluster whose members can be crashed, partitioned and
@@ -52,16 +70,14 @@ type chaosCluster struct {
 
 // newChaosCluster starts n members whose data dirs and logs live in dir
 // (the run's artifacts directory, kept when the run fails).
-func newChaosCluster(tb testing.TB, n int, dir string) *chaosCluster {
+func newChaosCluster(tb testing.TB, n int, dir string, ports *portRegistry) *chaosCluster {
 	tb.Helper()
 	c := &chaosCluster{tb: tb, net: keel.NewTestNet(), cfgs: make([]keel.Config, n), fs: make([]*faultfs.FS, n), store: make([]*keel.Store, n)}
 	peers := make([]keel.Peer, n)
 	lns := make([]net.Listener, n)
 	for i := range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(tb, err)
-		lns[i] = ln
-		peers[i] = keel.Peer{ID: fmt.Sprintf("m%d", i), Addr: ln.Addr().String()}
+		lns[i] = ports.listen(tb)
+		peers[i] = keel.Peer{ID: fmt.Sprintf("m%d", i), Addr: lns[i].Addr().String()}
 	}
 	for i := range n {
 		c.fs[i] = faultfs.New()
@@ -87,8 +103,54 @@ func newChaosCluster(tb testing.TB, n int, dir string) *chaosCluster {
 				_ = s.Close()
 			}
 		}
+		for _, p := range peers {
+			ports.release(p.Addr)
+		}
 	})
 	return c
+}
+
+// portRegistry hands out loopback ports to the clusters that run at once,
+// never one another live cluster holds: a killed member's port is free in
+// the kernel until the member restarts on it, and a new cluster given it
+// could not restart that member. It is safe for concurrent use.
+type portRegistry struct {
+	mu   sync.Mutex
+	used map[string]bool
+}
+
+func newPortRegistry() *portRegistry { return &portRegistry{used: map[string]bool{}} }
+
+// listen returns a listener on a port no live cluster holds, and reserves
+// it until release.
+func (r *portRegistry) listen(tb testing.TB) net.Listener {
+	tb.Helper()
+	var held []net.Listener // taken ports, kept open so the kernel moves on
+	defer func() {
+		for _, l := range held {
+			_ = l.Close()
+		}
+	}()
+	for {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(tb, err)
+		r.mu.Lock()
+		taken := r.used[ln.Addr().String()]
+		if !taken {
+			r.used[ln.Addr().String()] = true
+		}
+		r.mu.Unlock()
+		if !taken {
+			return ln
+		}
+		held = append(held, ln)
+	}
+}
+
+func (r *portRegistry) release(addr string) {
+	r.mu.Lock()
+	delete(r.used, addr)
+	r.mu.Unlock()
 }
 
 func (c *chaosCluster) get(i int) *keel.Store {
@@ -383,17 +445,17 @@ type chaosRunResult struct {
 
 // runChaos runs one seeded schedule and checks it; it fails tb on any
 // violation, after saving artifacts.
-func runChaos(t *testing.T, seed int64) chaosRunResult {
+func runChaos(t *testing.T, seed int64, ports *portRegistry) chaosRunResult {
 	art := chaos.NewArtifacts(t)
 	rng := rand.New(rand.NewSource(seed))
 	sched, err := chaos.GenerateSchedule(seed, chaos.ScheduleConfig{
-		Members: 3, Length: 1200 * time.Millisecond, Kinds: inprocKinds,
+		Members: 3, Length: 1200 * time.Millisecond, Kinds: chaosKinds(t),
 		MinGap: 100 * time.Millisecond, MaxGap: 400 * time.Millisecond,
 		MinFault: 200 * time.Millisecond, MaxFault: 800 * time.Millisecond, MaxFaults: 2,
 	})
 	require.NoError(t, err)
 	t.Logf("chaos: seed %d schedule %s", seed, sched)
-	c := newChaosCluster(t, 3, art.Dir)
+	c := newChaosCluster(t, 3, art.Dir, ports)
 	rec := chaos.NewRecorder()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -573,6 +635,7 @@ func TestChaosInProcess(t *testing.T) {
 		failed  atomic.Int64
 		done    atomic.Int64
 		wg      sync.WaitGroup
+		ports   = newPortRegistry()
 	)
 	start := time.Now()
 	for range chaosParallel {
@@ -584,7 +647,7 @@ func TestChaosInProcess(t *testing.T) {
 				}
 				s := seed + i
 				ok := t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) {
-					r := runChaos(t, s)
+					r := runChaos(t, s, ports)
 					mu.Lock()
 					defer mu.Unlock()
 					for k, n := range r.faults {
@@ -631,6 +694,6 @@ func TestChaosRegressions(t *testing.T) {
 		{name: "pipeline deadlock and short calls into a black hole", seed: 1795602553068668710},
 		{name: "linearizable read after one-way loss and delay", seed: 1795602553068668715},
 	} {
-		t.Run(tc.name, func(t *testing.T) { runChaos(t, tc.seed) })
+		t.Run(tc.name, func(t *testing.T) { runChaos(t, tc.seed, newPortRegistry()) })
 	}
 }

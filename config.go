@@ -42,6 +42,13 @@ type Config struct {
 	// each member. Empty means a single-member cluster. Peers is only used
 	// to bootstrap a new Dir; on reopen, membership comes from the raft log.
 	Peers []Peer
+	// ClusterToken distinguishes clusters bootstrapped with the same Peers
+	// (etcd's --initial-cluster-token): give each cluster its own, the
+	// same on all of its first members. The cluster ID is derived from
+	// Peers (IDs and addresses) and ClusterToken when a Dir is
+	// bootstrapped and persisted in it; members accept connections only
+	// from members with the same cluster ID. Default "".
+	ClusterToken string
 	// TLS, when non-nil, secures all member traffic with TLS: it is used
 	// both to accept and to dial, so give it certificates, RootCAs and
 	// (for mutual TLS) ClientCAs with ClientAuth set. nil means plaintext.

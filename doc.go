@@ -101,6 +101,12 @@
 // # Caveats
 //
 //   - A Dir belongs to one member; reopening it with another ID fails.
+//   - A Dir belongs to one cluster. The cluster ID is derived at bootstrap
+//     from Peers (IDs and addresses) and Config.ClusterToken and kept in
+//     the Dir; members talk only to members with the same cluster ID, so a
+//     process of another cluster that reaches a member's address (a stale
+//     member, a reused port or IP) is refused rather than mixed in. Give
+//     clusters bootstrapped with identical Peers distinct ClusterTokens.
 //   - Membership is fixed at bootstrap (Peers); adding and removing members
 //     at run time is not available yet. Reopening a member keeps the
 //     address recorded at bootstrap, so give members fixed addresses.

@@ -51,11 +51,25 @@ func loadIdentity(dir string, cfg Config) (identity, error) {
 		}
 		id.MemberID = hex.EncodeToString(r[:])
 	}
-	ids := []string{id.MemberID}
-	if len(cfg.Peers) > 0 {
+	id.ClusterID = clusterID(id.MemberID, cfg.Peers, cfg.ClusterToken)
+	b, err = json.Marshal(id)
+	if err != nil {
+		return identity{}, err
+	}
+	return id, writeFileAtomic(path, b)
+}
+
+// clusterID derives the ID of a new cluster from what every first member
+// is given alike: the Peers (IDs and addresses, in any order) and the
+// ClusterToken; a single member's cluster uses its own ID. Two clusters
+// bootstrapped with different peer addresses or tokens get different IDs,
+// so their members refuse each other's connections (transport.Config).
+func clusterID(self string, peers []Peer, token string) uint64 {
+	ids := []string{self + "\x00"}
+	if len(peers) > 0 {
 		ids = ids[:0]
-		for _, p := range cfg.Peers {
-			ids = append(ids, p.ID)
+		for _, p := range peers {
+			ids = append(ids, p.ID+"\x00"+p.Addr)
 		}
 	}
 	slices.Sort(ids)
@@ -64,12 +78,8 @@ func loadIdentity(dir string, cfg Config) (identity, error) {
 		h.Write([]byte(s))
 		h.Write([]byte{0})
 	}
-	id.ClusterID = h.Sum64()
-	b, err = json.Marshal(id)
-	if err != nil {
-		return identity{}, err
-	}
-	return id, writeFileAtomic(path, b)
+	h.Write([]byte(token))
+	return h.Sum64()
 }
 
 // memberNumber maps a member ID to the uint64 reported in headers.

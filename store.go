@@ -129,7 +129,7 @@ func (s *Store) open() error {
 		return fmt.Errorf("keel: open snapshots: %w", err)
 	}
 	s.trans, err = transport.Listen(transport.Config{
-		Addr: cfg.Addr, AdvertiseAddr: cfg.AdvertiseAddr, TLS: cfg.TLS,
+		Addr: cfg.Addr, AdvertiseAddr: cfg.AdvertiseAddr, TLS: cfg.TLS, ClusterID: s.id.ClusterID,
 		Logger: s.log, Handler: s.handleRPC, Inline: s.inlineRPC, Listener: cfg.Listener, Dial: cfg.Dial,
 		RaftLogger: hl.Named("transport"),
 	})
@@ -246,8 +246,10 @@ func (s *Store) close(transfer bool) error {
 }
 
 // crash stops the member the way a killed process would stop (for tests):
-// no leadership hand-over, and the key-value database keeps only what it
-// had committed; on reopen the raft log replays the rest.
+// no leadership hand-over, the key-value database keeps only what it had
+// committed, and the raft log is closed without syncing (its unsynced
+// writes survive unless the test's file system then drops them, as a power
+// cut would); on reopen the raft log replays the rest.
 func (s *Store) crash() error {
 	s.closeOnce.Do(func() {
 		close(s.stop)
@@ -258,7 +260,8 @@ func (s *Store) crash() error {
 }
 
 // closeParts shuts down whatever open started, in reverse order; abandon
-// drops the database's uncommitted changes instead of committing them.
+// drops the database's uncommitted changes instead of committing them and
+// closes the raft log without syncing it.
 func (s *Store) closeParts(abandon bool) error {
 	var errs []error
 	if s.raft != nil {
@@ -275,7 +278,11 @@ func (s *Store) closeParts(abandon bool) error {
 		errs = append(errs, s.trans.Close())
 	}
 	if s.wal != nil {
-		errs = append(errs, s.wal.Close())
+		if abandon {
+			errs = append(errs, s.wal.Abandon())
+		} else {
+			errs = append(errs, s.wal.Close())
+		}
 	}
 	if s.kv != nil {
 		if abandon {

@@ -333,7 +333,7 @@ func requireClosedByPeer(t *testing.T, c net.Conn) {
 
 func TestGarbageOnTheWire(t *testing.T) {
 	hdr := func(kind byte, length uint32) []byte {
-		b := []byte{headerRPC, kind, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}
+		b := append(encodeHeader(headerRPC, 0), kind, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0)
 		return append(b, byte(length>>24), byte(length>>16), byte(length>>8), byte(length))
 	}
 	tests := []struct {

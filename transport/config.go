@@ -34,6 +34,14 @@ type Config struct {
 	TLS *tls.Config
 	// Logger receives the transport's logs; nil discards them.
 	Logger *slog.Logger
+	// ClusterID identifies the cluster this member belongs to. Every
+	// connection opens with the dialer's ClusterID, and a member accepts
+	// only connections whose ClusterID equals its own, so a process of
+	// another cluster that reaches this address (a stale member, or one
+	// whose peer's address was reused) cannot mix its raft log or requests
+	// with this cluster's. The zero value is a valid ID: transports that
+	// leave it zero talk only to each other.
+	ClusterID uint64
 	// Handler serves Call from peers; nil makes calls to this member fail
 	// with ErrNoHandler.
 	Handler Handler

@@ -7,10 +7,15 @@
 // # Connections
 //
 // Every connection starts, after the TLS handshake when Config.TLS is set,
-// with one header byte: 'R' hands the connection to raft's
-// NetworkTransport (see Transport.Raft), 'K' starts a Keel RPC connection.
-// Any other byte, or no byte within Config.RaftTimeout, closes the
-// connection (logged). With TLS the same *tls.Config is used to accept and
+// with one header byte and the dialer's Config.ClusterID (8 bytes,
+// big-endian): 'R' hands the connection to raft's NetworkTransport (see
+// Transport.Raft), 'K' starts a Keel RPC connection, which the acceptor
+// acknowledges with 'K'. Any other byte, a header not complete within
+// Config.RaftTimeout, or a ClusterID other than the acceptor's closes the
+// connection (logged); an RPC dial to a member of another cluster fails
+// with ErrClusterMismatch (and ErrUnreachable: nothing was sent), so two
+// clusters never exchange raft messages even when one reaches the other's
+// address. With TLS the same *tls.Config is used to accept and
 // to dial, so setting ClientCAs and ClientAuth gives mutual TLS on both
 // protocols. Any certificate the CA accepts may speak raft: identity is not
 // bound to a raft ServerID.

@@ -42,6 +42,12 @@ var (
 	// unknown protocol byte; the connection is closed.
 	ErrBadHeader = errors.New("transport: unknown connection header")
 
+	// ErrClusterMismatch means the peer at the address belongs to another
+	// cluster (its Config.ClusterID differs). A dial wraps it with
+	// ErrUnreachable: nothing was delivered. The accepting side logs it
+	// and closes the connection.
+	ErrClusterMismatch = errors.New("transport: peer belongs to another cluster")
+
 	// ErrInvalidConfig is returned by Listen for an unusable Config.
 	ErrInvalidConfig = errors.New("transport: invalid config")
 )

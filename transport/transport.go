@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -15,11 +16,21 @@ import (
 )
 
 // Connection header bytes: the first byte of every connection (after the
-// TLS handshake when TLS is on) selects the protocol spoken on it.
+// TLS handshake when TLS is on) selects the protocol spoken on it; the
+// dialer's Config.ClusterID follows it (8 bytes, big-endian).
 const (
 	headerRaft byte = 'R' // hashicorp/raft NetworkTransport stream
 	headerRPC  byte = 'K' // Keel request/response frames (frame.go)
+	// headerReject is an RPC connection's acknowledgement when the
+	// dialer's cluster ID is not the acceptor's.
+	headerReject byte = 'X'
+	headerLen         = 1 + 8
 )
+
+// encodeHeader returns the opening bytes of a connection of kind header.
+func encodeHeader(header byte, clusterID uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{header}, clusterID)
+}
 
 // Transport is one member's listener multiplexing raft traffic and Keel
 // RPCs, plus the client side of both. It is safe for concurrent use.
@@ -198,8 +209,9 @@ func (t *Transport) acceptLoop() {
 	}
 }
 
-// handleConn completes the TLS handshake, reads the header byte and
-// dispatches the connection to raft or to the RPC server.
+// handleConn completes the TLS handshake, reads the header, closes the
+// connection if it comes from another cluster, and dispatches it to raft
+// or to the RPC server.
 func (t *Transport) handleConn(raw net.Conn) {
 	defer t.wg.Done()
 	handedOff := false
@@ -219,9 +231,20 @@ func (t *Transport) handleConn(raw net.Conn) {
 		}
 		c = tc
 	}
-	var hdr [1]byte
+	var hdr [headerLen]byte
 	if _, err := io.ReadFull(c, hdr[:]); err != nil {
 		t.log.Debug("reading connection header failed", "remote", raw.RemoteAddr().String(), "err", err)
+		return
+	}
+	if id := binary.BigEndian.Uint64(hdr[1:]); id != t.cfg.ClusterID && (hdr[0] == headerRaft || hdr[0] == headerRPC) {
+		// A member of another cluster (a stale process, or one whose peer
+		// address now belongs to this member): talking to it would mix
+		// two clusters' raft logs.
+		t.log.Warn("closing connection from another cluster", "remote", raw.RemoteAddr().String(),
+			"err", ErrClusterMismatch, "cluster_id", fmt.Sprintf("%016x", t.cfg.ClusterID), "remote_cluster_id", fmt.Sprintf("%016x", id))
+		if hdr[0] == headerRPC {
+			_, _ = c.Write([]byte{headerReject})
+		}
 		return
 	}
 	switch hdr[0] {
@@ -249,8 +272,8 @@ func (t *Transport) handleConn(raw net.Conn) {
 }
 
 // dial opens an outgoing connection to addr, runs the TLS handshake and
-// writes the header byte (for RPC connections, then waits for the peer's
-// one-byte acknowledgement), all bounded by ctx. Errors wrap ErrUnreachable
+// writes the header (for RPC connections, then waits for the peer's
+// one-byte acknowledgement or rejection), all bounded by ctx. Errors wrap ErrUnreachable
 // (and ctx's error when it ended the dial).
 func (t *Transport) dial(ctx context.Context, addr string, header byte) (net.Conn, error) {
 	if t.ctx.Err() != nil {
@@ -298,7 +321,7 @@ func (t *Transport) dial(ctx context.Context, addr string, header byte) (net.Con
 		}
 		c = tc
 	}
-	if _, err := c.Write([]byte{header}); err != nil {
+	if _, err := c.Write(encodeHeader(header, t.cfg.ClusterID)); err != nil {
 		return fail(err)
 	}
 	if header == headerRPC {
@@ -306,7 +329,11 @@ func (t *Transport) dial(ctx context.Context, addr string, header byte) (net.Con
 		if _, err := io.ReadFull(c, ack[:]); err != nil {
 			return fail(err)
 		}
-		if ack[0] != headerRPC {
+		switch ack[0] {
+		case headerRPC:
+		case headerReject:
+			return fail(fmt.Errorf("%w: %s belongs to another cluster", ErrClusterMismatch, addr))
+		default:
 			return fail(fmt.Errorf("%w: ack %d", ErrBadHeader, ack[0]))
 		}
 	}

@@ -212,3 +212,46 @@ func TestSyncModeDurableIsLastIndex(t *testing.T) {
 	require.Equal(t, uint64(4), w.Durable())
 	require.NoError(t, w.WaitDurable(context.Background(), 4))
 }
+
+func TestAbandonDoesNotSync(t *testing.T) {
+	tests := []struct {
+		name      string
+		powerCut  bool   // the file system drops unsynced writes after Abandon
+		wantCount uint64 // entries a reopen finds
+	}{
+		{name: "killed process keeps written batches", wantCount: 14},
+		{name: "power cut loses unsynced batches", powerCut: true, wantCount: 10},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := faultfs.New()
+			w := openDeferred(t, fsys, 1<<20)
+			require.NoError(t, w.StoreLogs(makeLogs(1, 10, 1)))
+			require.NoError(t, w.WaitDurable(context.Background(), 10))
+			gate := newSegSyncGate(fsys)
+			defer gate.release()
+			require.NoError(t, w.StoreLogs(makeLogs(11, 4, 1)))
+			<-gate.entered // the syncer is inside the sync of 11..14
+
+			done := make(chan error, 1)
+			go func() { done <- w.Abandon() }()
+			// Abandon closes the WAL before it waits for the syncer (Close
+			// would flush first, and wait for the blocked sync).
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			require.ErrorIs(t, w.WaitDurable(ctx, 14), wal.ErrClosed)
+			if tc.powerCut {
+				fsys.Crash() // the sync in flight never completes
+			}
+			gate.release()
+			require.NoError(t, <-done)
+			require.NoError(t, w.Close(), "Close after Abandon is a no-op")
+			require.ErrorIs(t, w.StoreLogs(makeLogs(15, 1, 1)), wal.ErrClosed)
+
+			fsys.SetSyncHook(nil)
+			w2 := openMem(t, fsys, 1<<20)
+			defer w2.Close()
+			requireLogs(t, w2, makeLogs(1, int(tc.wantCount), 1))
+		})
+	}
+}

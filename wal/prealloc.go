@@ -145,8 +145,9 @@ func (w *WAL) takeSpare(id, base uint64, size int64) (s *segment, ok bool, err e
 }
 
 // stopPreallocator stops preallocating, waits for a creation in progress
-// (abandoned between chunks) and removes the spare file. It is idempotent.
-func (w *WAL) stopPreallocator() {
+// (abandoned between chunks) and closes the spare, removing its file when
+// remove is set. It is idempotent.
+func (w *WAL) stopPreallocator(remove bool) {
 	w.spareMu.Lock()
 	w.spareStopped = true
 	w.spareMu.Unlock()
@@ -155,10 +156,14 @@ func (w *WAL) stopPreallocator() {
 	sp := w.spare
 	w.spare = nil
 	w.spareMu.Unlock()
-	if sp != nil {
-		_ = sp.f.Close()
-		if err := w.fs.Remove(w.path(spareName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
-			w.logger.Warn("wal: remove spare segment", "err", err)
-		}
+	if sp == nil {
+		return
+	}
+	_ = sp.f.Close()
+	if !remove {
+		return
+	}
+	if err := w.fs.Remove(w.path(spareName)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		w.logger.Warn("wal: remove spare segment", "err", err)
 	}
 }

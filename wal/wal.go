@@ -97,7 +97,7 @@ func Open(dir string, cfg Config) (*WAL, error) {
 // A WAL dropped without Close keeps no goroutine running once a
 // preallocation in progress ends.
 func (w *WAL) Close() error {
-	w.stopPreallocator()
+	w.stopPreallocator(true)
 	w.stopSyncer()
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
@@ -116,6 +116,36 @@ func (w *WAL) Close() error {
 	w.notifyDurableLocked()
 	w.mu.Unlock()
 	return errors.Join(ferr, w.closeFiles())
+}
+
+// Abandon closes the WAL the way a crash would: it stops the syncer and
+// the preallocation and closes the files without syncing what was written
+// since the last sync (with Config.DeferSync), so a file system that then
+// loses unsynced writes (a power cut) loses those batches, while one that
+// keeps them (a killed process, whose writes sit in the page cache) keeps
+// them for the next Open. The spare segment file is left for Open to
+// remove. It exists for crash tests of code built on the WAL. Like Close it
+// is idempotent, and whichever of the two runs first decides.
+func (w *WAL) Abandon() error {
+	w.stopPreallocator(false)
+	// Closed first, so that a sync the syncer has not started yet is
+	// skipped (syncPending checks) rather than run.
+	w.wmu.Lock()
+	w.mu.Lock()
+	already := w.closed
+	if !already {
+		w.closed = true
+		w.notifyDurableLocked()
+	}
+	w.mu.Unlock()
+	w.wmu.Unlock()
+	if already {
+		return nil
+	}
+	w.stopSyncer()
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	return w.closeFiles()
 }
 
 func (w *WAL) closeFiles() error {
