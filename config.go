@@ -90,9 +90,9 @@ type Config struct {
 	// the log after a crash. Default 100ms.
 	CommitInterval time.Duration
 	// WALSegmentSize is the preallocated size of each raft log segment.
-	// Default 64 MiB. The next segment is preallocated in the background
-	// (one more file of this size on disk) so that starting a segment does
-	// not stall writes.
+	// Default 64 MiB. Once a segment is half full the next one is
+	// preallocated in the background (one more file of this size on disk)
+	// so that starting a segment does not stall writes.
 	WALSegmentSize int64
 
 	// AutoCompactRevisions, when positive, makes the leader compact history

@@ -76,6 +76,7 @@ func (w *WAL) StoreLogs(logs []*raft.Log) error {
 		w.recomputeBoundsLocked()
 		w.mu.Unlock()
 		w.kickSyncer()
+		w.kickPreallocatorIfWanted()
 		return nil
 	}
 	if !w.cfg.NoSync {
@@ -91,6 +92,7 @@ func (w *WAL) StoreLogs(logs []*raft.Log) error {
 	w.recomputeBoundsLocked()
 	w.setDurableLocked(w.last)
 	w.mu.Unlock()
+	w.kickPreallocatorIfWanted()
 	return nil
 }
 

@@ -24,7 +24,8 @@
 //     is fsynced, before the meta lists it. A batch larger than a segment
 //     gets a segment of its own, sized to fit.
 //   - next.seg.tmp: the next segment, preallocated in the background (zeros,
-//     fsynced) after Open and after each rotation. Rotation renames it to
+//     fsynced) once the tail segment is half full, or when there is no open
+//     tail segment (an empty log, a sealed tail). Rotation renames it to
 //     the new segment's name, writes the header and fsyncs the header and
 //     the directory, so the SegmentSize bytes of zeros are not written on
 //     the write path; without a ready spare it creates the segment itself.
@@ -171,8 +172,8 @@
 //     lock it.
 //   - Config.NoSync makes every write unsafe against OS crashes.
 //   - The spare segment takes SegmentSize bytes of disk beyond the live
-//     segments, and writing it competes for the disk with the log's own
-//     syncs (once per segment). A rotation that finds no spare ready (two
+//     segments while the tail is more than half full, and writing it
+//     competes for the disk with the log's own syncs (once per segment). A rotation that finds no spare ready (two
 //     rotations in quick succession) creates the segment on the write path.
 //   - The crash model is that of a POSIX file system with fsync and an
 //     fsync of the directory after create, rename and unlink; torn writes
@@ -180,6 +181,4 @@
 //     internal/faultfs). Reordered, partially persisted unsynced writes are
 //     detected as ErrCorrupt when a later frame survives, rather than
 //     silently dropped.
-//   - There is no read cache; wrap the WAL in raft.NewLogCache if replication
-//     re-reads recent entries often.
 package wal

@@ -22,6 +22,29 @@ type spareFile struct {
 	size int64
 }
 
+// spareWanted reports whether the next rotation is near enough to
+// preallocate for: there is no open tail segment (the next batch starts
+// one), or the tail is at least half full. Preallocating no earlier keeps a
+// WAL that never fills its segment from writing (and keeping) SegmentSize
+// bytes of zeros it may never use. Caller holds wmu (or has exclusive
+// access).
+func (w *WAL) spareWanted() bool {
+	n := len(w.segs)
+	if n == 0 || w.segs[n-1].meta.Sealed {
+		return true
+	}
+	t := w.segs[n-1]
+	return t.writeOff >= t.size/2
+}
+
+// kickPreallocatorIfWanted kicks the preallocator when spareWanted. Caller
+// holds wmu (or has exclusive access).
+func (w *WAL) kickPreallocatorIfWanted() {
+	if w.spareWanted() {
+		w.kickPreallocator()
+	}
+}
+
 // kickPreallocator starts a goroutine that creates a spare, unless one is
 // ready or being created, or Close has begun. It never blocks; the
 // goroutine exits once the spare is ready, so a WAL abandoned without
@@ -112,7 +135,6 @@ func (w *WAL) takeSpare(id, base uint64, size int64) (s *segment, ok bool, err e
 	if sp == nil || sp.size < size {
 		return nil, false, nil
 	}
-	defer w.kickPreallocator()
 	name := segName(id)
 	fail := func(err error) (*segment, bool, error) {
 		_ = sp.f.Close()

@@ -113,3 +113,32 @@ func TestSpareFileLifecycle(t *testing.T) {
 	require.NoError(t, w.StoreLogs(makeLogs(4, 2, 1)))
 	requireLogs(t, w, makeLogs(1, 5, 1))
 }
+
+// TestSpareOnlyOnceTailIsHalfFull checks when the next segment is
+// preallocated: for an empty log (its first batch needs a segment), then
+// not again until the new tail segment is half full.
+func TestSpareOnlyOnceTailIsHalfFull(t *testing.T) {
+	const segSize = 64 << 10
+	fsys := faultfs.New()
+	w, err := wal.Open(memDir, wal.Config{FS: fsys, SegmentSize: segSize})
+	require.NoError(t, err)
+	defer func() { w.Close() }()
+	waitSpare(t, w) // an empty log wants one
+
+	require.NoError(t, w.StoreLogs([]*raft.Log{{Index: 1, Term: 1, Data: make([]byte, 8<<10)}}))
+	require.False(t, w.SpareReady(), "the first segment took the spare")
+	require.NoError(t, w.StoreLogs([]*raft.Log{{Index: 2, Term: 1, Data: make([]byte, 8<<10)}}))
+	require.False(t, w.SpareReady(), "a tail a quarter full wants no spare")
+	names, err := fsys.ReadDir(memDir)
+	require.NoError(t, err)
+	require.NotContains(t, names, "next.seg.tmp")
+
+	require.NoError(t, w.StoreLogs([]*raft.Log{{Index: 3, Term: 1, Data: make([]byte, 20<<10)}}))
+	waitSpare(t, w) // past half: the next rotation is near
+
+	// Reopening a WAL whose tail is past half prepares the next one too.
+	require.NoError(t, w.Close())
+	w, err = wal.Open(memDir, wal.Config{FS: fsys, SegmentSize: segSize})
+	require.NoError(t, err)
+	waitSpare(t, w)
+}

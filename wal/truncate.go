@@ -93,6 +93,7 @@ func (w *WAL) DeleteRange(min, max uint64) error {
 	w.mu.Unlock()
 
 	w.removeSegmentFiles(drop)
+	w.kickPreallocatorIfWanted()
 	return nil
 }
 

@@ -86,7 +86,7 @@ func Open(dir string, cfg Config) (*WAL, error) {
 	if cfg.DeferSync {
 		w.startSyncer()
 	}
-	w.kickPreallocator()
+	w.kickPreallocatorIfWanted()
 	return w, nil
 }
 

@@ -67,7 +67,7 @@ func TestParseFlags(t *testing.T) {
 
 func TestChildArgsRoundTrip(t *testing.T) {
 	o, err := parseFlags([]string{"-targets", "keel-1,raft-boltdb-3", "-workloads", "W1,W4", "-w1", "7", "-keys", "9",
-		"-seed", "5", "-dir", "/data", "-cpuprofile", "/p"}, io.Discard)
+		"-seed", "5", "-dir", "/data", "-cpuprofile", "/p", "-trace", "/t"}, io.Discard)
 	require.NoError(t, err)
 	c, err := parseFlags(childArgs(o, "raft-boltdb-3", 2), io.Discard)
 	require.NoError(t, err)

@@ -64,9 +64,12 @@ type profileDirs struct {
 	Mem   string `json:"mem,omitempty"`
 	Mutex string `json:"mutex,omitempty"`
 	Block string `json:"block,omitempty"`
+	Trace string `json:"trace,omitempty"`
 }
 
-func (p profileDirs) any() bool { return p.CPU != "" || p.Mem != "" || p.Mutex != "" || p.Block != "" }
+func (p profileDirs) any() bool {
+	return p.CPU != "" || p.Mem != "" || p.Mutex != "" || p.Block != "" || p.Trace != ""
+}
 
 // options are the parsed flags. Child and Round are set only in a child.
 type options struct {
@@ -109,6 +112,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.Profiles.Mem, "memprofile", "", "directory for <target>-<round>-mem.pprof (heap after the last timed part)")
 	fs.StringVar(&o.Profiles.Mutex, "mutexprofile", "", "directory for <target>-<round>-mutex.pprof (timed parts only)")
 	fs.StringVar(&o.Profiles.Block, "blockprofile", "", "directory for <target>-<round>-block.pprof (timed parts only)")
+	fs.StringVar(&o.Profiles.Trace, "trace", "", "directory for <target>-<round>-trace-<part>.out (runtime/trace of each timed part; go tool trace)")
 	fs.DurationVar(&o.ChildTimeout, "child-timeout", 10*time.Minute, "kill a child that runs longer than this")
 	fs.StringVar(&o.Child, "child", "", "internal: run one target in this process")
 	fs.IntVar(&o.Round, "round", 0, "internal: the child's round")
@@ -238,6 +242,6 @@ func childArgs(o options, target string, round int) []string {
 		"-w4", strconv.Itoa(o.Counts.W4), "-w5", strconv.Itoa(o.Counts.W5), "-keys", strconv.Itoa(o.Counts.Keys),
 		"-seed", strconv.FormatUint(o.Seed, 10), "-dir", o.Dir,
 		"-cpuprofile", o.Profiles.CPU, "-memprofile", o.Profiles.Mem,
-		"-mutexprofile", o.Profiles.Mutex, "-blockprofile", o.Profiles.Block,
+		"-mutexprofile", o.Profiles.Mutex, "-blockprofile", o.Profiles.Block, "-trace", o.Profiles.Trace,
 	}
 }

@@ -55,7 +55,7 @@ func runParent(ctx context.Context, o options, exe string, stdout, stderr io.Wri
 	if fi, err := os.Stat(o.Dir); err != nil || !fi.IsDir() {
 		return fmt.Errorf("%w: -dir %q is not a directory", errUsage, o.Dir)
 	}
-	for _, d := range []string{o.Profiles.CPU, o.Profiles.Mem, o.Profiles.Mutex, o.Profiles.Block} {
+	for _, d := range []string{o.Profiles.CPU, o.Profiles.Mem, o.Profiles.Mutex, o.Profiles.Block, o.Profiles.Trace} {
 		if d != "" {
 			if err := os.MkdirAll(d, 0o755); err != nil {
 				return err

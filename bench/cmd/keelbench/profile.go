@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 
 	"github.com/google/pprof/profile"
 )
@@ -19,9 +20,9 @@ const (
 	blockProfileRateNs   = 10_000
 )
 
-// profiler writes a child's pprof profiles, covering only the timed parts
-// of the workloads: CPU profiling runs during each timed part and the parts
-// are merged; mutex and block sampling are switched on only during them;
+// profiler writes a child's pprof profiles and execution traces, covering
+// only the timed parts of the workloads: CPU profiling runs during each
+// timed part and the parts are merged; each part gets its own trace; mutex and block sampling are switched on only during them;
 // the heap profile is taken after the last timed part. A profiler with no
 // directories does nothing.
 type profiler struct {
@@ -29,6 +30,8 @@ type profiler struct {
 	// name is "<target>-<round>", the file name stem.
 	name string
 	cpu  []*bytes.Buffer
+	// traces holds the execution trace of each timed part.
+	traces []*bytes.Buffer
 }
 
 // begin starts profiling a timed part.
@@ -39,6 +42,13 @@ func (p *profiler) begin() error {
 			return fmt.Errorf("cpu profile: %w", err)
 		}
 		p.cpu = append(p.cpu, buf)
+	}
+	if p.dirs.Trace != "" {
+		buf := new(bytes.Buffer)
+		if err := trace.Start(buf); err != nil {
+			return fmt.Errorf("trace: %w", err)
+		}
+		p.traces = append(p.traces, buf)
 	}
 	if p.dirs.Mutex != "" {
 		runtime.SetMutexProfileFraction(mutexProfileFraction)
@@ -54,6 +64,9 @@ func (p *profiler) end() {
 	if p.dirs.CPU != "" {
 		pprof.StopCPUProfile()
 	}
+	if p.dirs.Trace != "" {
+		trace.Stop()
+	}
 	if p.dirs.Mutex != "" {
 		runtime.SetMutexProfileFraction(0)
 	}
@@ -67,6 +80,10 @@ func (p *profiler) finish() error {
 	var errs []error
 	if p.dirs.CPU != "" && len(p.cpu) > 0 {
 		errs = append(errs, p.writeCPU())
+	}
+	for i, buf := range p.traces {
+		path := filepath.Join(p.dirs.Trace, fmt.Sprintf("%s-trace-%d.out", p.name, i+1))
+		errs = append(errs, writeFile(path, func(w io.Writer) error { _, err := buf.WriteTo(w); return err }))
 	}
 	if p.dirs.Mem != "" {
 		runtime.GC()
