@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -29,16 +30,19 @@ type Store struct {
 	id       identity
 	memberID uint64
 
-	kv     *mvcc.Store
-	wal    *wal.WAL
-	snaps  *raft.FileSnapshotStore
-	trans  *transport.Transport
-	raft   *raft.Raft
-	fsm    *fsm
-	reads  *readIndexer
-	lead   leaderState
-	leases *lessor
-	props  *proposals
+	kv    *mvcc.Store
+	wal   *wal.WAL
+	snaps *raft.FileSnapshotStore
+	trans *transport.Transport
+	raft  *raft.Raft
+	// raftRef is raft once NewRaft returned (read by the WAL, which raft
+	// calls from its own goroutines before s.raft is set).
+	raftRef atomic.Pointer[raft.Raft]
+	fsm     *fsm
+	reads   *readIndexer
+	lead    leaderState
+	leases  *lessor
+	props   *proposals
 
 	started   chan struct{} // closed once raft runs; RPCs wait for it
 	stop      chan struct{} // closed by Close
@@ -119,7 +123,7 @@ func (s *Store) open() error {
 	}
 	s.wal, err = wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Config{
 		Logger: s.log, SegmentSize: cfg.WALSegmentSize, FS: cfg.WALFS,
-		DeferSync: true, // see store_durable.go
+		DeferSync: true, DeferWhen: s.leading, // see store_durable.go
 	})
 	if err != nil {
 		return fmt.Errorf("keel: open wal: %w", err)
@@ -162,12 +166,13 @@ func (s *Store) open() error {
 	s.leases = newLessor(s)
 	s.leases.reload()
 	s.fsm.leases = s.leases
-	dt := newDurableTransport(s.stopCtx, &s.wg, s.trans.Raft(), s.wal.Durable, s.wal.WaitDurable)
+	dt := newDurableTransport(s.stopCtx, &s.wg, s.trans.Raft(), s.walPending, s.wal.Durable, s.wal.WaitDurable)
 	s.wg.Go(dt.run)
 	s.raft, err = raft.NewRaft(rc, s.fsm, s.wal, stable, s.snaps, dt)
 	if err != nil {
 		return fmt.Errorf("keel: start raft: %w", err)
 	}
+	s.raftRef.Store(s.raft)
 	close(s.started)
 	s.wg.Go(s.leaderLoop)
 	s.wg.Go(s.reads.run)

@@ -7,18 +7,29 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// Keel's WAL runs with wal.Config.DeferSync: StoreLogs returns once a batch
-// is written, and a background goroutine fsyncs (group commit). On a leader
-// this lets replication to the followers start while the leader's own fsync
-// runs, as etcd does, instead of after it: a write then costs one fsync of
-// latency, not two. hashicorp/raft assumes a stored entry is durable, so
-// three places hold back anything that would depend on durability until
-// the member's WAL reports it (wal.WAL.Durable):
+// Keel's WAL runs with wal.Config.DeferSync while the member leads:
+// StoreLogs returns once a batch is written, and a background goroutine
+// fsyncs (group commit). On a leader this lets replication to the
+// followers start while the leader's own fsync runs, as etcd does, instead
+// of after it: a write then costs one fsync of latency, not two. On a
+// member that does not lead, StoreLogs waits for the background sync
+// (wal.Config.DeferWhen): a follower's acknowledgement has to wait for its
+// fsync anyway, and raft then replies itself, with no goroutine holding
+// the reply. hashicorp/raft assumes a stored entry is
+// durable, so three places hold back anything that would depend on
+// durability until the member's WAL reports it (wal.WAL.Durable):
 //
 //  1. A follower's successful reply to an AppendEntries that carried entries
-//     is sent only once those entries are durable (durableTransport's
-//     consumer). The leader counts a follower's copy when it gets that
-//     reply, so a follower's vote towards a commit is always a durable copy.
+//     is sent only once those entries are durable. Entries a follower
+//     stores are durable before StoreLogs returns; entries its log already
+//     held (raft skips storing them) may have been stored while it led,
+//     with the sync deferred. So when an AppendEntries with entries
+//     arrives while some written entry is not yet durable, its reply is
+//     held until the AppendEntries' last entry is (durableTransport's
+//     consumer); otherwise every entry the log holds is durable and every
+//     entry raft adds is durable before raft replies. The leader counts a
+//     follower's copy when it gets that reply, so a follower's vote
+//     towards a commit is always a durable copy.
 //  2. The commit index a leader sends to followers is capped at the leader's
 //     own durable index (durableTransport.AppendEntries). raft counts the
 //     leader's copy as soon as StoreLogs returns; with the cap, a follower
@@ -32,6 +43,15 @@ import (
 //     visible on the leader only when durable on the leader and on enough
 //     followers to make a majority.
 //
+// The check of hold 1 runs before raft processes the AppendEntries. An
+// entry the member writes after the check is either stored by raft for
+// this AppendEntries, after raft made the member a follower (durable before
+// StoreLogs returns), or written while it still leads; the latter cannot
+// be one of the AppendEntries' entries, which its sender chose before the
+// entry existed, and if its index collides with one, the terms differ and
+// raft replaces it (DeleteRange and StoreLogs, both synced) or rejects the
+// AppendEntries.
+//
 // An entry the leader stored but had not made durable when it crashed was
 // therefore never acknowledged, never visible and never applied anywhere, so
 // losing it is the same as losing an entry a leader never replicated: the
@@ -44,6 +64,7 @@ import (
 // above. It is what Keel hands to raft.NewRaft.
 type durableTransport struct {
 	*raft.NetworkTransport
+	pending     func() bool                                 // some written entry is not durable yet
 	durable     func() uint64                               // the WAL's durable index
 	waitDurable func(ctx context.Context, idx uint64) error // blocks until durable >= idx
 	ctx         context.Context                             // ends when the member stops
@@ -57,8 +78,8 @@ var (
 	_ raft.WithPreVote = (*durableTransport)(nil)
 )
 
-func newDurableTransport(ctx context.Context, wg *sync.WaitGroup, nt *raft.NetworkTransport, durable func() uint64, wait func(context.Context, uint64) error) *durableTransport {
-	return &durableTransport{NetworkTransport: nt, durable: durable, waitDurable: wait, ctx: ctx, wg: wg, consumer: make(chan raft.RPC)}
+func newDurableTransport(ctx context.Context, wg *sync.WaitGroup, nt *raft.NetworkTransport, pending func() bool, durable func() uint64, wait func(context.Context, uint64) error) *durableTransport {
+	return &durableTransport{NetworkTransport: nt, pending: pending, durable: durable, waitDurable: wait, ctx: ctx, wg: wg, consumer: make(chan raft.RPC)}
 }
 
 // run forwards RPCs from the network transport to raft, until ctx ends.
@@ -67,11 +88,8 @@ func (t *durableTransport) run() {
 	for {
 		select {
 		case rpc := <-in:
-			if ae, ok := rpc.Command.(*raft.AppendEntriesRequest); ok && len(ae.Entries) > 0 {
-				rpc = t.holdReply(rpc, ae.Entries[len(ae.Entries)-1].Index)
-			}
 			select {
-			case t.consumer <- rpc:
+			case t.consumer <- t.prepare(rpc):
 			case <-t.ctx.Done():
 				return
 			}
@@ -81,8 +99,18 @@ func (t *durableTransport) run() {
 	}
 }
 
+// prepare returns rpc as raft is to get it: an AppendEntries with entries
+// that arrives while some written entry is not durable gets its reply held
+// (hold 1); anything else passes unchanged.
+func (t *durableTransport) prepare(rpc raft.RPC) raft.RPC {
+	if ae, ok := rpc.Command.(*raft.AppendEntriesRequest); ok && len(ae.Entries) > 0 && t.pending() {
+		return t.holdReply(rpc, ae.Entries[len(ae.Entries)-1].Index)
+	}
+	return rpc
+}
+
 // holdReply makes a successful reply to rpc wait until entry last is
-// durable (hold 1). Failed replies pass at once: they make the leader back
+// durable (hold 1, needed only while some written entry is not durable). Failed replies pass at once: they make the leader back
 // off or step down and never count as a copy.
 func (t *durableTransport) holdReply(rpc raft.RPC, last uint64) raft.RPC {
 	orig := rpc.RespChan
@@ -124,4 +152,17 @@ func (t *durableTransport) AppendEntries(id raft.ServerID, target raft.ServerAdd
 // index cap, so it is refused here too.
 func (t *durableTransport) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
 	return nil, raft.ErrPipelineReplicationNotSupported
+}
+
+// leading reports whether raft runs and this member leads: the WAL defers
+// its syncs only then (see the top of this file).
+func (s *Store) leading() bool {
+	r := s.raftRef.Load()
+	return r != nil && r.State() == raft.Leader
+}
+
+// walPending reports whether some entry the WAL holds is not durable yet.
+func (s *Store) walPending() bool {
+	last, err := s.wal.LastIndex()
+	return err != nil || s.wal.Durable() < last
 }

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/hashicorp/raft"
@@ -14,7 +15,8 @@ func (w *WAL) StoreLog(log *raft.Log) error {
 // StoreLogs implements raft.LogStore. It appends the batch as entry frames
 // followed by one commit frame with a single write, then syncs once (group
 // commit). When it returns nil the batch is durable (unless Config.NoSync),
-// or with Config.DeferSync written and queued for the background sync.
+// or with Config.DeferSync written and queued for the background sync
+// (unless Config.DeferWhen says not to defer).
 //
 // Indexes must be contiguous: logs[0].Index must be LastIndex()+1 unless the
 // log is empty, and each entry must follow the previous one; otherwise
@@ -75,8 +77,11 @@ func (w *WAL) StoreLogs(logs []*raft.Log) error {
 		s.writeOff = start + int64(len(buf))
 		w.recomputeBoundsLocked()
 		w.mu.Unlock()
-		w.kickSyncer()
 		w.kickPreallocatorIfWanted()
+		w.kickSyncer()
+		if w.cfg.DeferWhen != nil && !w.cfg.DeferWhen() {
+			return w.WaitDurable(context.Background(), logs[len(logs)-1].Index)
+		}
 		return nil
 	}
 	if !w.cfg.NoSync {

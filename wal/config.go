@@ -46,6 +46,15 @@ type Config struct {
 	// entry durable. A failed background sync fail-stops the WAL.
 	DeferSync bool
 
+	// DeferWhen, with DeferSync, is asked by every StoreLogs: false makes
+	// StoreLogs wait until the background sync made the batch durable, as
+	// if DeferSync were off (the sync is still shared with every batch
+	// written meanwhile); true, or a nil DeferWhen, returns at once. An owner
+	// that gains nothing from returning early in some state (a raft
+	// follower, whose acknowledgement waits for the sync anyway) saves its
+	// own wait for durability elsewhere.
+	DeferWhen func() bool
+
 	// ReadCacheBytes is how many bytes of the most recently written
 	// batches of the newest segment are kept in memory (copies of whole
 	// batches, up to this many bytes), so GetLog serves

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -252,6 +253,46 @@ func TestAbandonDoesNotSync(t *testing.T) {
 			w2 := openMem(t, fsys, 1<<20)
 			defer w2.Close()
 			requireLogs(t, w2, makeLogs(1, int(tc.wantCount), 1))
+		})
+	}
+}
+
+func TestDeferWhen(t *testing.T) {
+	tests := []struct {
+		name     string
+		deferred bool
+	}{
+		{name: "deferred: returns before the sync", deferred: true},
+		{name: "not deferred: returns after the sync", deferred: false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys := faultfs.New()
+			var deferring atomic.Bool
+			deferring.Store(true)
+			w, err := wal.Open(memDir, wal.Config{FS: fsys, SegmentSize: 1 << 20, DeferSync: true, DeferWhen: deferring.Load})
+			require.NoError(t, err)
+			defer w.Close()
+			require.NoError(t, w.StoreLogs(makeLogs(1, 2, 1)))
+			require.NoError(t, w.WaitDurable(context.Background(), 2))
+
+			deferring.Store(tc.deferred)
+			gate := newSegSyncGate(fsys)
+			defer gate.release()
+			done := make(chan error, 1)
+			go func() { done <- w.StoreLogs(makeLogs(3, 2, 1)) }()
+			<-gate.entered // a sync of 3..4 is under way (the syncer's or StoreLogs' own)
+			if tc.deferred {
+				require.NoError(t, <-done, "StoreLogs returned while its batch syncs")
+				require.Equal(t, uint64(2), w.Durable())
+				gate.release()
+				require.NoError(t, w.WaitDurable(context.Background(), 4))
+				return
+			}
+			require.Empty(t, done, "StoreLogs returned before its batch was durable")
+			gate.release()
+			require.NoError(t, <-done)
+			require.Equal(t, uint64(4), w.Durable(), "durable when StoreLogs returns")
 		})
 	}
 }
