@@ -78,6 +78,9 @@
 // recovered tail once before reporting it durable (a crashed process may
 // have left unsynced bytes in the page cache). Recovery is unchanged: a
 // crash loses a suffix of the batches that were not durable.
+// Config.DeferWhen lets the owner choose per call: when it returns false,
+// StoreLogs waits for the background sync before returning (Keel defers
+// only while its member leads).
 //
 // # Index
 //
