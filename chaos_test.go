@@ -518,8 +518,15 @@ func runChaos(t *testing.T, seed int64, ports *portRegistry) chaosRunResult {
 	// Liveness: a write must succeed soon after healing.
 	final, err := putUntilOK(ctx, memberKV{c, rng.Intn(3)}, "final", fmt.Sprint(seed))
 	require.NoError(t, err, "the cluster did not recover after healing")
-	// Load on the recovered cluster, then stop the clients.
+	// Load on the recovered cluster, then stop the clients: at least
+	// 400 ms, and until the run has its floor of completed operations (a
+	// loaded CI machine may leave little progress during the faults), for
+	// at most 20 s: a healed cluster that cannot reach the floor by then
+	// fails CheckFloor below.
 	time.Sleep(400 * time.Millisecond)
+	for deadline := time.Now().Add(20 * time.Second); rec.Completed() < chaosFloor && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	stopClients()
 	wg.Wait()
 
@@ -537,7 +544,7 @@ func runChaos(t *testing.T, seed int64, ports *portRegistry) chaosRunResult {
 		_ = art.SaveRun(seed, sched, rec, &info)
 		t.Fatalf("chaos: seed %d: history is not linearizable (%v); see %s", seed, err, art.Path("history.html"))
 	}
-	if err := chaos.CheckFloor(total, 30); err != nil {
+	if err := chaos.CheckFloor(total, chaosFloor); err != nil {
 		fail("chaos: seed %d: %v", seed, err)
 	}
 	if err := chaos.CheckInjected(sched, counters); err != nil {
@@ -607,6 +614,10 @@ func runChaos(t *testing.T, seed int64, ports *portRegistry) chaosRunResult {
 	}
 	return chaosRunResult{counts: total, faults: counters.Snapshot(), ops: len(ops)}
 }
+
+// chaosFloor is the least number of operations with a definite outcome a
+// run must complete (CheckFloor): the load must have been real.
+const chaosFloor = 30
 
 // chaosParallel is how many clusters run at once: a run mostly waits
 // (timeouts, elections, fsyncs), so three share two cores well.

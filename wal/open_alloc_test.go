@@ -31,5 +31,8 @@ func TestOpenMemoryBounded(t *testing.T) {
 
 	alloc := after.TotalAlloc - before.TotalAlloc
 	t.Logf("Open of %d entries in 5 segments of %d MiB allocated %d KiB", n, segSize>>20, alloc>>10)
-	require.Less(t, alloc, uint64(segSize/4), "recovery allocated %d bytes", alloc)
+	// Open may also start preallocating the next segment (the tail is past
+	// half), whose goroutine allocates its 1 MiB zero buffer meanwhile.
+	const spareBuffer = 1 << 20
+	require.Less(t, alloc, uint64(segSize/4+spareBuffer), "recovery allocated %d bytes", alloc)
 }

@@ -138,6 +138,8 @@ type Recorder struct {
 	mu     sync.Mutex
 	ops    []Operation
 	faults []FaultEvent
+	// completed counts the Definite operations Record recorded.
+	completed int
 }
 
 // NewRecorder returns a Recorder whose time base is now.
@@ -165,8 +167,19 @@ func (r *Recorder) Record(client int, in Input, call int64, out Output, err erro
 	}
 	r.mu.Lock()
 	r.ops = append(r.ops, op)
+	if oc == Definite {
+		r.completed++
+	}
 	r.mu.Unlock()
 	return oc
+}
+
+// Completed returns how many operations Record has recorded with a
+// definite outcome so far.
+func (r *Recorder) Completed() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.completed
 }
 
 // Add records an already built operation as is (for replaying or merging

@@ -56,6 +56,7 @@ func TestRecorderRecord(t *testing.T) {
 
 	ops := r.Operations()
 	require.Len(t, ops, 2)
+	require.Equal(t, 1, r.Completed(), "only the definite operation counts as completed")
 	require.Equal(t, int64(7), ops[0].Output.Revision)
 	require.GreaterOrEqual(t, ops[0].Return, ops[0].Call)
 	require.Equal(t, Output{Unknown: true}, ops[1].Output)
@@ -82,6 +83,7 @@ func TestRecorderConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 	require.Len(t, r.Operations(), 800)
+	require.Equal(t, 800, r.Completed())
 	faults := r.Faults()
 	require.Len(t, faults, 8)
 	for _, f := range faults {
