@@ -110,8 +110,9 @@ func (t *durableTransport) prepare(rpc raft.RPC) raft.RPC {
 }
 
 // holdReply makes a successful reply to rpc wait until entry last is
-// durable (hold 1, needed only while some written entry is not durable). Failed replies pass at once: they make the leader back
-// off or step down and never count as a copy.
+// durable (hold 1, needed only while some written entry is not durable).
+// Failed replies pass at once: they make the leader back off or step down
+// and never count as a copy.
 func (t *durableTransport) holdReply(rpc raft.RPC, last uint64) raft.RPC {
 	orig := rpc.RespChan
 	held := make(chan raft.RPCResponse, 1)

@@ -80,7 +80,7 @@ func (w *WAL) StoreLogs(logs []*raft.Log) error {
 		w.kickPreallocatorIfWanted()
 		w.kickSyncer()
 		if w.cfg.DeferWhen != nil && !w.cfg.DeferWhen() {
-			return w.WaitDurable(context.Background(), logs[len(logs)-1].Index)
+			return w.waitSynced(logs[len(logs)-1].Index)
 		}
 		return nil
 	}
@@ -99,6 +99,18 @@ func (w *WAL) StoreLogs(logs []*raft.Log) error {
 	w.mu.Unlock()
 	w.kickPreallocatorIfWanted()
 	return nil
+}
+
+// waitSynced waits until index is durable: for the background sync, or,
+// once Close has stopped the syncer, by syncing here. Caller holds wmu, so
+// the syncer cannot be stopped while it waits (stopSyncer takes wmu).
+func (w *WAL) waitSynced(index uint64) error {
+	select {
+	case <-w.stopSync:
+		return w.syncPending()
+	default:
+	}
+	return w.WaitDurable(context.Background(), index)
 }
 
 // segmentFor returns the segment a batch of size bytes starting at index

@@ -296,3 +296,24 @@ func TestDeferWhen(t *testing.T) {
 		})
 	}
 }
+
+// TestDeferWhenAfterSyncerStopped checks that a batch that must not be
+// deferred is still made durable when Close has already stopped the
+// background sync (StoreLogs racing Close), instead of waiting forever.
+func TestDeferWhenAfterSyncerStopped(t *testing.T) {
+	fsys := faultfs.New()
+	w, err := wal.Open(memDir, wal.Config{FS: fsys, SegmentSize: 1 << 20, DeferSync: true, DeferWhen: func() bool { return false }})
+	require.NoError(t, err)
+	require.NoError(t, w.StoreLogs(makeLogs(1, 2, 1)))
+	w.StopSyncer()
+	done := make(chan error, 1)
+	go func() { done <- w.StoreLogs(makeLogs(3, 2, 1)) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("StoreLogs waited for a stopped syncer")
+	}
+	require.Equal(t, uint64(4), w.Durable())
+	require.NoError(t, w.Close()) // not deferred: after a hung StoreLogs it would hang too
+}

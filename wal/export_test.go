@@ -6,3 +6,6 @@ func (w *WAL) SpareReady() bool {
 	defer w.spareMu.Unlock()
 	return w.spare != nil
 }
+
+// StopSyncer stops the background sync as Close does first (tests).
+func (w *WAL) StopSyncer() { w.stopSyncer() }

@@ -22,9 +22,10 @@ const (
 
 // profiler writes a child's pprof profiles and execution traces, covering
 // only the timed parts of the workloads: CPU profiling runs during each
-// timed part and the parts are merged; each part gets its own trace; mutex and block sampling are switched on only during them;
-// the heap profile is taken after the last timed part. A profiler with no
-// directories does nothing.
+// timed part and the parts are merged; each part gets its own trace; mutex
+// and block sampling are switched on only during them; the heap profile is
+// taken after the last timed part. A profiler with no directories does
+// nothing.
 type profiler struct {
 	dirs profileDirs
 	// name is "<target>-<round>", the file name stem.
