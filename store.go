@@ -135,7 +135,6 @@ func (s *Store) open() error {
 	s.trans, err = transport.Listen(transport.Config{
 		Addr: cfg.Addr, AdvertiseAddr: cfg.AdvertiseAddr, TLS: cfg.TLS, ClusterID: s.id.ClusterID,
 		Logger: s.log, Handler: s.handleRPC, Inline: s.inlineRPC, Listener: cfg.Listener, Dial: cfg.Dial,
-		RaftLogger: hl.Named("transport"),
 	})
 	if err != nil {
 		return fmt.Errorf("keel: listen: %w", err)
@@ -167,7 +166,6 @@ func (s *Store) open() error {
 	s.leases.reload()
 	s.fsm.leases = s.leases
 	dt := newDurableTransport(s.stopCtx, &s.wg, s.trans.Raft(), s.walPending, s.wal.Durable, s.wal.WaitDurable)
-	s.wg.Go(dt.run)
 	s.raft, err = raft.NewRaft(rc, s.fsm, s.wal, stable, s.snaps, dt)
 	if err != nil {
 		return fmt.Errorf("keel: start raft: %w", err)

@@ -5,6 +5,8 @@ import (
 	"sync"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/keeldb/keel/transport"
 )
 
 // Keel's WAL runs with wal.Config.DeferSync while the member leads:
@@ -60,16 +62,17 @@ import (
 // it gave was only stricter than needed, which raft's election restriction
 // allows.
 
-// durableTransport wraps raft's NetworkTransport with the holds 1 and 2
-// above. It is what Keel hands to raft.NewRaft.
+// durableTransport wraps the member's raft transport with the holds 1 and
+// 2 above. It is what Keel hands to raft.NewRaft. Hold 1 runs as the
+// transport's interceptor, on the connection's goroutine, before raft
+// gets the RPC.
 type durableTransport struct {
-	*raft.NetworkTransport
+	*transport.RaftTransport
 	pending     func() bool                                 // some written entry is not durable yet
 	durable     func() uint64                               // the WAL's durable index
 	waitDurable func(ctx context.Context, idx uint64) error // blocks until durable >= idx
 	ctx         context.Context                             // ends when the member stops
 	wg          *sync.WaitGroup                             // tracks held replies; waited for after ctx ends
-	consumer    chan raft.RPC
 }
 
 var (
@@ -78,25 +81,11 @@ var (
 	_ raft.WithPreVote = (*durableTransport)(nil)
 )
 
-func newDurableTransport(ctx context.Context, wg *sync.WaitGroup, nt *raft.NetworkTransport, pending func() bool, durable func() uint64, wait func(context.Context, uint64) error) *durableTransport {
-	return &durableTransport{NetworkTransport: nt, pending: pending, durable: durable, waitDurable: wait, ctx: ctx, wg: wg, consumer: make(chan raft.RPC)}
-}
-
-// run forwards RPCs from the network transport to raft, until ctx ends.
-func (t *durableTransport) run() {
-	in := t.NetworkTransport.Consumer()
-	for {
-		select {
-		case rpc := <-in:
-			select {
-			case t.consumer <- t.prepare(rpc):
-			case <-t.ctx.Done():
-				return
-			}
-		case <-t.ctx.Done():
-			return
-		}
-	}
+// newDurableTransport wraps rt and installs hold 1 as its interceptor.
+func newDurableTransport(ctx context.Context, wg *sync.WaitGroup, rt *transport.RaftTransport, pending func() bool, durable func() uint64, wait func(context.Context, uint64) error) *durableTransport {
+	t := &durableTransport{RaftTransport: rt, pending: pending, durable: durable, waitDurable: wait, ctx: ctx, wg: wg}
+	rt.SetInterceptor(t.prepare)
+	return t
 }
 
 // prepare returns rpc as raft is to get it: an AppendEntries with entries
@@ -131,13 +120,10 @@ func (t *durableTransport) holdReply(rpc raft.RPC, last uint64) raft.RPC {
 				r.Error = err
 			}
 		}
-		orig <- r // buffered by the network transport
+		orig <- r // buffered by the transport
 	})
 	return rpc
 }
-
-// Consumer implements raft.Transport: raft reads RPCs from here.
-func (t *durableTransport) Consumer() <-chan raft.RPC { return t.consumer }
 
 // AppendEntries implements raft.Transport, capping the commit index sent
 // to the follower at this member's durable index (hold 2).
@@ -145,14 +131,7 @@ func (t *durableTransport) AppendEntries(id raft.ServerID, target raft.ServerAdd
 	if d := t.durable(); args.LeaderCommitIndex > d {
 		args.LeaderCommitIndex = d
 	}
-	return t.NetworkTransport.AppendEntries(id, target, args, resp)
-}
-
-// AppendEntriesPipeline implements raft.Transport. Keel runs without
-// pipelining (see transport.Config), and a pipeline would bypass the commit
-// index cap, so it is refused here too.
-func (t *durableTransport) AppendEntriesPipeline(raft.ServerID, raft.ServerAddress) (raft.AppendPipeline, error) {
-	return nil, raft.ErrPipelineReplicationNotSupported
+	return t.RaftTransport.AppendEntries(id, target, args, resp)
 }
 
 // leading reports whether raft runs and this member leads: the WAL defers

@@ -51,7 +51,7 @@ func TestDurableTransportHoldsRepliesOnlyWhilePending(t *testing.T) {
 					return ctx.Err()
 				}
 			}
-			dt := newDurableTransport(ctx, &wg, nil, func() bool { return tc.pending }, durable.Load, wait)
+			dt := &durableTransport{pending: func() bool { return tc.pending }, durable: durable.Load, waitDurable: wait, ctx: ctx, wg: &wg}
 
 			orig := make(chan raft.RPCResponse, 1)
 			got := dt.prepare(raft.RPC{Command: tc.cmd, RespChan: orig})

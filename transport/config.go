@@ -6,8 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"time"
-
-	"github.com/hashicorp/go-hclog"
 )
 
 // Handler serves one RPC from a peer. ctx carries the caller's deadline and
@@ -58,14 +56,13 @@ type Config struct {
 	// Dial, when non-nil, replaces net.Dialer for every outgoing connection
 	// (raft and RPC); the TLS handshake, if any, runs on top of it.
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
-	// RaftTimeout is the I/O deadline of raft's NetworkTransport and the
+	// RaftTimeout is the I/O deadline of each raft request (scaled up for
+	// snapshots) and the
 	// time an accepted connection gets to complete its TLS handshake and
 	// send its header byte; 0 means 10s.
 	RaftTimeout time.Duration
 	// MaxPool is raft's connection pool size per peer; 0 means 3.
 	MaxPool int
-	// RaftLogger receives raft's NetworkTransport logs; nil discards them.
-	RaftLogger hclog.Logger
 }
 
 const (
@@ -87,9 +84,6 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.MaxPool <= 0 {
 		cfg.MaxPool = defaultMaxPool
-	}
-	if cfg.RaftLogger == nil {
-		cfg.RaftLogger = hclog.NewNullLogger()
 	}
 	return cfg
 }

@@ -8,8 +8,7 @@
 //
 // Every connection starts, after the TLS handshake when Config.TLS is set,
 // with one header byte and the dialer's Config.ClusterID (8 bytes,
-// big-endian): 'R' hands the connection to raft's NetworkTransport (see
-// Transport.Raft), 'K' starts a Keel RPC connection, which the acceptor
+// big-endian): 'R' starts a raft connection (see Transport.Raft), 'K' starts a Keel RPC connection, which the acceptor
 // acknowledges with 'K'. Any other byte, a header not complete within
 // Config.RaftTimeout, or a ClusterID other than the acceptor's closes the
 // connection (logged); an RPC dial to a member of another cluster fails
@@ -19,6 +18,17 @@
 // to dial, so setting ClientCAs and ClientAuth gives mutual TLS on both
 // protocols. Any certificate the CA accepts may speak raft: identity is not
 // bound to a raft ServerID.
+//
+// # Raft
+//
+// Transport.Raft is a raft.Transport of its own rather than raft's
+// NetworkTransport: requests and replies are encoded field by field
+// (raft_codec.go) instead of with msgpack reflection, an AppendEntries'
+// entries are decoded without a copy per entry, and the accepting side
+// hands each request to raft from the connection's own goroutine. As with
+// NetworkTransport, each dialed connection carries one request at a time
+// (a pool of up to Config.MaxPool per peer), heartbeats bypass raft's main
+// loop, and pipelined replication is not offered.
 //
 // # RPCs
 //
@@ -48,8 +58,9 @@
 // # Caveats
 //
 //   - Calls to this member's own address go over TCP like any other.
-//   - raft's NetworkTransport has no per-message size cap and no server-side
-//     read deadline; authenticating peers (mutual TLS) is the protection.
+//   - A raft message may be up to 1 GiB (an AppendEntries carries whole
+//     batches), and raft connections have no server-side read deadline;
+//     authenticating peers (mutual TLS) is the protection.
 //   - Close waits for running Handlers: a Handler must honour its ctx.
 //   - The RPC client keeps connections to every address it has called
 //     until Close; there is no idle timeout.

@@ -97,15 +97,28 @@ func readFrame(r io.Reader) (frame, error) {
 		return frame{}, fmt.Errorf("%w: payload on kind %d", ErrBadFrame, f.kind)
 	}
 	f.timeout = time.Duration(timeout)
+	p, err := readPayload(r, n)
+	if err != nil {
+		return frame{}, err
+	}
+	f.payload = p
+	return f, nil
+}
+
+// readPayload reads n bytes from r: small payloads with one allocation,
+// larger ones growing with the bytes actually received, so a forged length
+// costs nothing. It returns nil for n == 0 and io.ErrUnexpectedEOF when r
+// ends early.
+func readPayload(r io.Reader, n uint32) ([]byte, error) {
 	if n == 0 {
-		return f, nil
+		return nil, nil
 	}
 	if n <= smallPayload {
-		f.payload = make([]byte, n)
-		if _, err := io.ReadFull(r, f.payload); err != nil {
-			return frame{}, unexpected(err)
+		p := make([]byte, n)
+		if _, err := io.ReadFull(r, p); err != nil {
+			return nil, unexpected(err)
 		}
-		return f, nil
+		return p, nil
 	}
 	var b bytes.Buffer
 	b.Grow(smallPayload)
@@ -114,10 +127,9 @@ func readFrame(r io.Reader) (frame, error) {
 		if err == nil {
 			err = io.ErrUnexpectedEOF
 		}
-		return frame{}, unexpected(err)
+		return nil, unexpected(err)
 	}
-	f.payload = b.Bytes()
-	return f, nil
+	return b.Bytes(), nil
 }
 
 // unexpected turns io.EOF in the middle of a frame into io.ErrUnexpectedEOF.

@@ -16,12 +16,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// Compile-time checks: pre-vote and Close stay available to raft.
-var (
-	_ raft.WithPreVote = (*raft.NetworkTransport)(nil)
-	_ raft.WithClose   = (*raft.NetworkTransport)(nil)
-)
-
 // countFSM records applied commands.
 type countFSM struct {
 	mu      sync.Mutex

@@ -11,15 +11,13 @@ import (
 	"net"
 	"sync"
 	"time"
-
-	"github.com/hashicorp/raft"
 )
 
 // Connection header bytes: the first byte of every connection (after the
 // TLS handshake when TLS is on) selects the protocol spoken on it; the
 // dialer's Config.ClusterID follows it (8 bytes, big-endian).
 const (
-	headerRaft byte = 'R' // hashicorp/raft NetworkTransport stream
+	headerRaft byte = 'R' // raft requests and replies (raft_codec.go)
 	headerRPC  byte = 'K' // Keel request/response frames (frame.go)
 	// headerReject is an RPC connection's acknowledgement when the
 	// dialer's cluster ID is not the acceptor's.
@@ -39,12 +37,11 @@ type Transport struct {
 	ln        net.Listener
 	advertise string
 	log       *slog.Logger
-	stream    *streamLayer
-	raftNet   *raft.NetworkTransport
+	raftNet   *RaftTransport
 
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
-	wg     sync.WaitGroup // every goroutine we start, plus accepted raft conns
+	wg     sync.WaitGroup // every goroutine we start
 
 	mu     sync.Mutex
 	closed bool
@@ -54,8 +51,8 @@ type Transport struct {
 	closeOnce sync.Once
 }
 
-// Listen binds cfg.Addr (or adopts cfg.Listener), starts accepting, and
-// starts raft's NetworkTransport over the multiplexed listener.
+// Listen binds cfg.Addr (or adopts cfg.Listener) and starts accepting raft
+// and RPC connections.
 func Listen(cfg Config) (*Transport, error) {
 	cfg = cfg.withDefaults()
 	ln := cfg.Listener
@@ -90,22 +87,7 @@ func Listen(cfg Config) (*Transport, error) {
 		conns:     make(map[net.Conn]struct{}),
 		peers:     make(map[string]*peer),
 	}
-	t.stream = newStreamLayer(t)
-	t.raftNet = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
-		Stream:  t.stream,
-		MaxPool: cfg.MaxPool,
-		Timeout: cfg.RaftTimeout,
-		Logger:  cfg.RaftLogger,
-		// Pipelined replication is off: in raft v1.8.0, a follower's
-		// Success=false reply while two appends are in flight deadlocks the
-		// pipeline (decodeResponses parks on an unbuffered doneCh nobody
-		// reads, the next send parks on inprogressCh), so that follower
-		// never gets another entry and Shutdown hangs. Keel's chaos suite
-		// found it under one-way loss (grafana/pyroscope#5518 hit it too).
-		// Without pipelining each append waits for the previous reply;
-		// raft still batches up to MaxAppendEntries entries per append.
-		MaxRPCsInFlight: 1,
-	})
+	t.raftNet = newRaftTransport(t)
 	t.wg.Add(1)
 	go t.acceptLoop()
 	return t, nil
@@ -115,14 +97,14 @@ func Listen(cfg Config) (*Transport, error) {
 // this member's ServerAddress.
 func (t *Transport) Addr() string { return t.advertise }
 
-// Raft returns the *raft.NetworkTransport running over the multiplexed
-// listener. It implements raft.WithPreVote and raft.WithClose. Closing it
-// directly stops raft traffic only; Transport.Close closes it too.
-func (t *Transport) Raft() *raft.NetworkTransport { return t.raftNet }
+// Raft returns the raft.Transport running over the multiplexed listener.
+// It implements raft.WithPreVote and raft.WithClose. Closing it directly
+// stops raft traffic only; Transport.Close closes it too.
+func (t *Transport) Raft() *RaftTransport { return t.raftNet }
 
 // Close stops accepting, closes raft's transport and every connection,
 // cancels running handlers' contexts and waits for every goroutine the
-// Transport started (and for raft's connection handlers) to exit. Pending
+// Transport started to exit. Pending
 // Calls fail. It is idempotent and always returns nil.
 func (t *Transport) Close() error {
 	t.closeOnce.Do(func() {
@@ -142,7 +124,6 @@ func (t *Transport) Close() error {
 			_ = c.Close()
 		}
 		t.wg.Wait()
-		t.stream.wait()
 	})
 	return nil
 }
@@ -214,12 +195,9 @@ func (t *Transport) acceptLoop() {
 // or to the RPC server.
 func (t *Transport) handleConn(raw net.Conn) {
 	defer t.wg.Done()
-	handedOff := false
 	defer func() {
-		if !handedOff {
-			t.untrack(raw)
-			_ = raw.Close()
-		}
+		t.untrack(raw)
+		_ = raw.Close()
 	}()
 	_ = raw.SetDeadline(time.Now().Add(t.cfg.RaftTimeout))
 	c := raw
@@ -250,14 +228,7 @@ func (t *Transport) handleConn(raw net.Conn) {
 	switch hdr[0] {
 	case headerRaft:
 		_ = raw.SetDeadline(time.Time{})
-		t.wg.Add(1) // released when raft closes the conn
-		rc := &trackedConn{Conn: c, onClose: func() { t.untrack(raw); t.wg.Done() }}
-		if t.stream.handoff(rc) {
-			handedOff = true
-			return
-		}
-		_ = rc.Close()
-		handedOff = true
+		t.raftNet.serveRaft(c)
 	case headerRPC:
 		// Acknowledge, so the dialer knows the connection is accepted
 		// (with TLS 1.3 a rejected client certificate shows only now).

@@ -49,6 +49,10 @@
 // A table of medians over rounds (workload rows x target columns), the
 // ratios Keel/etcd-direct for 3 and 1 members (computed per round, then
 // medianed), the targets of the comparison (PASS/MISS) and the environment;
+// the "CPU µs/op" rows are the child process's CPU time (user + system,
+// every thread, so the whole cluster and its clients) over a timed part,
+// per operation: less sensitive than throughput to a noisy machine, since
+// waiting for a busy core costs no CPU time;
 // everything is also written as JSON (-json, default
 // bench/results/keelbench-<timestamp>.json). A failed child is reported with
 // the tail of its stderr and makes the command exit with status 1 after

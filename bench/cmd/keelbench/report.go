@@ -17,6 +17,7 @@ const (
 	unitLatency unit = "ms"
 	unitMiB     unit = "MiB"
 	unitPercent unit = "%"
+	unitMicros  unit = "µs"
 )
 
 // metric is one row of the table: a value read from each sample.
@@ -45,6 +46,12 @@ func statP99(_ sample, r workloadResult) (float64, bool) {
 	return latency(r.Stats.P99), r.Stats.Calls > 0
 }
 
+// statCPU is the process's CPU time per timed operation, in microseconds:
+// what an operation costs the machine, whatever the latency.
+func statCPU(_ sample, r workloadResult) (float64, bool) {
+	return float64(r.CPU) / float64(time.Microsecond) / float64(r.Stats.Calls), r.CPU > 0 && r.Stats.Calls > 0
+}
+
 // metrics lists the table's rows in order.
 func metrics() []metric {
 	lag := func(get func(*lagStats) time.Duration) func(sample, workloadResult) (float64, bool) {
@@ -58,13 +65,17 @@ func metrics() []metric {
 	return []metric{
 		{ID: "W1.ops", Label: "W1 seq put ops/s", Workload: workloadW1, Unit: unitOps, value: statOps},
 		{ID: "W1.p99", Label: "W1 put p99", Workload: workloadW1, Unit: unitLatency, value: statP99},
+		{ID: "W1.cpu", Label: "W1 CPU µs/put", Workload: workloadW1, Unit: unitMicros, value: statCPU},
 		{ID: "W2.ops", Label: "W2 64w put ops/s", Workload: workloadW2, Unit: unitOps, value: statOps},
 		{ID: "W2.p99", Label: "W2 put p99", Workload: workloadW2, Unit: unitLatency, value: statP99},
+		{ID: "W2.cpu", Label: "W2 CPU µs/put", Workload: workloadW2, Unit: unitMicros, value: statCPU},
 		{ID: "W3.ops", Label: "W3 lin get ops/s", Workload: workloadW3, Unit: unitOps, value: statOps},
 		{ID: "W3.p99", Label: "W3 get p99", Workload: workloadW3, Unit: unitLatency, value: statP99},
+		{ID: "W3.cpu", Label: "W3 CPU µs/get", Workload: workloadW3, Unit: unitMicros, value: statCPU},
 		{ID: "W3s.ops", Label: "W3s ser get ops/s", Workload: workloadW3s, Unit: unitOps, value: statOps},
 		{ID: "W3s.p99", Label: "W3s get p99", Workload: workloadW3s, Unit: unitLatency, value: statP99},
 		{ID: "W4.ops", Label: "W4 watched put ops/s", Workload: workloadW4, Unit: unitOps, value: statOps},
+		{ID: "W4.cpu", Label: "W4 CPU µs/put", Workload: workloadW4, Unit: unitMicros, value: statCPU},
 		{ID: "W4.lag_p50", Label: "W4 lag p50", Workload: workloadW4, Unit: unitLatency, value: lag(func(l *lagStats) time.Duration { return l.P50 })},
 		{ID: "W4.lag_p99", Label: "W4 lag p99", Workload: workloadW4, Unit: unitLatency, value: lag(func(l *lagStats) time.Duration { return l.P99 })},
 		{ID: "W4.lag_max", Label: "W4 lag max", Workload: workloadW4, Unit: unitLatency, value: lag(func(l *lagStats) time.Duration { return l.Max })},

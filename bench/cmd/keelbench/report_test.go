@@ -16,6 +16,7 @@ func w1Sample(target string, round int, ops float64, rssKiB int64) sample {
 	return sample{Target: target, Round: round, MaxRSSKiB: rssKiB, Workloads: []workloadResult{{
 		Workload: workloadW1,
 		Stats:    workload.Stats{Calls: 10, Entries: 10, Elapsed: time.Second, OpsPerSec: ops, P99: time.Duration(ops) * time.Microsecond},
+		CPU:      time.Duration(ops) * time.Millisecond, // ops/10 ms per put
 	}}}
 }
 

@@ -139,6 +139,8 @@ func formatValue(u unit, v float64) string {
 		}
 	case unitPercent:
 		return strconv.FormatFloat(v, 'f', 1, 64) + "%"
+	case unitMicros:
+		return strconv.FormatFloat(v, 'f', 1, 64)
 	default:
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	}

@@ -73,6 +73,7 @@ func TestTableRows(t *testing.T) {
 	}{
 		{name: "ops with ratio and a failed target", label: "W1 seq put ops/s", want: []string{"FAIL", "2,000", "1,000", "-", "2.00x"}},
 		{name: "latency row", label: "W1 put p99 ms", want: []string{"FAIL", "2.00", "1.00", "-", "2.00x"}},
+		{name: "CPU per operation", label: "W1 CPU µs/put", want: []string{"FAIL", "200000.0", "100000.0", "-", "2.00x"}},
 		{name: "not applicable", label: "W3 lin get ops/s", want: []string{"FAIL", "-", "-", "n/a", ""}},
 		{name: "rss", label: "peak RSS (max)", want: []string{"FAIL", "2", "4", "-", "0.50x"}},
 	}
@@ -85,7 +86,7 @@ func TestTableRows(t *testing.T) {
 	}
 	o.Workloads = []workloadID{workloadW1}
 	rows = tableRows(buildReport(o, env{}, samples))
-	require.Len(t, rows, 4, "header, W1 ops, W1 p99, RSS")
+	require.Len(t, rows, 5, "header, W1 ops, W1 p99, W1 CPU, RSS")
 
 	var out bytes.Buffer
 	require.NoError(t, writeReport(&out, rep))

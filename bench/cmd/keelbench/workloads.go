@@ -75,8 +75,11 @@ type workloadResult struct {
 	Lag *lagStats `json:"lag,omitempty"`
 	// Attempts is W5's number of transactions; ConflictRatio the share
 	// of them that failed their compare.
-	Attempts      int64   `json:"attempts,omitempty"`
-	ConflictRatio float64 `json:"conflict_ratio,omitempty"`
+	// CPU is the process's CPU time (user + system, every thread: the
+	// whole cluster and the clients) over the timed part.
+	CPU           time.Duration `json:"cpu_ns,omitempty"`
+	Attempts      int64         `json:"attempts,omitempty"`
+	ConflictRatio float64       `json:"conflict_ratio,omitempty"`
 }
 
 // lagStats is W4's watch delivery lag over every timed event.
@@ -95,6 +98,8 @@ type session struct {
 	round     int
 	prof      *profiler
 	preloaded bool
+	// cpu sums the CPU time of the timed parts since run started.
+	cpu time.Duration
 }
 
 // run runs workload w.
@@ -105,6 +110,7 @@ func (s *session) run(ctx context.Context, w workloadID) (workloadResult, error)
 		r   workloadResult
 		err error
 	)
+	s.cpu = 0
 	switch w {
 	case workloadW1:
 		r, err = s.runPuts(ctx, "w1/", 1, s.counts.W1)
@@ -122,6 +128,7 @@ func (s *session) run(ctx context.Context, w workloadID) (workloadResult, error)
 		err = fmt.Errorf("%w: unknown workload %q", errUsage, w)
 	}
 	r.Workload = w
+	r.CPU = s.cpu
 	return r, err
 }
 
@@ -130,7 +137,9 @@ func (s *session) timed(fn func() error) error {
 	if err := s.prof.begin(); err != nil {
 		return err
 	}
+	before := processCPU()
 	err := fn()
+	s.cpu += processCPU() - before
 	s.prof.end()
 	return err
 }
