@@ -34,7 +34,9 @@ type Store struct {
 	wal   *wal.WAL
 	snaps *raft.FileSnapshotStore
 	trans *transport.Transport
-	raft  *raft.Raft
+	// durable is the raft transport handed to raft (store_durable.go).
+	durable *durableTransport
+	raft    *raft.Raft
 	// raftRef is raft once NewRaft returned (read by the WAL, which raft
 	// calls from its own goroutines before s.raft is set).
 	raftRef atomic.Pointer[raft.Raft]
@@ -165,8 +167,8 @@ func (s *Store) open() error {
 	s.leases = newLessor(s)
 	s.leases.reload()
 	s.fsm.leases = s.leases
-	dt := newDurableTransport(s.stopCtx, &s.wg, s.trans.Raft(), s.walPending, s.wal.Durable, s.wal.WaitDurable)
-	s.raft, err = raft.NewRaft(rc, s.fsm, s.wal, stable, s.snaps, dt)
+	s.durable = newDurableTransport(s.stopCtx, s.trans.Raft(), s.walPending, s.wal.Durable, s.wal.WaitDurable)
+	s.raft, err = raft.NewRaft(rc, s.fsm, s.wal, stable, s.snaps, s.durable)
 	if err != nil {
 		return fmt.Errorf("keel: start raft: %w", err)
 	}
@@ -279,6 +281,9 @@ func (s *Store) closeParts(abandon bool) error {
 	s.wg.Wait()
 	if s.trans != nil {
 		errs = append(errs, s.trans.Close())
+	}
+	if s.durable != nil {
+		s.durable.waitHeld() // before the WAL they wait on closes
 	}
 	if s.wal != nil {
 		if abandon {

@@ -72,7 +72,11 @@ type durableTransport struct {
 	durable     func() uint64                               // the WAL's durable index
 	waitDurable func(ctx context.Context, idx uint64) error // blocks until durable >= idx
 	ctx         context.Context                             // ends when the member stops
-	wg          *sync.WaitGroup                             // tracks held replies; waited for after ctx ends
+	// held tracks the goroutines holding replies. They start on the
+	// transport's connection goroutines, outside the Store's WaitGroup, so
+	// the Store waits for them (waitHeld) once the transport is closed:
+	// none can start after that.
+	held sync.WaitGroup
 }
 
 var (
@@ -82,11 +86,15 @@ var (
 )
 
 // newDurableTransport wraps rt and installs hold 1 as its interceptor.
-func newDurableTransport(ctx context.Context, wg *sync.WaitGroup, rt *transport.RaftTransport, pending func() bool, durable func() uint64, wait func(context.Context, uint64) error) *durableTransport {
-	t := &durableTransport{RaftTransport: rt, pending: pending, durable: durable, waitDurable: wait, ctx: ctx, wg: wg}
+func newDurableTransport(ctx context.Context, rt *transport.RaftTransport, pending func() bool, durable func() uint64, wait func(context.Context, uint64) error) *durableTransport {
+	t := &durableTransport{RaftTransport: rt, pending: pending, durable: durable, waitDurable: wait, ctx: ctx}
 	rt.SetInterceptor(t.prepare)
 	return t
 }
+
+// waitHeld waits for the goroutines holding replies; call it after ctx
+// ended and the transport closed.
+func (t *durableTransport) waitHeld() { t.held.Wait() }
 
 // prepare returns rpc as raft is to get it: an AppendEntries with entries
 // that arrives while some written entry is not durable gets its reply held
@@ -106,7 +114,7 @@ func (t *durableTransport) holdReply(rpc raft.RPC, last uint64) raft.RPC {
 	orig := rpc.RespChan
 	held := make(chan raft.RPCResponse, 1)
 	rpc.RespChan = held
-	t.wg.Go(func() {
+	t.held.Go(func() {
 		var r raft.RPCResponse
 		select {
 		case r = <-held:

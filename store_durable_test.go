@@ -2,7 +2,6 @@ package keel
 
 import (
 	"context"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -34,8 +33,8 @@ func TestDurableTransportHoldsRepliesOnlyWhilePending(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
-			var wg sync.WaitGroup
-			defer wg.Wait()
+			var dt *durableTransport
+			defer func() { dt.waitHeld() }()
 			defer cancel()
 			var durable atomic.Uint64
 			durable.Store(6)
@@ -51,7 +50,7 @@ func TestDurableTransportHoldsRepliesOnlyWhilePending(t *testing.T) {
 					return ctx.Err()
 				}
 			}
-			dt := &durableTransport{pending: func() bool { return tc.pending }, durable: durable.Load, waitDurable: wait, ctx: ctx, wg: &wg}
+			dt = &durableTransport{pending: func() bool { return tc.pending }, durable: durable.Load, waitDurable: wait, ctx: ctx}
 
 			orig := make(chan raft.RPCResponse, 1)
 			got := dt.prepare(raft.RPC{Command: tc.cmd, RespChan: orig})
