@@ -6,6 +6,8 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/keeldb/keel/transport"
 )
 
 // confirmLeadership proves that this member still led in term term at
@@ -50,16 +52,13 @@ func (s *Store) confirmLeadership(ctx context.Context, term uint64) error {
 	defer context.AfterFunc(s.stopCtx, cancel)()
 	req := binary.AppendUvarint([]byte{msgConfirm}, term)
 	req = append(req, s.id.MemberID...)
-	answers := make(chan bool, len(peers))
+	answers := make(chan transport.CallResult, len(peers)) // room for every call: see Transport.Go
 	for _, p := range peers {
-		go func() {
-			reply, err := s.trans.Call(ctx, string(p.Address), req)
-			answers <- err == nil && len(reply) == 1 && reply[0] == 1
-		}()
+		s.trans.Go(ctx, string(p.Address), req, answers)
 	}
 	yes, no := 0, 0
 	for range peers {
-		if <-answers {
+		if a := <-answers; a.Err == nil && len(a.Resp) == 1 && a.Resp[0] == 1 {
 			yes++
 		} else {
 			no++

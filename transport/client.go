@@ -206,7 +206,24 @@ type call struct {
 	deadline time.Time    // zero = none
 	sentAt   atomic.Int64 // unix nanoseconds when handed to the connection
 	state    atomic.Int32
-	resp     chan callResult // buffered(1); requests only
+	resp     chan callResult // buffered(1); requests of Call only
+	// notify receives the outcome instead of resp (requests of Go).
+	notify func(callResult)
+	// stopCancel stops the ctx watch of a Go call once it has an outcome.
+	stopCancel func() bool
+}
+
+// finish delivers the call's outcome; the caller removed cl from pending,
+// so it runs once per call.
+func (cl *call) finish(r callResult) {
+	if cl.notify == nil {
+		cl.resp <- r
+		return
+	}
+	if cl.stopCancel != nil {
+		cl.stopCancel()
+	}
+	cl.notify(r)
 }
 
 type callResult struct {
@@ -289,7 +306,7 @@ func (c *clientConn) fail(cause error) {
 		} else {
 			err = fmt.Errorf("%w: call to %s: %w", ErrConnLost, c.addr, cause)
 		}
-		cl.resp <- callResult{err: err}
+		cl.finish(callResult{err: err})
 	}
 }
 
@@ -311,7 +328,7 @@ func (c *clientConn) complete(f frame) {
 	case frameNoHandler:
 		r.err = fmt.Errorf("%w: at %s", ErrNoHandler, c.addr)
 	}
-	cl.resp <- r
+	cl.finish(r)
 }
 
 // readLoop reads response frames until the connection fails.
