@@ -279,7 +279,9 @@ func (s *Store) commitBuffer(batch []pendingRecord) []byte {
 		need += markedRevBytesLen + encodedKeyValueMax(r.kv)
 	}
 	if cap(s.commitBuf) < need {
-		s.commitBuf = make([]byte, 0, need)
+		// With headroom: batches vary in size, and a buffer sized exactly
+		// would be replaced by almost every commit under steady load.
+		s.commitBuf = make([]byte, 0, need+need/2)
 	}
 	b := s.commitBuf[:0]
 	if cap(s.commitBuf) > maxCommitBuffer {

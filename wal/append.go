@@ -18,6 +18,11 @@ func (w *WAL) StoreLog(log *raft.Log) error {
 // or with Config.DeferSync written and queued for the background sync
 // (unless Config.DeferWhen says not to defer).
 //
+// The WAL keeps the logs' Data and Extensions for its read cache
+// (Config.ReadCacheBytes) and returns them from GetLog: the caller must not
+// modify them after StoreLogs, as raft never does (raft's own LogCache
+// keeps them the same way).
+//
 // Indexes must be contiguous: logs[0].Index must be LastIndex()+1 unless the
 // log is empty, and each entry must follow the previous one; otherwise
 // ErrOutOfOrder is returned and nothing is written. A failed write or sync
@@ -57,15 +62,18 @@ func (w *WAL) StoreLogs(logs []*raft.Log) error {
 	}
 	start := s.writeOff
 	buf := w.buf[:0]
-	locs := make([]entryLoc, len(logs))
-	for i, l := range logs {
+	locs := w.locBuf[:0]
+	for _, l := range logs {
 		off := start + int64(len(buf))
-		locs[i] = entryLoc{off: off, n: uint32(entrySize(l))}
+		locs = append(locs, entryLoc{off: off, n: uint32(entrySize(l))})
 		buf = appendFrame(buf, s.meta.ID, off, frameEntry, func(b []byte) []byte { return appendEntry(b, l) })
 	}
 	buf = appendCommit(buf, s.meta.ID, start+int64(len(buf)), first, uint64(len(logs)), start)
 	if cap(buf) <= 4<<20 {
 		w.buf = buf
+	}
+	if cap(locs) <= 1<<16 {
+		w.locBuf = locs // copied into s.locs below; reused by the next batch
 	}
 	if _, err := s.f.WriteAt(buf, start); err != nil {
 		return w.fail("write "+s.name, err)
@@ -73,7 +81,7 @@ func (w *WAL) StoreLogs(logs []*raft.Log) error {
 	if w.cfg.DeferSync {
 		w.mu.Lock()
 		s.locs = append(s.locs, locs...)
-		s.cacheBatch(start, buf, w.cfg.ReadCacheBytes)
+		s.cacheLogs(logs, w.cfg.ReadCacheBytes)
 		s.writeOff = start + int64(len(buf))
 		w.recomputeBoundsLocked()
 		w.mu.Unlock()
@@ -92,7 +100,7 @@ func (w *WAL) StoreLogs(logs []*raft.Log) error {
 
 	w.mu.Lock()
 	s.locs = append(s.locs, locs...)
-	s.cacheBatch(start, buf, w.cfg.ReadCacheBytes)
+	s.cacheLogs(logs, w.cfg.ReadCacheBytes)
 	s.writeOff = start + int64(len(buf))
 	w.recomputeBoundsLocked()
 	w.setDurableLocked(w.last)

@@ -55,15 +55,15 @@ type Config struct {
 	// own wait for durability elsewhere.
 	DeferWhen func() bool
 
-	// ReadCacheBytes is how many bytes of the most recently written
-	// batches of the newest segment are kept in memory (copies of whole
-	// batches, up to this many bytes), so GetLog serves
-	// recent entries (a leader replicating what it just stored, a follower
-	// applying what it just received) without a file read or an allocation
-	// for the entry's data. The Data and Extensions that GetLog returns for a
-	// cached entry share that memory, which is never written again: callers
-	// must treat them as read-only (raft does). 0 means
-	// DefaultReadCacheBytes; a negative value disables the cache.
+	// ReadCacheBytes bounds the newest entries of the newest segment kept
+	// in memory (by encoded size), so GetLog serves recent entries (a
+	// leader replicating what it just stored, a follower applying what it
+	// just received) without a file read or an allocation for the entry's
+	// data. The cache keeps the raft.Log values StoreLogs was given: their
+	// Data and Extensions are the caller's, which must not modify them
+	// after StoreLogs (raft does not), and GetLog's callers must treat
+	// them as read-only (raft does). 0 means DefaultReadCacheBytes; a
+	// negative value disables the cache.
 	ReadCacheBytes int
 
 	// NoSync skips every fsync (of segments, the meta file and the

@@ -86,18 +86,20 @@
 //
 // Open scans every live segment and keeps, per segment, a slice of frame
 // offsets, so GetLog is one slice lookup and one ReadAt (the frame's CRC is
-// checked again on every read). The newest segment also keeps the last
-// Config.ReadCacheBytes (1 MiB) of batches it wrote in memory, and GetLog
-// decodes an entry held there without reading the file: in a raft member
-// nearly every read is of an entry just stored (replication on a leader,
-// apply on a follower). Such an entry's Data and Extensions share that
-// memory, which is never written again; they are read-only. Indexes are contiguous across the whole log;
-// StoreLogs rejects a batch that does not start at LastIndex()+1 with
-// ErrOutOfOrder, except when the log is empty (after Open of a new
-// directory or a DeleteRange of everything), when any start index is
-// accepted. Opening reads each segment once through a reused 1 MiB buffer
-// (sealed segments only up to their last entry; runs of zeros are skipped
-// quickly); memory for the index is 16 bytes per entry.
+// checked again on every read). The newest segment also keeps its newest
+// entries, up to Config.ReadCacheBytes (1 MiB) of encoded size, in memory,
+// and GetLog returns an entry held there without reading the file: in a
+// raft member nearly every read is of an entry just stored (replication on
+// a leader, apply on a follower). The cache holds the raft.Log values
+// StoreLogs was given, so their Data and Extensions are the caller's:
+// StoreLogs' caller must not modify them afterwards (raft never does), and
+// GetLog's caller must treat them as read-only. Indexes are contiguous
+// across the whole log; StoreLogs rejects a batch that does not start at
+// LastIndex()+1 with ErrOutOfOrder, except when the log is empty (after
+// Open of a new directory or a DeleteRange of everything), when any start
+// index is accepted. Opening reads each segment once through a reused 1 MiB
+// buffer (sealed segments only up to their last entry; runs of zeros are
+// skipped quickly); memory for the index is 16 bytes per entry.
 //
 // # Recovery
 //

@@ -93,7 +93,7 @@ func TestReadCacheServesRecentEntries(t *testing.T) {
 // cache budget, some rotating segments), head and tail truncations and
 // reopens with several cache budgets, and checks after every step that
 // every entry reads back as stored and that the Data of every entry read
-// earlier is still unchanged (cached entries alias the cache's memory).
+// earlier is still unchanged (cached entries share the Data StoreLogs got).
 // Set KEEL_WAL_SEED to replay a run.
 func TestReadCacheAgainstModel(t *testing.T) {
 	s := seed(t)

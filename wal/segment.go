@@ -1,11 +1,11 @@
 package wal
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
+
+	"github.com/hashicorp/raft"
 )
 
 // entryLoc locates one entry frame in a segment file.
@@ -25,60 +25,75 @@ type segment struct {
 	writeOff int64 // end of the last commit frame (append position)
 	size     int64 // file size (preallocated)
 
-	// cache holds copies of the newest batches written since the segment
-	// was opened, contiguous and in file order, cacheBytes in all (see
-	// cacheBatch). A copy is never written again, so entries decoded from
-	// it may alias it.
-	cache      []cachedBatch
+	// cache holds the newest entries stored since the segment was opened,
+	// in index order, in a ring: cacheN entries from position cacheHead
+	// (len(cache) is 0 or a power of two), the oldest of index cacheFirst;
+	// cacheBytes is the sum of their encoded sizes (see cacheLogs). The
+	// entries are copies of the raft.Log values StoreLogs was given; their
+	// Data and Extensions are the caller's, which StoreLogs' contract says
+	// are never modified afterwards.
+	cache      []raft.Log
+	cacheHead  int
+	cacheN     int
+	cacheFirst uint64
 	cacheBytes int
 }
 
-// cachedBatch is a copy of the batch written at file offset off.
-type cachedBatch struct {
-	off int64
-	b   []byte
-}
-
-// cacheBatch records that the batch b was written at off: it keeps a copy
-// and drops the oldest copies beyond budget bytes (a batch larger than
-// budget is not kept). Dropped copies are left to the garbage collector,
-// never reused, so an entry that still aliases one stays unchanged.
-// Caller holds WAL.mu.
-func (s *segment) cacheBatch(off int64, b []byte, budget int) {
-	if n := len(s.cache); budget <= 0 || len(b) > budget || (n > 0 && s.cache[n-1].off+int64(len(s.cache[n-1].b)) != off) {
+// cacheLogs records that logs (contiguous, starting right after the last
+// cached entry, or anywhere when the cache is empty) were stored: it keeps
+// a copy of each raft.Log value, then drops the oldest entries beyond
+// budget bytes of encoded size. Dropped entries are cleared, so the cache
+// stops referencing their Data. Caller holds WAL.mu.
+func (s *segment) cacheLogs(logs []*raft.Log, budget int) {
+	if budget <= 0 || len(logs) == 0 {
 		s.dropCache()
-		if budget <= 0 || len(b) > budget {
-			return
+		return
+	}
+	if s.cacheN > 0 && s.cacheFirst+uint64(s.cacheN) != logs[0].Index {
+		s.dropCache()
+	}
+	if s.cacheN == 0 {
+		s.cacheFirst = logs[0].Index
+	}
+	for _, l := range logs {
+		if s.cacheN == len(s.cache) {
+			s.growCache()
+		}
+		s.cache[(s.cacheHead+s.cacheN)&(len(s.cache)-1)] = *l
+		s.cacheN++
+		s.cacheBytes += entrySize(l)
+		for s.cacheBytes > budget {
+			old := &s.cache[s.cacheHead]
+			s.cacheBytes -= entrySize(old)
+			*old = raft.Log{}
+			s.cacheHead = (s.cacheHead + 1) & (len(s.cache) - 1)
+			s.cacheN--
+			s.cacheFirst++
 		}
 	}
-	s.cache = append(s.cache, cachedBatch{off: off, b: bytes.Clone(b)})
-	s.cacheBytes += len(b)
-	for s.cacheBytes > budget {
-		s.cacheBytes -= len(s.cache[0].b)
-		s.cache[0] = cachedBatch{}
-		s.cache = s.cache[1:]
+}
+
+// growCache doubles the ring (at least 64 entries), oldest entry first.
+func (s *segment) growCache() {
+	next := make([]raft.Log, max(64, 2*len(s.cache)))
+	for i := range s.cacheN {
+		next[i] = s.cache[(s.cacheHead+i)&(len(s.cache)-1)]
 	}
+	s.cache, s.cacheHead = next, 0
 }
 
 // dropCache empties the cache. Caller holds WAL.mu.
-func (s *segment) dropCache() { s.cache, s.cacheBytes = nil, 0 }
+func (s *segment) dropCache() {
+	s.cache, s.cacheHead, s.cacheN, s.cacheFirst, s.cacheBytes = nil, 0, 0, 0, 0
+}
 
-// cached returns the payload of the entry frame at loc if the cache holds
-// it. Caller holds WAL.mu.
-func (s *segment) cached(loc entryLoc) ([]byte, bool) {
-	// The first batch that ends after the frame starts is the only one
-	// that can hold it (batches are contiguous).
-	i := sort.Search(len(s.cache), func(i int) bool { return s.cache[i].off+int64(len(s.cache[i].b)) > loc.off })
-	if i == len(s.cache) || loc.off < s.cache[i].off {
-		return nil, false
+// cached returns the entry of index if the cache holds it. Caller holds
+// WAL.mu.
+func (s *segment) cached(index uint64) (raft.Log, bool) {
+	if index < s.cacheFirst || index-s.cacheFirst >= uint64(s.cacheN) {
+		return raft.Log{}, false
 	}
-	c := s.cache[i]
-	start := loc.off - c.off + frameHeaderSize
-	end := start + int64(loc.n)
-	if end > int64(len(c.b)) {
-		return nil, false
-	}
-	return c.b[start:end:end], true
+	return s.cache[(s.cacheHead+int(index-s.cacheFirst))&(len(s.cache)-1)], true
 }
 
 func segName(id uint64) string { return fmt.Sprintf("%016x.seg", id) }

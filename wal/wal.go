@@ -33,8 +33,9 @@ type WAL struct {
 
 	// wmu serialises mutators. It is held across I/O; mu is only taken
 	// briefly to publish the result, so readers are not blocked by fsync.
-	wmu sync.Mutex
-	buf []byte // batch encoding buffer, guarded by wmu
+	wmu    sync.Mutex
+	buf    []byte     // batch encoding buffer, guarded by wmu
+	locBuf []entryLoc // a batch's frame locations, guarded by wmu
 
 	mu     sync.RWMutex
 	meta   meta       // durable state as last written to the meta file
@@ -230,8 +231,9 @@ func (w *WAL) LastIndex() (uint64, error) {
 // GetLog implements raft.LogStore. It returns ErrNotFound
 // (raft.ErrLogNotFound) for an index outside [FirstIndex, LastIndex]. The
 // returned Data and Extensions must be treated as read-only: for an entry
-// in the read cache (Config.ReadCacheBytes) they share the cache's memory,
-// which is never modified, so they stay valid and unchanged indefinitely.
+// in the read cache (Config.ReadCacheBytes) they are the slices StoreLogs
+// was given (which its caller does not modify), so they stay valid and
+// unchanged indefinitely.
 func (w *WAL) GetLog(index uint64, log *raft.Log) error {
 	w.mu.RLock()
 	defer w.mu.RUnlock()
@@ -243,11 +245,8 @@ func (w *WAL) GetLog(index uint64, log *raft.Log) error {
 	}
 	s := w.findSegLocked(index)
 	loc := s.locs[index-s.meta.Base]
-	if p, ok := s.cached(loc); ok {
-		// Written by this process and never changed since: no frame check.
-		if err := decodeEntry(p, log); err != nil || log.Index != index {
-			return corruptf(s.name, loc.off, "cached entry of index %d does not decode", index)
-		}
+	if l, ok := s.cached(index); ok {
+		*log = l
 		return nil
 	}
 	buf := make([]byte, frameHeaderSize+int(loc.n))
