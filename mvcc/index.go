@@ -20,11 +20,28 @@ type treeIndex struct {
 
 func lessKeyIndex(a, b *keyIndex) bool { return bytes.Compare(a.key, b.key) < 0 }
 
-func newTreeIndex() *treeIndex {
+func newTreeIndex() *treeIndex { return newTreeIndexSized(0) }
+
+// newTreeIndexSized returns an empty index whose key map has room for hint
+// keys.
+func newTreeIndexSized(hint int) *treeIndex {
 	return &treeIndex{
 		tree:  btree.NewBTreeGOptions(lessKeyIndex, btree.Options{NoLocks: true}),
-		byKey: map[string]*keyIndex{},
+		byKey: make(map[string]*keyIndex, hint),
 	}
+}
+
+// trimMap rebuilds the key map when it was sized for hint keys and holds
+// far fewer (a history of many revisions per key): a Go map never shrinks.
+func (ti *treeIndex) trimMap(hint int) {
+	if len(ti.byKey) >= hint/4 {
+		return
+	}
+	m := make(map[string]*keyIndex, len(ti.byKey))
+	for k, ki := range ti.byKey {
+		m[k] = ki
+	}
+	ti.byKey = m
 }
 
 // mapKey is ki's key as a string sharing its bytes (no copy): ki.key is

@@ -73,3 +73,33 @@ func TestKeyIndexRejectsInvalid(t *testing.T) {
 		})
 	}
 }
+
+// TestReopenManyRevisionsPerKey reopens a store whose records are mostly
+// older revisions of a few keys, so the index's map, sized for the record
+// count, is rebuilt smaller (trimMap); every key must still be found, with
+// its history.
+func TestReopenManyRevisionsPerKey(t *testing.T) {
+	s, path := openStore(t, Config{noSync: true})
+	const keys, revs = 3, 50
+	for r := range revs {
+		tx := s.Write(uint64(r + 1))
+		for k := range keys {
+			tx.Put([]byte{'k', byte('a' + k)}, []byte{byte(r)}, 0)
+		}
+		tx.End()
+	}
+	require.NoError(t, s.Close())
+	s = reopen(t, path, Config{noSync: true})
+	require.Len(t, s.index.byKey, keys)
+	for k := range keys {
+		key := []byte{'k', byte('a' + k)}
+		rr, err := s.Range(key, nil, RangeOptions{})
+		require.NoError(t, err)
+		require.Len(t, rr.KVs, 1)
+		require.Equal(t, []byte{revs - 1}, rr.KVs[0].Value)
+		require.Equal(t, int64(revs), rr.KVs[0].Version)
+		old, err := s.Range(key, nil, RangeOptions{Rev: 2})
+		require.NoError(t, err)
+		require.Equal(t, []byte{0}, old.KVs[0].Value)
+	}
+}

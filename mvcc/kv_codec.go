@@ -46,24 +46,41 @@ func appendKeyValue(b []byte, kv *KeyValue) []byte {
 // KeyValue owns its memory (it never aliases b), so b may be bbolt mmap
 // memory. Key and Value are never nil after a successful decode.
 func decodeKeyValue(b []byte) (*KeyValue, error) {
+	kv := &KeyValue{}
+	if err := decodeKeyValueView(b, kv); err != nil {
+		return nil, err
+	}
+	// One allocation holds both, disjoint; each capacity ends at its
+	// length, so an append to either copies instead of growing into the
+	// other.
+	buf := make([]byte, len(kv.Key)+len(kv.Value))
+	n := copy(buf, kv.Key)
+	copy(buf[n:], kv.Value)
+	kv.Key, kv.Value = buf[:n:n], buf[n:]
+	return kv, nil
+}
+
+// decodeKeyValueView decodes a record produced by encodeKeyValue into kv
+// without allocating: kv.Key and kv.Value alias b, so they are valid only
+// as long as b is (for bbolt memory, until its txn ends).
+func decodeKeyValueView(b []byte, kv *KeyValue) error {
 	if len(b) == 0 || b[0] != kvFormatV1 {
-		return nil, fmt.Errorf("%w: unknown KeyValue format", ErrCorruptRecord)
+		return fmt.Errorf("%w: unknown KeyValue format", ErrCorruptRecord)
 	}
 	d := kvDecoder{b: b[1:]}
-	kv := &KeyValue{}
-	kv.Key = d.bytes()
-	kv.Value = d.bytes()
+	kv.Key = d.view()
+	kv.Value = d.view()
 	kv.CreateRevision = d.varint()
 	kv.ModRevision = d.varint()
 	kv.Version = d.varint()
 	kv.Lease = d.varint()
 	if d.err != nil {
-		return nil, d.err
+		return d.err
 	}
 	if len(d.b) != 0 {
-		return nil, fmt.Errorf("%w: %d trailing bytes in KeyValue", ErrCorruptRecord, len(d.b))
+		return fmt.Errorf("%w: %d trailing bytes in KeyValue", ErrCorruptRecord, len(d.b))
 	}
-	return kv, nil
+	return nil
 }
 
 type kvDecoder struct {
@@ -71,7 +88,8 @@ type kvDecoder struct {
 	err error
 }
 
-func (d *kvDecoder) bytes() []byte {
+// view returns the next length-prefixed field, aliasing d.b.
+func (d *kvDecoder) view() []byte {
 	if d.err != nil {
 		return nil
 	}
@@ -80,8 +98,7 @@ func (d *kvDecoder) bytes() []byte {
 		d.err = fmt.Errorf("%w: bad length in KeyValue", ErrCorruptRecord)
 		return nil
 	}
-	out := make([]byte, n)
-	copy(out, d.b[k:k+int(n)])
+	out := d.b[k : k+int(n) : k+int(n)]
 	d.b = d.b[k+int(n):]
 	return out
 }

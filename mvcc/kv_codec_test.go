@@ -60,13 +60,30 @@ func FuzzKeyValueDecode(f *testing.F) {
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		kv, err := decodeKeyValue(b)
+		var view KeyValue
+		verr := decodeKeyValueView(b, &view)
+		require.Equal(t, err == nil, verr == nil, "the owning and the aliasing decoder disagree")
 		if err != nil {
 			require.ErrorIs(t, err, ErrCorruptRecord)
+			require.ErrorIs(t, verr, ErrCorruptRecord)
 			require.Nil(t, kv)
 			return
 		}
 		require.NotNil(t, kv.Key)
 		require.NotNil(t, kv.Value)
+		require.Equal(t, string(view.Key), string(kv.Key))
+		require.Equal(t, string(view.Value), string(kv.Value))
+		require.Equal(t, [4]int64{view.CreateRevision, view.ModRevision, view.Version, view.Lease},
+			[4]int64{kv.CreateRevision, kv.ModRevision, kv.Version, kv.Lease})
+		// The owned copy shares nothing with b, and its Key and Value
+		// share nothing with each other.
+		wantKey, wantValue := string(kv.Key), string(kv.Value)
+		for i := range b {
+			b[i] ^= 0xff
+		}
+		_ = append(kv.Key, 'x')
+		require.Equal(t, wantKey, string(kv.Key))
+		require.Equal(t, wantValue, string(kv.Value))
 		// Decoding is stable under re-encoding.
 		again, err := decodeKeyValue(encodeKeyValue(kv))
 		require.NoError(t, err)

@@ -150,7 +150,10 @@ func loadStateTx(tx *bolt.Tx) (*loadedState, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown schema %q", ErrCorruptSnapshot, schema)
 	}
-	st := &loadedState{index: newTreeIndex(), leases: newLeaseTable()}
+	// Every record is a revision of some key, so the record count bounds
+	// the key count: sizing the index's map for it saves its growth steps.
+	records := kb.Stats().KeyN
+	st := &loadedState{index: newTreeIndexSized(records), leases: newLeaseTable()}
 	ci, err := metaU64(mb, metaConsistentIndex)
 	if err != nil {
 		return nil, err
@@ -173,14 +176,16 @@ func loadStateTx(tx *bolt.Tx) (*loadedState, error) {
 	// tombstone); the live keys among them are the attachments.
 	leaseOf := map[string]int64{}
 	var maxMain int64
+	// kv aliases the records (mmap memory, valid during the txn); the index
+	// copies the keys it keeps, and leaseOf's keys are copies.
+	var kv KeyValue
 	c := kb.Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		rev, tomb, err := bytesToRev(k)
 		if err != nil {
 			return nil, err
 		}
-		kv, err := decodeKeyValue(v)
-		if err != nil {
+		if err := decodeKeyValueView(v, &kv); err != nil {
 			return nil, err
 		}
 		ki := st.index.getOrCreate(kv.Key)
@@ -214,6 +219,7 @@ func loadStateTx(tx *bolt.Tx) (*loadedState, error) {
 	if st.compactRev > 0 {
 		st.index.compact(st.compactRev)
 	}
+	st.index.trimMap(records)
 	for k, id := range leaseOf {
 		if ki := st.index.keyIndex([]byte(k)); ki != nil && ki.isLive() {
 			st.leases.attach(id, k)
