@@ -238,6 +238,7 @@ func (s *Store) Close() error {
 
 func (s *Store) close(transfer bool) error {
 	s.closeOnce.Do(func() {
+		s.stopRedialing()
 		if transfer && s.raft != nil && s.raft.State() == raft.Leader && !s.isSingleVoter() {
 			if err := s.raft.LeadershipTransfer().Error(); err != nil {
 				s.log.Warn("leadership transfer on close failed", "err", err)
@@ -269,6 +270,7 @@ func (s *Store) crash() error {
 // closes the raft log without syncing it.
 func (s *Store) closeParts(abandon bool) error {
 	var errs []error
+	s.stopRedialing()
 	if s.raft != nil {
 		errs = append(errs, s.raft.Shutdown().Error())
 	}
@@ -300,6 +302,15 @@ func (s *Store) closeParts(abandon bool) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// stopRedialing makes raft requests to unreachable peers fail at once, so
+// that shutting raft down (which waits for its per-peer goroutines) never
+// waits out transport.Config.RaftRedialWait for a peer that is down.
+func (s *Store) stopRedialing() {
+	if s.trans != nil {
+		s.trans.Raft().StopRedialing()
+	}
 }
 
 func (s *Store) stopped() bool {

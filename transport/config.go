@@ -63,12 +63,23 @@ type Config struct {
 	RaftTimeout time.Duration
 	// MaxPool is raft's connection pool size per peer; 0 means 3.
 	MaxPool int
+	// RaftRedialWait is how long a raft request to a peer that cannot be
+	// dialed keeps redialing (every 10-100 ms) before it fails; 0 means 3s,
+	// a negative value fails at once. raft backs off after every failed
+	// request to a peer, up to 10 s between tries, so without this a peer
+	// that restarts after a few seconds down would wait that long for the
+	// leader; with it, each try lasts long enough that the backoff stays
+	// short, and the request in flight reaches the peer as soon as it
+	// listens again. RaftTransport.StopRedialing (and Close) ends the
+	// waiting.
+	RaftRedialWait time.Duration
 }
 
 const (
 	defaultAddr        = "127.0.0.1:0"
 	defaultRaftTimeout = 10 * time.Second
 	defaultMaxPool     = 3
+	defaultRedialWait  = 3 * time.Second
 )
 
 // withDefaults returns cfg with zero fields replaced by their defaults.
@@ -84,6 +95,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.MaxPool <= 0 {
 		cfg.MaxPool = defaultMaxPool
+	}
+	if cfg.RaftRedialWait == 0 {
+		cfg.RaftRedialWait = defaultRedialWait
 	}
 	return cfg
 }

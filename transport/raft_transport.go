@@ -43,7 +43,9 @@ type RaftTransport struct {
 	closed bool
 	pool   map[raft.ServerAddress][]*raftConn
 
-	closeOnce sync.Once
+	closeOnce  sync.Once
+	noRedial   chan struct{} // closed by StopRedialing
+	redialOnce sync.Once
 }
 
 func newRaftTransport(t *Transport) *RaftTransport {
@@ -51,6 +53,7 @@ func newRaftTransport(t *Transport) *RaftTransport {
 		t:        t,
 		consumer: make(chan raft.RPC),
 		shutdown: make(chan struct{}),
+		noRedial: make(chan struct{}),
 		pool:     make(map[raft.ServerAddress][]*raftConn),
 	}
 }
@@ -228,13 +231,54 @@ func (rt *RaftTransport) getConn(target raft.ServerAddress) (*raftConn, error) {
 		return c, nil
 	}
 	rt.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), rt.t.cfg.RaftTimeout)
-	defer cancel()
-	c, err := rt.t.dial(ctx, string(target), headerRaft)
+	c, err := rt.dial(target)
 	if err != nil {
 		return nil, err
 	}
 	return &raftConn{target: target, c: c, r: bufio.NewReaderSize(c, 4<<10)}, nil
+}
+
+// dial connects to target; while it is unreachable it redials, pausing
+// 10 ms, doubling up to 100 ms, for Config.RaftRedialWait, unless
+// StopRedialing or Close ends the waiting (see Config.RaftRedialWait).
+func (rt *RaftTransport) dial(target raft.ServerAddress) (net.Conn, error) {
+	var deadline time.Time
+	pause := 10 * time.Millisecond
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), rt.t.cfg.RaftTimeout)
+		c, err := rt.t.dial(ctx, string(target), headerRaft)
+		cancel()
+		if err == nil || !errors.Is(err, ErrUnreachable) || rt.t.cfg.RaftRedialWait < 0 {
+			return c, err
+		}
+		now := time.Now()
+		if deadline.IsZero() {
+			deadline = now.Add(rt.t.cfg.RaftRedialWait)
+		}
+		if !now.Before(deadline) {
+			return nil, err
+		}
+		t := time.NewTimer(min(pause, deadline.Sub(now)))
+		select {
+		case <-t.C:
+		case <-rt.noRedial:
+			t.Stop()
+			return nil, err
+		case <-rt.shutdown:
+			t.Stop()
+			return nil, err
+		}
+		pause = min(2*pause, 100*time.Millisecond)
+	}
+}
+
+// StopRedialing makes raft requests to a peer that cannot be dialed fail at
+// once from now on, ending those that are redialing (Config.RaftRedialWait).
+// A member calls it when it starts to shut down: raft's shutdown waits for
+// its per-peer goroutines, which must not sit out the wait for a peer that
+// is down. It is idempotent.
+func (rt *RaftTransport) StopRedialing() {
+	rt.redialOnce.Do(func() { close(rt.noRedial) })
 }
 
 // putConn returns conn to the pool, or closes it when the pool is full or

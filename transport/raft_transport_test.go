@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -15,7 +16,7 @@ import (
 // answered by serve until the test ends.
 func raftPair(tb testing.TB, serve func(rpc raft.RPC)) (from, to *Transport) {
 	tb.Helper()
-	from, err := Listen(Config{RaftTimeout: 5 * time.Second})
+	from, err := Listen(Config{RaftTimeout: 5 * time.Second, RaftRedialWait: 200 * time.Millisecond})
 	require.NoError(tb, err)
 	to, err = Listen(Config{RaftTimeout: 5 * time.Second})
 	require.NoError(tb, err)
@@ -225,4 +226,70 @@ func TestRaftTransportHeartbeatAndInterceptor(t *testing.T) {
 	require.NoError(t, rt.AppendEntries("to", target, &raft.AppendEntriesRequest{RPCHeader: hdr, Term: 3}, &resp))
 	require.Len(t, consumed, 2, "without a handler a heartbeat goes to the consumer")
 	require.Len(t, intercepted, 1)
+}
+
+// deadAddr returns a loopback address nothing listens on (a port that was
+// just free).
+func deadAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(tb, err)
+	addr := ln.Addr().String()
+	require.NoError(tb, ln.Close())
+	return addr
+}
+
+// TestRaftRedial checks Config.RaftRedialWait: a request to a peer that
+// cannot be dialed keeps redialing, reaches the peer once it listens, and
+// gives up when the wait ends or is stopped.
+func TestRaftRedial(t *testing.T) {
+	t.Run("reaches a peer that starts listening", func(t *testing.T) {
+		from := newTransport(t, Config{RaftRedialWait: time.Minute})
+		addr := deadAddr(t)
+		got := make(chan error, 1)
+		go func() {
+			var resp raft.AppendEntriesResponse
+			got <- from.Raft().AppendEntries("peer", raft.ServerAddress(addr), &raft.AppendEntriesRequest{Term: 4}, &resp)
+		}()
+		time.Sleep(100 * time.Millisecond) // let it fail a dial or two
+		to := newTransport(t, Config{Addr: addr})
+		rpc := <-to.Raft().Consumer()
+		require.Equal(t, uint64(4), rpc.Command.(*raft.AppendEntriesRequest).Term)
+		rpc.Respond(&raft.AppendEntriesResponse{Term: 4, Success: true}, nil)
+		require.NoError(t, <-got)
+	})
+	for _, tc := range []struct {
+		name string
+		stop func(rt *RaftTransport)
+	}{
+		{name: "StopRedialing ends the wait", stop: (*RaftTransport).StopRedialing},
+		{name: "Close ends the wait", stop: func(rt *RaftTransport) { _ = rt.Close() }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			from := newTransport(t, Config{RaftRedialWait: time.Hour})
+			addr := raft.ServerAddress(deadAddr(t))
+			got := make(chan error, 1)
+			go func() {
+				var resp raft.AppendEntriesResponse
+				got <- from.Raft().AppendEntries("peer", addr, &raft.AppendEntriesRequest{Term: 1}, &resp)
+			}()
+			time.Sleep(50 * time.Millisecond)
+			tc.stop(from.Raft())
+			select {
+			case err := <-got:
+				require.ErrorIs(t, err, ErrUnreachable)
+			case <-time.After(waitFor):
+				t.Fatal("the redialing request did not end")
+			}
+			// Later requests fail without waiting.
+			var resp raft.AppendEntriesResponse
+			require.Error(t, from.Raft().AppendEntries("peer", addr, &raft.AppendEntriesRequest{Term: 1}, &resp))
+		})
+	}
+	t.Run("negative wait fails at once", func(t *testing.T) {
+		from := newTransport(t, Config{RaftRedialWait: -1})
+		var resp raft.AppendEntriesResponse
+		err := from.Raft().AppendEntries("peer", raft.ServerAddress(deadAddr(t)), &raft.AppendEntriesRequest{Term: 1}, &resp)
+		require.ErrorIs(t, err, ErrUnreachable)
+	})
 }
