@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"net"
 	"testing"
 	"time"
 
@@ -228,24 +227,13 @@ func TestRaftTransportHeartbeatAndInterceptor(t *testing.T) {
 	require.Len(t, intercepted, 1)
 }
 
-// deadAddr returns a loopback address nothing listens on (a port that was
-// just free).
-func deadAddr(tb testing.TB) string {
-	tb.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(tb, err)
-	addr := ln.Addr().String()
-	require.NoError(tb, ln.Close())
-	return addr
-}
-
 // TestRaftRedial checks Config.RaftRedialWait: a request to a peer that
 // cannot be dialed keeps redialing, reaches the peer once it listens, and
 // gives up when the wait ends or is stopped.
 func TestRaftRedial(t *testing.T) {
 	t.Run("reaches a peer that starts listening", func(t *testing.T) {
 		from := newTransport(t, Config{RaftRedialWait: time.Minute})
-		addr := deadAddr(t)
+		addr := freeAddr(t)
 		got := make(chan error, 1)
 		go func() {
 			var resp raft.AppendEntriesResponse
@@ -267,7 +255,7 @@ func TestRaftRedial(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			from := newTransport(t, Config{RaftRedialWait: time.Hour})
-			addr := raft.ServerAddress(deadAddr(t))
+			addr := raft.ServerAddress(freeAddr(t))
 			got := make(chan error, 1)
 			go func() {
 				var resp raft.AppendEntriesResponse
@@ -289,7 +277,7 @@ func TestRaftRedial(t *testing.T) {
 	t.Run("negative wait fails at once", func(t *testing.T) {
 		from := newTransport(t, Config{RaftRedialWait: -1})
 		var resp raft.AppendEntriesResponse
-		err := from.Raft().AppendEntries("peer", raft.ServerAddress(deadAddr(t)), &raft.AppendEntriesRequest{Term: 1}, &resp)
+		err := from.Raft().AppendEntries("peer", raft.ServerAddress(freeAddr(t)), &raft.AppendEntriesRequest{Term: 1}, &resp)
 		require.ErrorIs(t, err, ErrUnreachable)
 	})
 }
