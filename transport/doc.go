@@ -28,7 +28,11 @@
 // hands each request to raft from the connection's own goroutine. As with
 // NetworkTransport, each dialed connection carries one request at a time
 // (a pool of up to Config.MaxPool per peer), heartbeats bypass raft's main
-// loop, and pipelined replication is not offered.
+// loop, and pipelined replication is not offered. A request to a peer that
+// cannot be dialed keeps redialing for Config.RaftRedialWait (3 s) before
+// it fails: raft doubles its pause after each failed request to a peer (up
+// to 10 s), so failing at once would leave a member that restarts after a
+// few seconds waiting seconds more for the leader.
 //
 // # RPCs
 //
