@@ -59,6 +59,11 @@ func (ti *treeIndex) getOrCreate(key []byte) *keyIndex {
 	if ki := ti.keyIndex(key); ki != nil {
 		return ki
 	}
+	return ti.create(key)
+}
+
+// create adds an empty keyIndex for key, which the index must not hold.
+func (ti *treeIndex) create(key []byte) *keyIndex {
 	ki := &keyIndex{key: cloneBytes(key)}
 	if ki.key == nil {
 		ki.key = []byte{}

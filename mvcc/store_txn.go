@@ -108,7 +108,8 @@ func (t *TxnWrite) Put(key, value []byte, lease int64) {
 	var readErr error
 	created, ver := rev, int64(1)
 	s.mu.RLock()
-	if ki := s.index.keyIndex(key); ki != nil {
+	ki := s.index.keyIndex(key)
+	if ki != nil {
 		if m, c, v, ok := ki.get(rev); ok {
 			created, ver = c.main, v+1
 			prev, readErr = s.fetchOneLocked(m)
@@ -135,7 +136,10 @@ func (t *TxnWrite) Put(key, value []byte, lease int64) {
 	}
 	r := revision{main: rev, sub: int64(len(t.changes))}
 	s.mu.Lock()
-	if err := s.index.getOrCreate(key).put(r); err != nil {
+	if ki == nil {
+		ki = s.index.create(key)
+	}
+	if err := ki.put(r); err != nil {
 		panic(fmt.Sprintf("mvcc: broken index invariant: %v", err))
 	}
 	s.overlay[r] = kv
