@@ -44,7 +44,7 @@ type RaftTransport struct {
 	pool   map[raft.ServerAddress][]*raftConn
 
 	closeOnce  sync.Once
-	noRedial   chan struct{} // closed by StopRedialing
+	noRedial   chan struct{} // closed by StopRedialing (which Close calls)
 	redialOnce sync.Once
 }
 
@@ -167,6 +167,7 @@ func (rt *RaftTransport) InstallSnapshot(_ raft.ServerID, target raft.ServerAddr
 func (rt *RaftTransport) Close() error {
 	rt.closeOnce.Do(func() {
 		close(rt.shutdown)
+		rt.StopRedialing()
 		rt.mu.Lock()
 		rt.closed = true
 		pool := rt.pool
@@ -261,10 +262,7 @@ func (rt *RaftTransport) dial(target raft.ServerAddress) (net.Conn, error) {
 		t := time.NewTimer(min(pause, deadline.Sub(now)))
 		select {
 		case <-t.C:
-		case <-rt.noRedial:
-			t.Stop()
-			return nil, err
-		case <-rt.shutdown:
+		case <-rt.noRedial: // StopRedialing or Close
 			t.Stop()
 			return nil, err
 		}

@@ -59,11 +59,11 @@ func (s *segment) cacheLogs(logs []*raft.Log, budget int) {
 		if s.cacheN == len(s.cache) {
 			s.growCache()
 		}
-		s.cache[(s.cacheHead+s.cacheN)&(len(s.cache)-1)] = *l
+		*s.slot(s.cacheN) = *l
 		s.cacheN++
 		s.cacheBytes += entrySize(l)
 		for s.cacheBytes > budget {
-			old := &s.cache[s.cacheHead]
+			old := s.slot(0)
 			s.cacheBytes -= entrySize(old)
 			*old = raft.Log{}
 			s.cacheHead = (s.cacheHead + 1) & (len(s.cache) - 1)
@@ -73,11 +73,14 @@ func (s *segment) cacheLogs(logs []*raft.Log, budget int) {
 	}
 }
 
+// slot is the ring's i-th entry from the oldest (i < len(s.cache)).
+func (s *segment) slot(i int) *raft.Log { return &s.cache[(s.cacheHead+i)&(len(s.cache)-1)] }
+
 // growCache doubles the ring (at least 64 entries), oldest entry first.
 func (s *segment) growCache() {
 	next := make([]raft.Log, max(64, 2*len(s.cache)))
 	for i := range s.cacheN {
-		next[i] = s.cache[(s.cacheHead+i)&(len(s.cache)-1)]
+		next[i] = *s.slot(i)
 	}
 	s.cache, s.cacheHead = next, 0
 }
@@ -93,7 +96,7 @@ func (s *segment) cached(index uint64) (raft.Log, bool) {
 	if index < s.cacheFirst || index-s.cacheFirst >= uint64(s.cacheN) {
 		return raft.Log{}, false
 	}
-	return s.cache[(s.cacheHead+int(index-s.cacheFirst))&(len(s.cache)-1)], true
+	return *s.slot(int(index - s.cacheFirst)), true
 }
 
 func segName(id uint64) string { return fmt.Sprintf("%016x.seg", id) }

@@ -244,11 +244,11 @@ func (w *WAL) GetLog(index uint64, log *raft.Log) error {
 		return ErrNotFound
 	}
 	s := w.findSegLocked(index)
-	loc := s.locs[index-s.meta.Base]
 	if l, ok := s.cached(index); ok {
 		*log = l
 		return nil
 	}
+	loc := s.locs[index-s.meta.Base]
 	buf := make([]byte, frameHeaderSize+int(loc.n))
 	if _, err := s.f.ReadAt(buf, loc.off); err != nil {
 		return fmt.Errorf("wal: read %s at %d: %w", s.name, loc.off, err)
