@@ -64,10 +64,7 @@ func (ti *treeIndex) getOrCreate(key []byte) *keyIndex {
 
 // create adds an empty keyIndex for key, which the index must not hold.
 func (ti *treeIndex) create(key []byte) *keyIndex {
-	ki := &keyIndex{key: cloneBytes(key)}
-	if ki.key == nil {
-		ki.key = []byte{}
-	}
+	ki := newKeyIndex(key)
 	ti.tree.Set(ki)
 	ti.byKey[mapKey(ki)] = ki
 	return ki

@@ -51,6 +51,41 @@ type keyIndex struct {
 	generations []generation
 }
 
+// keyIndexAlloc is a keyIndex with room for its first generation and that
+// generation's first revision, so that indexing a new key takes one
+// allocation (plus the key's copy) instead of three. A key that outgrows
+// them moves to ordinary slices, as append does; the room it leaves is what
+// the first small slices would have cost anyway.
+type keyIndexAlloc struct {
+	ki  keyIndex
+	gen [1]generation
+	rev [1]revision
+}
+
+// newKeyIndex returns an empty keyIndex owning a copy of key.
+func newKeyIndex(key []byte) *keyIndex {
+	a := &keyIndexAlloc{}
+	a.gen[0].revs = a.rev[:0:1]
+	a.ki.generations = a.gen[:0:1]
+	a.ki.key = cloneBytes(key)
+	if a.ki.key == nil {
+		a.ki.key = []byte{}
+	}
+	return &a.ki
+}
+
+// firstGen starts the first generation of a key that has none, in the room
+// newKeyIndex reserved for it if there is any.
+func (ki *keyIndex) firstGen() {
+	if cap(ki.generations) > 0 {
+		ki.generations = ki.generations[:1]
+		g := &ki.generations[0]
+		*g = generation{revs: g.revs[:0]}
+		return
+	}
+	ki.generations = append(ki.generations, generation{})
+}
+
 // generation is one life of a key: from a creation to a deletion.
 type generation struct {
 	ver     int64
@@ -67,7 +102,7 @@ func (ki *keyIndex) put(rev revision) error {
 			ErrCorruptRecord, rev.main, rev.sub, ki.modified.main, ki.modified.sub, ki.key)
 	}
 	if len(ki.generations) == 0 {
-		ki.generations = append(ki.generations, generation{})
+		ki.firstGen()
 	}
 	g := &ki.generations[len(ki.generations)-1]
 	if g.isEmpty() {
@@ -204,7 +239,7 @@ func (ki *keyIndex) restoreGen(rev revision, created, ver int64) error {
 		return fmt.Errorf("%w: restoring a generation of live key %q", ErrCorruptRecord, ki.key)
 	}
 	if len(ki.generations) == 0 {
-		ki.generations = append(ki.generations, generation{})
+		ki.firstGen()
 	}
 	g := &ki.generations[len(ki.generations)-1]
 	g.created = revision{main: created}

@@ -28,8 +28,16 @@ func (kv *KeyValue) clone() *KeyValue {
 		return nil
 	}
 	c := *kv
-	c.Key = cloneBytes(kv.Key)
-	c.Value = cloneBytes(kv.Value)
+	if kv.Key == nil || kv.Value == nil {
+		c.Key = cloneBytes(kv.Key)
+		c.Value = cloneBytes(kv.Value)
+		return &c
+	}
+	// Key and Value share one allocation, as decodeKeyValue's do.
+	b := make([]byte, len(kv.Key)+len(kv.Value))
+	n := copy(b, kv.Key)
+	copy(b[n:], kv.Value)
+	c.Key, c.Value = b[:n:n], b[n:]
 	return &c
 }
 

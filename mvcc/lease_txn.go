@@ -157,6 +157,9 @@ func (t *TxnWrite) applyLeasesLocked() {
 			}
 		}
 	}
+	if len(t.leaseRecs) == 0 {
+		return // sorting no IDs still allocates
+	}
 	for _, id := range slices.Sorted(maps.Keys(t.leaseRecs)) {
 		rec := t.leaseRecs[id]
 		if rec == nil {

@@ -38,6 +38,8 @@ type Store struct {
 	// nil while a bbolt write txn runs. Guarded by mu.
 	rtx *bolt.Tx
 	rkb *bolt.Bucket
+	// rcur hands out cursors on rkb (store_readtx.go); nil with rtx.
+	rcur *cursorPool
 	// mu guards every field below. It is held only around in-memory work
 	// and bbolt read transactions, never across a bbolt commit.
 	mu sync.RWMutex

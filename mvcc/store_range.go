@@ -23,12 +23,23 @@ func (s *Store) rangeLocked(key, end []byte, ro RangeOptions, curRev int64) (*Ra
 		return nil, ErrCompacted
 	}
 	var revs []revision
-	s.index.visit(key, end, func(ki *keyIndex) bool {
-		if m, _, _, ok := ki.get(rev); ok {
-			revs = append(revs, m)
+	if len(end) == 0 {
+		// A single key (the common case) is looked up without visit's
+		// callback and with its revision on the stack: no allocations.
+		var one [1]revision
+		if ki := s.index.keyIndex(key); len(key) > 0 && ki != nil {
+			if m, _, _, ok := ki.get(rev); ok {
+				revs = append(one[:0], m)
+			}
 		}
-		return true
-	})
+	} else {
+		s.index.visit(key, end, func(ki *keyIndex) bool {
+			if m, _, _, ok := ki.get(rev); ok {
+				revs = append(revs, m)
+			}
+			return true
+		})
+	}
 	res := &RangeResult{Rev: curRev, Count: int64(len(revs))}
 	if ro.CountOnly || len(revs) == 0 {
 		return res, nil
@@ -107,7 +118,12 @@ func (s *Store) fetchLocked(revs []revision) ([]*KeyValue, error) {
 	kvs := make([]*KeyValue, 0, len(revs))
 	var tx *bolt.Tx
 	var kb *bolt.Bucket
+	var pool *cursorPool
+	var shared *boltReader
 	defer func() {
+		if shared != nil {
+			pool.put(shared)
+		}
 		if tx != nil {
 			_ = tx.Rollback()
 		}
@@ -117,17 +133,23 @@ func (s *Store) fetchLocked(revs []revision) ([]*KeyValue, error) {
 			kvs = append(kvs, kv.clone())
 			continue
 		}
-		if kb == nil && s.rkb != nil {
-			kb = s.rkb // the shared read txn (store_readtx.go)
+		if shared == nil && kb == nil && s.rcur != nil {
+			pool = s.rcur // the shared read txn (store_readtx.go)
+			shared = pool.get()
 		}
-		if kb == nil {
+		if shared == nil && kb == nil {
 			var err error
 			if tx, err = s.db.Begin(false); err != nil {
 				return nil, fmt.Errorf("mvcc: read: %w", err)
 			}
 			kb = tx.Bucket(bucketKey)
 		}
-		v := kb.Get(revToBytes(rev, false))
+		var v []byte
+		if shared != nil {
+			v = shared.value(rev)
+		} else {
+			v = kb.Get(revToBytes(rev, false))
+		}
 		if v == nil {
 			return nil, fmt.Errorf("%w: revision %d.%d missing from the key bucket", ErrCorruptRecord, rev.main, rev.sub)
 		}
@@ -138,6 +160,16 @@ func (s *Store) fetchLocked(revs []revision) ([]*KeyValue, error) {
 		kvs = append(kvs, kv)
 	}
 	return kvs, nil
+}
+
+// fetchSharedLocked returns the KeyValue stored at rev, shared with the
+// overlay if it is still there, so the caller must not modify it (a txn's
+// events may share it: see TxnWrite.End).
+func (s *Store) fetchSharedLocked(rev revision) (*KeyValue, error) {
+	if kv, ok := s.overlay[rev]; ok {
+		return kv, nil
+	}
+	return s.fetchOneLocked(rev)
 }
 
 // fetchOneLocked returns a copy of the KeyValue stored at rev.

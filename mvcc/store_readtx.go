@@ -1,6 +1,9 @@
 package mvcc
 
 import (
+	"bytes"
+	"sync"
+
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -26,8 +29,44 @@ import (
 func (s *Store) dropReadTxLocked() {
 	if s.rtx != nil {
 		_ = s.rtx.Rollback()
-		s.rtx, s.rkb = nil, nil
+		s.rtx, s.rkb, s.rcur = nil, nil, nil
 	}
+}
+
+// cursorPool reuses cursors on the shared read txn's key bucket. bbolt's
+// Bucket.Get makes a new cursor per call, and the cursor's stack grows by
+// appending, several allocations per read; a reused cursor keeps its stack.
+// A pool belongs to one shared txn: renewing the txn starts a new pool, and
+// cursors returned to an old one go with it.
+type cursorPool struct {
+	kb   *bolt.Bucket
+	pool sync.Pool // of *boltReader
+}
+
+// boltReader is a cursor and room for the bbolt key it seeks.
+type boltReader struct {
+	c   *bolt.Cursor
+	key [markedRevBytesLen]byte
+}
+
+func (p *cursorPool) get() *boltReader {
+	if r, ok := p.pool.Get().(*boltReader); ok {
+		return r
+	}
+	return &boltReader{c: p.kb.Cursor()}
+}
+
+func (p *cursorPool) put(r *boltReader) { p.pool.Put(r) }
+
+// value returns the value of the put record at rev, or nil if there is
+// none. It is valid while the txn is open.
+func (r *boltReader) value(rev revision) []byte {
+	key := appendRev(r.key[:0], rev, false)
+	k, v := r.c.Seek(key)
+	if !bytes.Equal(k, key) {
+		return nil
+	}
+	return v
 }
 
 // renewReadTxLocked replaces the shared read txn with one that sees the
@@ -44,6 +83,7 @@ func (s *Store) renewReadTxLocked() {
 		return
 	}
 	s.rtx, s.rkb = tx, tx.Bucket(bucketKey)
+	s.rcur = &cursorPool{kb: s.rkb}
 }
 
 // updateDB runs fn in a bbolt write txn on db with the shared read txn

@@ -29,6 +29,11 @@ type TxnWrite struct {
 	// leaseAttach holds, per lease, the keys whose attachment this txn
 	// changed: true attached, false detached.
 	leaseAttach map[int64]map[string]bool
+
+	// The first change and event of a txn go here, without an allocation
+	// (most txns make one change).
+	change1 [1]pendingRecord
+	event1  [1]Event
 }
 
 // Write begins the write transaction for raft log entry index. It blocks
@@ -42,6 +47,7 @@ func (s *Store) Write(index uint64) *TxnWrite {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	t := &TxnWrite{s: s, index: index, beginRev: s.currentRev}
+	t.changes, t.events = t.change1[:0], t.event1[:0]
 	if s.closed {
 		t.err = ErrClosed
 	}
@@ -112,7 +118,7 @@ func (t *TxnWrite) Put(key, value []byte, lease int64) {
 	if ki != nil {
 		if m, c, v, ok := ki.get(rev); ok {
 			created, ver = c.main, v+1
-			prev, readErr = s.fetchOneLocked(m)
+			prev, readErr = s.fetchSharedLocked(m)
 		}
 	}
 	s.mu.RUnlock()
@@ -121,15 +127,11 @@ func (t *TxnWrite) Put(key, value []byte, lease int64) {
 	}
 
 	kv := &KeyValue{
-		Key:            cloneBytes(key),
 		Value:          cloneBytes(value),
 		CreateRevision: created,
 		ModRevision:    rev,
 		Version:        ver,
 		Lease:          lease,
-	}
-	if kv.Key == nil {
-		kv.Key = []byte{}
 	}
 	if kv.Value == nil {
 		kv.Value = []byte{}
@@ -142,6 +144,9 @@ func (t *TxnWrite) Put(key, value []byte, lease int64) {
 	if err := ki.put(r); err != nil {
 		panic(fmt.Sprintf("mvcc: broken index invariant: %v", err))
 	}
+	// The index's copy of the key never changes, and neither does an
+	// overlay KeyValue: they can share it.
+	kv.Key = ki.key
 	s.overlay[r] = kv
 	s.mu.Unlock()
 
@@ -185,7 +190,7 @@ func (t *TxnWrite) deleteVisited(visit func(fn func(ki *keyIndex) bool)) int64 {
 		if !ok {
 			return true
 		}
-		prev, err := s.fetchOneLocked(m)
+		prev, err := s.fetchSharedLocked(m)
 		if err != nil {
 			readErr = fmt.Errorf("delete %q: reading previous version: %w", ki.key, err)
 			prev = &KeyValue{Key: cloneBytes(ki.key), ModRevision: m.main}
@@ -255,6 +260,9 @@ func (t *TxnWrite) End() []Event {
 		// After the revision is visible, still under writeMu, so revisions
 		// are notified in order.
 		s.notify(t.Rev(), t.events)
+	}
+	if len(t.events) == 0 {
+		t.events = nil
 	}
 	if t.compactTo > 0 {
 		s.kickCompactor()
