@@ -1,5 +1,7 @@
 package wal
 
+import "testing"
+
 // SpareReady reports whether a preallocated spare segment is ready (tests).
 func (w *WAL) SpareReady() bool {
 	w.spareMu.Lock()
@@ -9,3 +11,9 @@ func (w *WAL) SpareReady() bool {
 
 // StopSyncer stops the background sync as Close does first (tests).
 func (w *WAL) StopSyncer() { w.stopSyncer() }
+
+// RandomSeed is the seed for randomized tests (see internalSeed).
+func RandomSeed(tb testing.TB) int64 {
+	tb.Helper()
+	return internalSeed(tb)
+}

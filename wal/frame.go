@@ -47,11 +47,23 @@ func align8(n int64) int64 { return (n + 7) &^ 7 }
 
 func frameSize(payloadLen int) int64 { return frameHeaderSize + align8(int64(payloadLen)) }
 
+// crcSeed is crc32.Update(0, castagnoli, seed) over the 16-byte seed of
+// a frame (segID and off, little-endian), computed a byte at a time from the
+// table: handing crc32 a slice makes it escape, and an array on the stack
+// would cost an allocation per frame.
+func crcSeed(segID uint64, off int64) uint32 {
+	c := ^uint32(0)
+	for _, v := range [2]uint64{segID, uint64(off)} {
+		for range 8 {
+			c = castagnoli[byte(c)^byte(v)] ^ (c >> 8)
+			v >>= 8
+		}
+	}
+	return ^c
+}
+
 func frameCRC(segID uint64, off int64, hdr, payload []byte) uint32 {
-	var seed [16]byte
-	binary.LittleEndian.PutUint64(seed[0:], segID)
-	binary.LittleEndian.PutUint64(seed[8:], uint64(off))
-	c := crc32.Update(0, castagnoli, seed[:])
+	c := crcSeed(segID, off)
 	c = crc32.Update(c, castagnoli, hdr[4:frameHeaderSize])
 	return crc32.Update(c, castagnoli, payload)
 }

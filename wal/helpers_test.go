@@ -2,7 +2,6 @@ package wal_test
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -95,12 +94,5 @@ func segFiles(tb testing.TB, fsys wal.FS, dir string) []string {
 // the current time. It logs the seed so a failure can be replayed.
 func seed(tb testing.TB) int64 {
 	tb.Helper()
-	s := time.Now().UnixNano()
-	if v := os.Getenv("KEEL_WAL_SEED"); v != "" {
-		var err error
-		s, err = strconv.ParseInt(v, 10, 64)
-		require.NoError(tb, err, "KEEL_WAL_SEED")
-	}
-	tb.Logf("seed %d (replay with KEEL_WAL_SEED=%d)", s, s)
-	return s
+	return wal.RandomSeed(tb)
 }

@@ -5,10 +5,8 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
-	"os"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
@@ -170,14 +168,7 @@ func mutate(rng *rand.Rand, im *segImage) {
 // unsealed, at several window sizes (also reusing readers across
 // segments, as Open does).
 func TestScanMatchesReference(t *testing.T) {
-	s := time.Now().UnixNano()
-	if v := os.Getenv("KEEL_WAL_SEED"); v != "" {
-		var err error
-		s, err = strconv.ParseInt(v, 10, 64)
-		require.NoError(t, err)
-	}
-	t.Logf("seed %d (replay with KEEL_WAL_SEED=%d)", s, s)
-	rng := rand.New(rand.NewPCG(uint64(s), 1))
+	rng := rand.New(rand.NewPCG(uint64(internalSeed(t)), 1))
 	readers := make([]*segReader, len(equivWindows))
 	for i, win := range equivWindows {
 		readers[i] = newSegReader(win)
