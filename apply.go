@@ -232,21 +232,43 @@ func applyOp(kv *mvcc.Store, idx uint64, op *Op) *applyResult {
 	return res
 }
 
+// putResult is a top-level put's result, response and header in one
+// allocation: every member applies every put.
+type putResult struct {
+	res applyResult
+	put PutResponse
+	hdr ResponseHeader
+}
+
 func applyTopPut(tw *mvcc.TxnWrite, op *Op) *applyResult {
 	if err := checkPut(tw, op); err != nil {
 		return &applyResult{err: err}
 	}
-	r, err := execPut(tw, op)
-	return &applyResult{resp: OpResponse{put: r}, err: err}
+	a := &putResult{}
+	a.put.Header = &a.hdr
+	if err := execPutInto(tw, op, &a.put); err != nil {
+		return &applyResult{err: err}
+	}
+	a.res.resp.put = &a.put
+	return &a.res
 }
 
 func execPut(tw *mvcc.TxnWrite, op *Op) (*PutResponse, error) {
+	r := &PutResponse{Header: &ResponseHeader{}}
+	if err := execPutInto(tw, op, r); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// execPutInto applies op (a put) and fills r, whose Header is set.
+func execPutInto(tw *mvcc.TxnWrite, op *Op, r *PutResponse) error {
 	val, lease := op.val, int64(op.leaseID)
 	var prev *KeyValue
 	if op.prevKV || op.ignoreValue || op.ignoreLease {
 		var err error
 		if prev, err = getOne(tw, op.key); err != nil {
-			return nil, err
+			return err
 		}
 	}
 	if prev != nil {
@@ -258,11 +280,10 @@ func execPut(tw *mvcc.TxnWrite, op *Op) (*PutResponse, error) {
 		}
 	}
 	tw.Put(op.key, val, lease)
-	r := &PutResponse{Header: &ResponseHeader{}}
 	if op.prevKV {
 		r.PrevKv = prev
 	}
-	return r, nil
+	return nil
 }
 
 func execDelete(tw *mvcc.TxnWrite, op *Op) *DeleteResponse {
