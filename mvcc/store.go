@@ -34,11 +34,10 @@ type Store struct {
 	// commitMu serializes bbolt commits (committer, ForceCommit, Close,
 	// back-pressure in End, Restore).
 	commitMu sync.Mutex
-	// rtx is the shared read txn and rkb its key bucket (store_readtx.go);
-	// nil while a bbolt write txn runs. Guarded by mu.
-	rtx *bolt.Tx
-	rkb *bolt.Bucket
-	// rcur hands out cursors on rkb (store_readtx.go); nil with rtx.
+	// rtx is the shared read txn and rcur hands out cursors on its key
+	// bucket (store_readtx.go); both nil while a bbolt write txn runs.
+	// Guarded by mu.
+	rtx  *bolt.Tx
 	rcur *cursorPool
 	// mu guards every field below. It is held only around in-memory work
 	// and bbolt read transactions, never across a bbolt commit.

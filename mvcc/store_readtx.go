@@ -29,7 +29,7 @@ import (
 func (s *Store) dropReadTxLocked() {
 	if s.rtx != nil {
 		_ = s.rtx.Rollback()
-		s.rtx, s.rkb, s.rcur = nil, nil, nil
+		s.rtx, s.rcur = nil, nil
 	}
 }
 
@@ -82,8 +82,7 @@ func (s *Store) renewReadTxLocked() {
 		s.lg.Warn("mvcc: shared read txn", "err", err)
 		return
 	}
-	s.rtx, s.rkb = tx, tx.Bucket(bucketKey)
-	s.rcur = &cursorPool{kb: s.rkb}
+	s.rtx, s.rcur = tx, &cursorPool{kb: tx.Bucket(bucketKey)}
 }
 
 // updateDB runs fn in a bbolt write txn on db with the shared read txn
