@@ -45,6 +45,7 @@ type Store struct {
 	lead    leaderState
 	leases  *lessor
 	props   *proposals
+	batch   *proposalBatch
 
 	started   chan struct{} // closed once raft runs; RPCs wait for it
 	stop      chan struct{} // closed by Close
@@ -94,6 +95,8 @@ func Open(cfg Config) (*Store, error) {
 	s.stopCtx, s.stopCause = context.WithCancel(context.Background())
 	s.lead.init()
 	s.props = newProposals()
+	// raft's future is not awaited (see proposals): the FSM delivers.
+	s.batch = newProposalBatch(func(p queuedProposal) { _ = s.raft.Apply(p.data, p.enqueueTimeout()) })
 	s.reads = newReadIndexer(s)
 	if err := s.open(); err != nil {
 		s.closeParts(false)

@@ -125,12 +125,13 @@ func (s *Store) proposeLocal(ctx context.Context, cmd []byte) (*applyResult, err
 	}
 	id, ch := s.props.add()
 	defer s.props.remove(id)
-	enqueue := s.cfg.ElectionTimeout
-	if dl, ok := ctx.Deadline(); ok {
-		enqueue = min(enqueue, max(time.Until(dl), time.Millisecond))
+	// raft must accept the entry within ElectionTimeout, or by ctx's
+	// deadline if sooner.
+	deadline := time.Now().Add(s.cfg.ElectionTimeout)
+	if dl, ok := ctx.Deadline(); ok && dl.Before(deadline) {
+		deadline = dl
 	}
-	// raft's future is not awaited (see proposals): the FSM delivers.
-	_ = s.raft.Apply(withReqID(cmd, id), enqueue)
+	s.batch.submit(queuedProposal{data: withReqID(cmd, id), deadline: deadline})
 	select {
 	case res := <-ch:
 		return res, nil
