@@ -51,25 +51,38 @@ type keyIndex struct {
 	generations []generation
 }
 
-// keyIndexAlloc is a keyIndex with room for its first generation and that
-// generation's first revision, so that indexing a new key takes one
-// allocation (plus the key's copy) instead of three. A key that outgrows
-// them moves to ordinary slices, as append does; the room it leaves is what
-// the first small slices would have cost anyway.
+// keyIndexAlloc is a keyIndex with room for its first generation, that
+// generation's first revision and a short key, so that indexing a new key
+// takes one allocation instead of four. A key that outgrows the generation
+// or revision moves to ordinary slices, as append does; the room it leaves
+// is what the first small slices would have cost anyway. Besides the
+// allocations, this keeps the index cheap for the garbage collector, which
+// marks every live object on every cycle: the index is most of a member's
+// live objects, and one object per key instead of two halves its share.
 type keyIndexAlloc struct {
 	ki  keyIndex
 	gen [1]generation
 	rev [1]revision
+	key [inlineKeyBytes]byte
 }
+
+// inlineKeyBytes is the longest key kept inside its keyIndexAlloc; a longer
+// one gets its own copy. With it, keyIndexAlloc is 160 bytes, one of the
+// allocator's size classes.
+const inlineKeyBytes = 32
 
 // newKeyIndex returns an empty keyIndex owning a copy of key.
 func newKeyIndex(key []byte) *keyIndex {
 	a := &keyIndexAlloc{}
 	a.gen[0].revs = a.rev[:0:1]
 	a.ki.generations = a.gen[:0:1]
-	a.ki.key = cloneBytes(key)
-	if a.ki.key == nil {
-		a.ki.key = []byte{}
+	if len(key) <= len(a.key) {
+		// Capped, so that an append to the key can never write into the
+		// rest of the array.
+		a.ki.key = a.key[:len(key):len(key)]
+		copy(a.ki.key, key)
+	} else {
+		a.ki.key = cloneBytes(key)
 	}
 	return &a.ki
 }

@@ -1,6 +1,7 @@
 package mvcc
 
 import (
+	"bytes"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -101,5 +102,35 @@ func TestReopenManyRevisionsPerKey(t *testing.T) {
 		old, err := s.Range(key, nil, RangeOptions{Rev: 2})
 		require.NoError(t, err)
 		require.Equal(t, []byte{0}, old.KVs[0].Value)
+	}
+}
+
+// TestNewKeyIndexKeyCopy checks that the index owns its copy of the key,
+// short (kept inline) or long, that the copy's capacity ends with the key,
+// and that a short key costs no allocation of its own.
+func TestNewKeyIndexKeyCopy(t *testing.T) {
+	tests := []struct {
+		name   string
+		key    []byte
+		allocs float64
+	}{
+		{name: "empty", key: []byte{}, allocs: 1},
+		{name: "short", key: []byte("w4/0000000001"), allocs: 1},
+		{name: "inline limit", key: bytes.Repeat([]byte("k"), inlineKeyBytes), allocs: 1},
+		{name: "long", key: bytes.Repeat([]byte("k"), inlineKeyBytes+1), allocs: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			key := bytes.Clone(tt.key)
+			ki := newKeyIndex(key)
+			require.NotNil(t, ki.key)
+			require.Equal(t, tt.key, ki.key)
+			require.Equal(t, len(ki.key), cap(ki.key), "room after the key")
+			if len(key) > 0 {
+				key[0] = 'X' // the caller's buffer is not the index's
+				require.Equal(t, tt.key, ki.key)
+			}
+			require.Equal(t, tt.allocs, testing.AllocsPerRun(100, func() { _ = newKeyIndex(tt.key) }))
+		})
 	}
 }
