@@ -301,7 +301,7 @@ func (s *Store) runCommitter() {
 		case <-s.stopc:
 			return
 		case <-t.C:
-			_ = s.commit() // a failure is recorded and logged by commit
+			_ = s.commitPaced(true) // a failure is recorded and logged by commit
 		}
 	}
 }
@@ -318,9 +318,31 @@ func (s *Store) ForceCommit() error {
 	return s.commit()
 }
 
+// commitPace and commitPause pace the background committer: after every
+// commitPace key records it writes into the bbolt txn, it sleeps for
+// commitPause. Building the txn is a burst of CPU (a bbolt Put is a cursor
+// seek and an insert, ~1 µs); on a machine with few cores the burst takes
+// a core from the goroutines on the write path (raft, the FSM, proposers,
+// watchers) for milliseconds, and their latency jumps. A sleep parks the
+// committer, so its P runs those goroutines first; runtime.Gosched would
+// not: it queues the committer on the global run queue, from which the
+// same P takes it straight back. The pauses lengthen a commit by a few
+// milliseconds per 10,000 records, well within CommitInterval.
+const (
+	commitPace  = 32
+	commitPause = 20 * time.Microsecond
+)
+
 // commit writes the pending changes (key records and lease records) of
-// ended txns and their consistent index in one bbolt transaction, then drops them from the overlay.
-func (s *Store) commit() error {
+// ended txns and their consistent index in one bbolt transaction, then
+// drops them from the overlay.
+func (s *Store) commit() error { return s.commitPaced(false) }
+
+// commitPaced is commit, pausing while it builds the bbolt txn when paced
+// (see commitPace): the background committer paces, while a commit
+// something waits for (back-pressure, ForceCommit, Close, compaction) does
+// not.
+func (s *Store) commitPaced(paced bool) error {
 	s.commitMu.Lock()
 	defer s.commitMu.Unlock()
 
@@ -348,7 +370,10 @@ func (s *Store) commit() error {
 		kb := tx.Bucket(bucketKey)
 		kb.FillPercent = 0.9 // revisions are appended in order
 		buf := s.commitBuffer(batch)
-		for _, r := range batch {
+		for i, r := range batch {
+			if paced && i > 0 && i%commitPace == 0 {
+				time.Sleep(commitPause)
+			}
 			k := len(buf)
 			buf = appendRev(buf, r.rev, r.tombstone)
 			v := len(buf)

@@ -1,6 +1,9 @@
 package mvcc
 
 import (
+	"fmt"
+	"time"
+
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -253,4 +256,46 @@ func TestUseAfterEndPanics(t *testing.T) {
 	tx := s.Write(1)
 	tx.End()
 	require.PanicsWithValue(t, "mvcc: TxnWrite used after End", func() { tx.Put([]byte("a"), nil, 0) })
+}
+
+// TestPacedCommitWritesEverything checks that the background committer's
+// paced commit (it pauses every commitPace records) writes every pending
+// record and the consistent index: after it, a crash loses nothing.
+func TestPacedCommitWritesEverything(t *testing.T) {
+	tests := []struct {
+		name    string
+		records int // records in the commit
+	}{
+		{name: "below the pace", records: commitPace - 1},
+		{name: "exactly the pace", records: commitPace},
+		{name: "several paces and a rest", records: 3*commitPace + 5},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, path := openStore(t, Config{CommitInterval: time.Hour})
+			// One txn with many changes, then one change per txn.
+			first := s.Write(1)
+			for i := range tt.records / 2 {
+				first.Put(fmt.Appendf(nil, "k%04d", i), fmt.Appendf(nil, "v%d", i), 0)
+			}
+			first.End()
+			index := uint64(1)
+			for i := tt.records / 2; i < tt.records; i++ {
+				index++
+				putKVs(t, s, index, fmt.Sprintf("k%04d", i), fmt.Sprintf("v%d", i))
+			}
+			require.NoError(t, s.commitPaced(true))
+			s.crash()
+
+			s2 := reopen(t, path, Config{})
+			require.Equal(t, index, s2.ConsistentIndex())
+			res, err := s2.Range([]byte("k"), []byte("l"), RangeOptions{})
+			require.NoError(t, err)
+			require.Len(t, res.KVs, tt.records)
+			for i, kv := range res.KVs {
+				require.Equal(t, fmt.Sprintf("k%04d", i), string(kv.Key))
+				require.Equal(t, fmt.Sprintf("v%d", i), string(kv.Value))
+			}
+		})
+	}
 }
