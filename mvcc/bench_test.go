@@ -130,3 +130,53 @@ func BenchmarkOpen(b *testing.B) {
 		b.StartTimer()
 	}
 }
+
+// BenchmarkRangeDuringCommit reads one committed key while another
+// goroutine writes batches of 2,000 new keys and commits each as the
+// background committer does (paced), back to back: the reads overlap
+// commits most of the time.
+func BenchmarkRangeDuringCommit(b *testing.B) {
+	s, _ := openStore(b, Config{CommitInterval: time.Hour, CommitLimit: 1 << 20})
+	val := make([]byte, 256)
+	tx := s.Write(1)
+	tx.Put([]byte("read/me"), val, 0)
+	tx.End()
+	if err := s.ForceCommit(); err != nil {
+		b.Fatal(err)
+	}
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		index := uint64(1)
+		for n := 0; ; n++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			for i := range 2000 {
+				index++
+				tx := s.Write(index)
+				tx.Put(fmt.Appendf(nil, "w/%06d/%04d", n, i), val, 0)
+				tx.End()
+			}
+			if err := s.commitPaced(true); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	b.ReportAllocs()
+	for b.Loop() {
+		res, err := s.Range([]byte("read/me"), nil, RangeOptions{})
+		if err != nil || len(res.KVs) != 1 {
+			b.Fatalf("got %v, %v", res, err)
+		}
+	}
+	b.StopTimer()
+	close(stop)
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}

@@ -18,11 +18,12 @@ import (
 // overlay, so a reader holding mu sees every record either in the overlay
 // or in the shared txn's view.
 //
-// A bbolt write txn that grows the file remaps the database, which waits
-// for every open read txn, so the shared txn is released before every
-// bbolt write txn (updateDB) and renewed after it. Both happen with
+// A bbolt write txn that grows the file remaps the database when it
+// commits, which waits for every open read txn, so the shared txn is
+// released before every bbolt commit (updateDB: after the write txn's
+// changes are made, before Commit) and renewed after it. Both happen with
 // commitMu held: every bbolt write txn runs under commitMu, so no write
-// txn ever runs while the shared txn is open.
+// txn ever commits while the shared txn is open.
 
 // dropReadTxLocked releases the shared read txn. Caller holds mu for
 // writing (or owns s exclusively).
@@ -85,11 +86,26 @@ func (s *Store) renewReadTxLocked() {
 	s.rtx, s.rcur = tx, &cursorPool{kb: tx.Bucket(bucketKey)}
 }
 
-// updateDB runs fn in a bbolt write txn on db with the shared read txn
-// released; the caller holds commitMu and renews the txn afterwards.
+// updateDB runs fn in a bbolt write txn on db and commits it, releasing
+// the shared read txn just before the commit (only the commit can remap);
+// the caller holds commitMu and renews the txn afterwards. Until then
+// readers keep the shared txn while fn runs, which for the paced committer
+// is most of the commit.
 func (s *Store) updateDB(db *bolt.DB, fn func(tx *bolt.Tx) error) error {
+	tx, err := db.Begin(true)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if tx.DB() != nil { // not committed: fn failed or panicked
+			_ = tx.Rollback()
+		}
+	}()
+	if err := fn(tx); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	s.dropReadTxLocked()
 	s.mu.Unlock()
-	return db.Update(fn)
+	return tx.Commit()
 }
