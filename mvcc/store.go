@@ -327,7 +327,9 @@ func (s *Store) ForceCommit() error {
 // committer, so its P runs those goroutines first; runtime.Gosched would
 // not: it queues the committer on the global run queue, from which the
 // same P takes it straight back. The pauses lengthen a commit by a few
-// milliseconds per 10,000 records, well within CommitInterval.
+// milliseconds per 10,000 records; a commit stops pausing once it has run
+// for a quarter of CommitInterval (a sleep can oversleep on a busy
+// machine), so pacing never makes commits fall behind.
 const (
 	commitPace  = 32
 	commitPause = 20 * time.Microsecond
@@ -370,8 +372,9 @@ func (s *Store) commitPaced(paced bool) error {
 		kb := tx.Bucket(bucketKey)
 		kb.FillPercent = 0.9 // revisions are appended in order
 		buf := s.commitBuffer(batch)
+		start := time.Now()
 		for i, r := range batch {
-			if paced && i > 0 && i%commitPace == 0 {
+			if paced && i > 0 && i%commitPace == 0 && time.Since(start) < s.cfg.CommitInterval/4 {
 				time.Sleep(commitPause)
 			}
 			k := len(buf)

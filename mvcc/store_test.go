@@ -263,16 +263,19 @@ func TestUseAfterEndPanics(t *testing.T) {
 // record and the consistent index: after it, a crash loses nothing.
 func TestPacedCommitWritesEverything(t *testing.T) {
 	tests := []struct {
-		name    string
-		records int // records in the commit
+		name     string
+		records  int           // records in the commit
+		interval time.Duration // CommitInterval: a quarter of it is the pausing budget
 	}{
-		{name: "below the pace", records: commitPace - 1},
-		{name: "exactly the pace", records: commitPace},
-		{name: "several paces and a rest", records: 3*commitPace + 5},
+		{name: "below the pace", records: commitPace - 1, interval: time.Hour},
+		{name: "exactly the pace", records: commitPace, interval: time.Hour},
+		{name: "several paces and a rest", records: 3*commitPace + 5, interval: time.Hour},
+		// The committer also runs here, and the budget (250 µs) runs out.
+		{name: "budget spent", records: 40 * commitPace, interval: time.Millisecond},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, path := openStore(t, Config{CommitInterval: time.Hour})
+			s, path := openStore(t, Config{CommitInterval: tt.interval})
 			// One txn with many changes, then one change per txn.
 			first := s.Write(1)
 			for i := range tt.records / 2 {
