@@ -35,8 +35,8 @@ type Store struct {
 	// back-pressure in End, Restore).
 	commitMu sync.Mutex
 	// rtx is the shared read txn and rcur hands out cursors on its key
-	// bucket (store_readtx.go); both nil while a bbolt write txn runs.
-	// Guarded by mu.
+	// bucket (store_readtx.go); both nil from just before a bbolt commit
+	// until the txn is renewed. Guarded by mu.
 	rtx  *bolt.Tx
 	rcur *cursorPool
 	// mu guards every field below. It is held only around in-memory work
