@@ -2,71 +2,82 @@ package mvcc
 
 import (
 	"bytes"
-	"unsafe"
+	"sync"
 
 	"github.com/tidwall/btree"
 )
 
-// treeIndex maps keys to their keyIndex in a B-tree ordered by key bytes,
-// for ranges, and in a hash map, for single-key lookups (Get, Put, Delete
-// of one key, txn compares), which are O(1) instead of O(log n) byte
-// comparisons. The map's string keys share the keyIndex's key bytes, which
-// never change. It is not safe for concurrent use: the Store guards it with
-// its mu (the tree is created with NoLocks).
+// treeIndex maps keys to their keyIndex in a B-tree ordered by key bytes.
+// It is not safe for concurrent use: the Store guards it with its mu (the
+// tree is created with NoLocks; readers holding mu's read lock only use the
+// tree's read-only methods).
+//
+// There is deliberately no hash map beside the tree for single-key lookups.
+// One was kept until 2026-12 and made lookups O(1), but the garbage
+// collector visits every entry of a map on every cycle in hash order, that
+// is in random memory order: with ~130,000 keys it cost a cycle about as
+// much as the index's own objects, and while a cycle marks, the write path
+// runs on what is left of the CPU. Without it, W4's watch-lag p99 in
+// keelbench fell by a third and W2 rose (see the commit that removed it).
 type treeIndex struct {
-	tree  *btree.BTreeG[*keyIndex]
-	byKey map[string]*keyIndex
+	tree *btree.BTreeG[*keyIndex]
+	// probes holds search keys for the tree. The tree compares through a
+	// function value, so escape analysis assumes a key passed to Get or
+	// Ascend escapes, and a fresh probe per lookup would be an allocation
+	// per Get and Put. A pool serves concurrent readers (they hold only
+	// the Store's read lock); TestIndexLookupAllocs guards the property.
+	probes sync.Pool
 }
 
 func lessKeyIndex(a, b *keyIndex) bool { return bytes.Compare(a.key, b.key) < 0 }
 
-func newTreeIndex() *treeIndex { return newTreeIndexSized(0) }
-
-// newTreeIndexSized returns an empty index whose key map has room for hint
-// keys.
-func newTreeIndexSized(hint int) *treeIndex {
-	return &treeIndex{
-		tree:  btree.NewBTreeGOptions(lessKeyIndex, btree.Options{NoLocks: true}),
-		byKey: make(map[string]*keyIndex, hint),
-	}
+func newTreeIndex() *treeIndex {
+	ti := &treeIndex{tree: btree.NewBTreeGOptions(lessKeyIndex, btree.Options{NoLocks: true})}
+	ti.probes.New = func() any { return new(keyIndex) }
+	return ti
 }
 
-// trimMap rebuilds the key map when it was sized for hint keys and holds
-// far fewer (a history of many revisions per key): a Go map never shrinks.
-func (ti *treeIndex) trimMap(hint int) {
-	if len(ti.byKey) >= hint/4 {
-		return
-	}
-	m := make(map[string]*keyIndex, len(ti.byKey))
-	for k, ki := range ti.byKey {
-		m[k] = ki
-	}
-	ti.byKey = m
+// probe returns a search key for key; release it with putProbe once the
+// tree call returns (the tree keeps no reference to a search key).
+func (ti *treeIndex) probe(key []byte) *keyIndex {
+	p := ti.probes.Get().(*keyIndex)
+	p.key = key
+	return p
 }
 
-// mapKey is ki's key as a string sharing its bytes (no copy): ki.key is
-// owned by the index and never modified.
-func mapKey(ki *keyIndex) string { return unsafe.String(unsafe.SliceData(ki.key), len(ki.key)) }
+func (ti *treeIndex) putProbe(p *keyIndex) {
+	p.key = nil // keep no caller's bytes alive
+	ti.probes.Put(p)
+}
 
 // keyIndex returns the index of key, or nil.
 func (ti *treeIndex) keyIndex(key []byte) *keyIndex {
-	return ti.byKey[string(key)] // the conversion does not allocate
+	p := ti.probe(key)
+	ki, _ := ti.tree.Get(p)
+	ti.putProbe(p)
+	return ki
 }
 
 // getOrCreate returns the index of key, creating an empty one (owning a copy
-// of key) if missing.
+// of key) if missing. The search's path hint makes the insert that follows
+// a miss start where the search ended instead of descending again.
 func (ti *treeIndex) getOrCreate(key []byte) *keyIndex {
-	if ki := ti.keyIndex(key); ki != nil {
+	var hint btree.PathHint
+	p := ti.probe(key)
+	ki, ok := ti.tree.GetHint(p, &hint)
+	ti.putProbe(p)
+	if ok {
 		return ki
 	}
-	return ti.create(key)
+	ki = newKeyIndex(key)
+	ti.tree.SetHint(ki, &hint)
+	return ki
 }
 
 // create adds an empty keyIndex for key, which the index must not hold.
 func (ti *treeIndex) create(key []byte) *keyIndex {
 	ki := newKeyIndex(key)
 	ti.tree.Set(ki)
-	ti.byKey[mapKey(ki)] = ki
 	return ki
 }
 
@@ -93,7 +104,9 @@ func (ti *treeIndex) visit(key, end []byte, fn func(ki *keyIndex) bool) {
 		ti.tree.Scan(iter)
 		return
 	}
-	ti.tree.Ascend(&keyIndex{key: lo}, iter)
+	p := ti.probe(lo)
+	ti.tree.Ascend(p, iter)
+	ti.putProbe(p)
 }
 
 // rangeBounds interprets etcd's range encoding:
@@ -131,6 +144,5 @@ func (ti *treeIndex) compact(atRev int64) {
 	})
 	for _, ki := range gone {
 		ti.tree.Delete(ki)
-		delete(ti.byKey, mapKey(ki))
 	}
 }

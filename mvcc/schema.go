@@ -150,10 +150,7 @@ func loadStateTx(tx *bolt.Tx) (*loadedState, error) {
 	default:
 		return nil, fmt.Errorf("%w: unknown schema %q", ErrCorruptSnapshot, schema)
 	}
-	// Every record is a revision of some key, so the record count bounds
-	// the key count: sizing the index's map for it saves its growth steps.
-	records := kb.Stats().KeyN
-	st := &loadedState{index: newTreeIndexSized(records), leases: newLeaseTable()}
+	st := &loadedState{index: newTreeIndex(), leases: newLeaseTable()}
 	ci, err := metaU64(mb, metaConsistentIndex)
 	if err != nil {
 		return nil, err
@@ -219,7 +216,6 @@ func loadStateTx(tx *bolt.Tx) (*loadedState, error) {
 	if st.compactRev > 0 {
 		st.index.compact(st.compactRev)
 	}
-	st.index.trimMap(records)
 	for k, id := range leaseOf {
 		if ki := st.index.keyIndex([]byte(k)); ki != nil && ki.isLive() {
 			st.leases.attach(id, k)
