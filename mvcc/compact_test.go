@@ -14,7 +14,7 @@ var errTestCrash = errors.New("test crash")
 func TestKeyIndexCompact(t *testing.T) {
 	// put(2); put(3); del(4); put(5); put(5.1); del(6): the doc example.
 	build := func() *keyIndex {
-		ki := &keyIndex{key: []byte("k")}
+		ki := newKeyIndex([]byte("k"))
 		require.NoError(t, ki.put(revision{main: 2}))
 		require.NoError(t, ki.put(revision{main: 3}))
 		require.NoError(t, ki.tombstone(revision{main: 4}))

@@ -28,6 +28,13 @@ func (s *Store) Hash() (hash uint32, rev int64, err error) {
 	var items []item
 	var puts []revision
 	s.index.tree.Scan(func(ki *keyIndex) bool {
+		if ki.single() {
+			if ki.modified.main <= s.currentRev {
+				items = append(items, item{rev: ki.modified, key: ki.key()})
+				puts = append(puts, ki.modified)
+			}
+			return true
+		}
 		for gi := range ki.generations {
 			g := &ki.generations[gi]
 			for n, r := range g.revs {
@@ -35,7 +42,7 @@ func (s *Store) Hash() (hash uint32, rev int64, err error) {
 					break // the open write txn
 				}
 				tomb := gi != len(ki.generations)-1 && n == len(g.revs)-1
-				items = append(items, item{rev: r, tomb: tomb, key: ki.key})
+				items = append(items, item{rev: r, tomb: tomb, key: ki.key()})
 				if !tomb {
 					puts = append(puts, r)
 				}

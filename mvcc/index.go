@@ -29,7 +29,7 @@ type treeIndex struct {
 	probes sync.Pool
 }
 
-func lessKeyIndex(a, b *keyIndex) bool { return bytes.Compare(a.key, b.key) < 0 }
+func lessKeyIndex(a, b *keyIndex) bool { return bytes.Compare(a.key(), b.key()) < 0 }
 
 func newTreeIndex() *treeIndex {
 	ti := &treeIndex{tree: btree.NewBTreeGOptions(lessKeyIndex, btree.Options{NoLocks: true})}
@@ -41,12 +41,12 @@ func newTreeIndex() *treeIndex {
 // tree call returns (the tree keeps no reference to a search key).
 func (ti *treeIndex) probe(key []byte) *keyIndex {
 	p := ti.probes.Get().(*keyIndex)
-	p.key = key
+	p.ext = key
 	return p
 }
 
 func (ti *treeIndex) putProbe(p *keyIndex) {
-	p.key = nil // keep no caller's bytes alive
+	p.ext = nil // keep no caller's bytes alive
 	ti.probes.Put(p)
 }
 
@@ -95,7 +95,7 @@ func (ti *treeIndex) visit(key, end []byte, fn func(ki *keyIndex) bool) {
 		return
 	}
 	iter := func(ki *keyIndex) bool {
-		if hi != nil && bytes.Compare(ki.key, hi) >= 0 {
+		if hi != nil && bytes.Compare(ki.key(), hi) >= 0 {
 			return false
 		}
 		return fn(ki)

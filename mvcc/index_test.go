@@ -20,7 +20,7 @@ func TestIndexLookup(t *testing.T) {
 	for range 3000 {
 		k := fmt.Sprintf("k%05d", rng.IntN(5000))
 		ki := ti.getOrCreate([]byte(k))
-		require.Equal(t, k, string(ki.key))
+		require.Equal(t, k, string(ki.key()))
 		require.Same(t, ki, ti.getOrCreate([]byte(k)), "a second getOrCreate must find the first")
 		if i, found := slices.BinarySearch(want, k); !found {
 			want = slices.Insert(want, i, k)
@@ -41,7 +41,7 @@ func TestIndexLookup(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			var got []string
 			ti.visit([]byte(tc.key), []byte(tc.end), func(ki *keyIndex) bool {
-				got = append(got, string(ki.key))
+				got = append(got, string(ki.key()))
 				return true
 			})
 			require.Equal(t, tc.want, got)

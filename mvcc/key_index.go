@@ -45,58 +45,62 @@ import (
 //	compact(6) -> {empty}                  (key removed)
 //
 // keyIndex is not safe for concurrent use; the Store guards it with its mu.
+//
+// Single form. A key with exactly one revision, the put that created it
+// (version 1), has no generations slice: generations is nil and modified,
+// the one revision, says everything (created is modified, version is 1).
+// That is most keys of most workloads. It keeps their keyIndex free of
+// pointers to itself, which the garbage collector would otherwise follow
+// for every key on every cycle; with a short key kept inline
+// (inlineKeyBytes), indexing such a key is one allocation of 96 bytes. A
+// second revision (put, tombstone or restoreGen) first expands the key to
+// the general form; a key never returns to the single form.
 type keyIndex struct {
-	key         []byte
-	modified    revision // the last revision appended
+	// ext is the key when it is longer than inlineKeyBytes (and a search
+	// probe's key, see treeIndex.probe); nil when the key is in short.
+	ext []byte
+	// generations is the history in the general form; nil in the single
+	// form and in a new, empty keyIndex (whose modified is zero).
 	generations []generation
+	modified    revision // the last revision appended
+	// short holds a key of up to inlineKeyBytes bytes, and in its last
+	// byte the key's length.
+	short [inlineKeyBytes + 1]byte
 }
 
-// keyIndexAlloc is a keyIndex with room for its first generation, that
-// generation's first revision and a short key, so that indexing a new key
-// takes one allocation instead of four. A key that outgrows the generation
-// or revision moves to ordinary slices, as append does; the room it leaves
-// is what the first small slices would have cost anyway. Besides the
-// allocations, this keeps the index cheap for the garbage collector, which
-// marks every live object on every cycle: the index is most of a member's
-// live objects, and one object per key instead of two halves its share.
-type keyIndexAlloc struct {
-	ki  keyIndex
-	gen [1]generation
-	rev [1]revision
-	key [inlineKeyBytes]byte
-}
-
-// inlineKeyBytes is the longest key kept inside its keyIndexAlloc; a longer
-// one gets its own copy. With it, keyIndexAlloc is 160 bytes, one of the
+// inlineKeyBytes is the longest key kept inside its keyIndex; a longer one
+// gets its own copy. With it, a keyIndex is 96 bytes, one of the
 // allocator's size classes.
-const inlineKeyBytes = 32
+const inlineKeyBytes = 31
 
 // newKeyIndex returns an empty keyIndex owning a copy of key.
 func newKeyIndex(key []byte) *keyIndex {
-	a := &keyIndexAlloc{}
-	a.gen[0].revs = a.rev[:0:1]
-	a.ki.generations = a.gen[:0:1]
-	if len(key) <= len(a.key) {
-		// Capped, so that an append to the key can never write into the
-		// rest of the array.
-		a.ki.key = a.key[:len(key):len(key)]
-		copy(a.ki.key, key)
+	ki := &keyIndex{}
+	if len(key) <= inlineKeyBytes {
+		ki.short[inlineKeyBytes] = byte(copy(ki.short[:], key))
 	} else {
-		a.ki.key = cloneBytes(key)
+		ki.ext = cloneBytes(key)
 	}
-	return &a.ki
+	return ki
 }
 
-// firstGen starts the first generation of a key that has none, in the room
-// newKeyIndex reserved for it if there is any.
-func (ki *keyIndex) firstGen() {
-	if cap(ki.generations) > 0 {
-		ki.generations = ki.generations[:1]
-		g := &ki.generations[0]
-		*g = generation{revs: g.revs[:0]}
-		return
+// key returns the key. Its bytes never change and callers may keep the
+// slice (KeyValue.Key shares it); its capacity ends with the key, so an
+// append to it can never write into the keyIndex.
+func (ki *keyIndex) key() []byte {
+	if ki.ext != nil {
+		return ki.ext
 	}
-	ki.generations = append(ki.generations, generation{})
+	n := ki.short[inlineKeyBytes]
+	return ki.short[:n:n]
+}
+
+// single reports whether the key is in the single form (see keyIndex).
+func (ki *keyIndex) single() bool { return ki.generations == nil && ki.modified.main != 0 }
+
+// expand moves a key in the single form to the general form.
+func (ki *keyIndex) expand() {
+	ki.generations = []generation{{ver: 1, created: ki.modified, revs: []revision{ki.modified}}}
 }
 
 // generation is one life of a key: from a creation to a deletion.
@@ -112,10 +116,14 @@ func (g *generation) isEmpty() bool { return len(g.revs) == 0 }
 func (ki *keyIndex) put(rev revision) error {
 	if !rev.greaterThan(ki.modified) {
 		return fmt.Errorf("%w: revision %d.%d not above %d.%d for key %q",
-			ErrCorruptRecord, rev.main, rev.sub, ki.modified.main, ki.modified.sub, ki.key)
+			ErrCorruptRecord, rev.main, rev.sub, ki.modified.main, ki.modified.sub, ki.key())
 	}
-	if len(ki.generations) == 0 {
-		ki.firstGen()
+	switch {
+	case ki.generations == nil && ki.modified.main == 0:
+		ki.modified = rev // a new key: the single form
+		return nil
+	case ki.single():
+		ki.expand()
 	}
 	g := &ki.generations[len(ki.generations)-1]
 	if g.isEmpty() {
@@ -130,7 +138,10 @@ func (ki *keyIndex) put(rev revision) error {
 // tombstone ends the current generation at rev.
 func (ki *keyIndex) tombstone(rev revision) error {
 	if !ki.isLive() {
-		return fmt.Errorf("%w: tombstone for deleted key %q", ErrCorruptRecord, ki.key)
+		return fmt.Errorf("%w: tombstone for deleted key %q", ErrCorruptRecord, ki.key())
+	}
+	if ki.single() {
+		ki.expand()
 	}
 	if err := ki.put(rev); err != nil {
 		return err
@@ -141,12 +152,21 @@ func (ki *keyIndex) tombstone(rev revision) error {
 
 // isLive reports whether the key exists at the latest revision in the index.
 func (ki *keyIndex) isLive() bool {
+	if ki.single() {
+		return true
+	}
 	return len(ki.generations) > 0 && !ki.generations[len(ki.generations)-1].isEmpty()
 }
 
 // get returns the revision of the key visible at atRev, its creation
 // revision and its version. ok is false when the key does not exist at atRev.
 func (ki *keyIndex) get(atRev int64) (modified, created revision, ver int64, ok bool) {
+	if ki.single() {
+		if ki.modified.main <= atRev {
+			return ki.modified, ki.modified, 1, true
+		}
+		return revision{}, revision{}, 0, false
+	}
 	g := ki.findGeneration(atRev)
 	if g == nil {
 		return revision{}, revision{}, 0, false
@@ -184,6 +204,9 @@ func (ki *keyIndex) findGeneration(rev int64) *generation {
 // compact applies a compaction at atRev (see the type's doc) and reports
 // whether nothing is left (the caller removes the key from the tree).
 func (ki *keyIndex) compact(atRev int64) (empty bool) {
+	if ki.single() {
+		return false // a live key keeps its latest revision
+	}
 	if len(ki.generations) == 0 {
 		return true
 	}
@@ -219,6 +242,9 @@ func (ki *keyIndex) compact(atRev int64) (empty bool) {
 
 // has reports whether rev is one of the revisions the index holds.
 func (ki *keyIndex) has(rev revision) bool {
+	if ki.single() {
+		return rev == ki.modified
+	}
 	for i := range ki.generations {
 		g := &ki.generations[i]
 		if g.isEmpty() || g.revs[0].greaterThan(rev) || rev.greaterThan(g.revs[len(g.revs)-1]) {
@@ -240,19 +266,31 @@ func (ki *keyIndex) has(rev revision) bool {
 	return false
 }
 
+// compactedTombstone records, for a key rebuilt from a compacted database,
+// the tombstone of a generation whose puts were compacted away: the key is
+// deleted at rev and holds no revision (a compaction at or above rev
+// removes it). It keeps the key out of the single form, which a non-zero
+// modified with no generations would otherwise mean.
+func (ki *keyIndex) compactedTombstone(rev revision) {
+	if ki.generations == nil {
+		ki.generations = []generation{{}}
+	}
+	ki.modified = rev
+}
+
 // restoreGen starts a new generation at rev for a key rebuilt from a
 // compacted database, whose first surviving record carries the
 // generation's creation revision and version.
 func (ki *keyIndex) restoreGen(rev revision, created, ver int64) error {
 	if !rev.greaterThan(ki.modified) {
 		return fmt.Errorf("%w: revision %d.%d not above %d.%d for key %q",
-			ErrCorruptRecord, rev.main, rev.sub, ki.modified.main, ki.modified.sub, ki.key)
+			ErrCorruptRecord, rev.main, rev.sub, ki.modified.main, ki.modified.sub, ki.key())
 	}
 	if ki.isLive() {
-		return fmt.Errorf("%w: restoring a generation of live key %q", ErrCorruptRecord, ki.key)
+		return fmt.Errorf("%w: restoring a generation of live key %q", ErrCorruptRecord, ki.key())
 	}
 	if len(ki.generations) == 0 {
-		ki.firstGen()
+		ki.generations = append(ki.generations, generation{})
 	}
 	g := &ki.generations[len(ki.generations)-1]
 	g.created = revision{main: created}

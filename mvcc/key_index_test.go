@@ -2,6 +2,7 @@ package mvcc
 
 import (
 	"bytes"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -9,7 +10,7 @@ import (
 
 // TestKeyIndexWorkedExample checks the example in keyIndex's doc comment.
 func TestKeyIndexWorkedExample(t *testing.T) {
-	ki := &keyIndex{key: []byte("k")}
+	ki := newKeyIndex([]byte("k"))
 	require.NoError(t, ki.put(revision{2, 0}))
 	require.NoError(t, ki.put(revision{3, 0}))
 	require.NoError(t, ki.tombstone(revision{4, 0}))
@@ -70,7 +71,7 @@ func TestKeyIndexRejectsInvalid(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			require.ErrorIs(t, tc.run(&keyIndex{key: []byte("k")}), ErrCorruptRecord)
+			require.ErrorIs(t, tc.run(newKeyIndex([]byte("k"))), ErrCorruptRecord)
 		})
 	}
 }
@@ -122,14 +123,69 @@ func TestNewKeyIndexKeyCopy(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			key := bytes.Clone(tt.key)
 			ki := newKeyIndex(key)
-			require.NotNil(t, ki.key)
-			require.Equal(t, tt.key, ki.key)
-			require.Equal(t, len(ki.key), cap(ki.key), "room after the key")
+			require.NotNil(t, ki.key())
+			require.Equal(t, tt.key, ki.key())
+			require.Equal(t, len(ki.key()), cap(ki.key()), "room after the key")
 			if len(key) > 0 {
 				key[0] = 'X' // the caller's buffer is not the index's
-				require.Equal(t, tt.key, ki.key)
+				require.Equal(t, tt.key, ki.key())
 			}
-			require.Equal(t, tt.allocs, testing.AllocsPerRun(100, func() { _ = newKeyIndex(tt.key) }))
+			var sink atomic.Pointer[keyIndex] // makes the keyIndex escape, as in the tree
+			require.Equal(t, tt.allocs, testing.AllocsPerRun(100, func() { sink.Store(newKeyIndex(tt.key)) }))
 		})
 	}
+}
+
+// TestKeyIndexSingleForm checks that a key with one put, kept in the single
+// form, answers every read as the same key in the general form does, and
+// that a second revision of any kind expands it without losing the first.
+func TestKeyIndexSingleForm(t *testing.T) {
+	rev := revision{main: 5, sub: 2}
+	single := newKeyIndex([]byte("k"))
+	require.NoError(t, single.put(rev))
+	require.True(t, single.single())
+	require.Nil(t, single.generations)
+	general := newKeyIndex([]byte("k"))
+	require.NoError(t, general.put(rev))
+	general.expand()
+	require.False(t, general.single())
+
+	require.Equal(t, general.isLive(), single.isLive())
+	for at := int64(0); at <= 7; at++ {
+		m1, c1, v1, ok1 := single.get(at)
+		m2, c2, v2, ok2 := general.get(at)
+		require.Equal(t, []any{m2, c2, v2, ok2}, []any{m1, c1, v1, ok1}, "get(%d)", at)
+		require.Equal(t, general.compact(at), single.compact(at), "compact(%d)", at)
+	}
+	for _, r := range []revision{rev, {main: 5}, {main: 5, sub: 3}, {main: 4, sub: 2}} {
+		require.Equal(t, general.has(r), single.has(r), "has(%v)", r)
+	}
+
+	for _, tc := range []struct {
+		name string
+		next func(ki *keyIndex) error
+		want []generation
+	}{
+		{name: "put", next: func(ki *keyIndex) error { return ki.put(revision{main: 6}) },
+			want: []generation{{ver: 2, created: rev, revs: []revision{rev, {main: 6}}}}},
+		{name: "tombstone", next: func(ki *keyIndex) error { return ki.tombstone(revision{main: 6}) },
+			want: []generation{{ver: 2, created: rev, revs: []revision{rev, {main: 6}}}, {}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ki := newKeyIndex([]byte("k"))
+			require.NoError(t, ki.put(rev))
+			require.NoError(t, tc.next(ki))
+			require.False(t, ki.single())
+			require.Equal(t, tc.want, ki.generations)
+			require.Equal(t, revision{main: 6}, ki.modified)
+		})
+	}
+	t.Run("restoreGen of a live single key", func(t *testing.T) {
+		require.ErrorIs(t, single.restoreGen(revision{main: 9}, 9, 1), ErrCorruptRecord)
+		require.True(t, single.single(), "a failed restore leaves the key as it was")
+	})
+	t.Run("revision not above", func(t *testing.T) {
+		require.ErrorIs(t, single.put(rev), ErrCorruptRecord)
+		require.True(t, single.single())
+	})
 }

@@ -190,7 +190,7 @@ func loadStateTx(tx *bolt.Tx) (*loadedState, error) {
 		case tomb && !ki.isLive() && rev.main <= st.compactRev:
 			// The generation's puts were compacted away; the
 			// compaction below drops the tombstone from the index too.
-			ki.modified = rev
+			ki.compactedTombstone(rev)
 		case tomb:
 			err = ki.tombstone(rev)
 		case kv.ModRevision != rev.main:

@@ -146,7 +146,7 @@ func (t *TxnWrite) Put(key, value []byte, lease int64) {
 	}
 	// The index's copy of the key never changes, and neither does an
 	// overlay KeyValue: they can share it.
-	kv.Key = ki.key
+	kv.Key = ki.key()
 	s.overlay[r] = kv
 	s.mu.Unlock()
 
@@ -192,8 +192,8 @@ func (t *TxnWrite) deleteVisited(visit func(fn func(ki *keyIndex) bool)) int64 {
 		}
 		prev, err := s.fetchSharedLocked(m)
 		if err != nil {
-			readErr = fmt.Errorf("delete %q: reading previous version: %w", ki.key, err)
-			prev = &KeyValue{Key: cloneBytes(ki.key), ModRevision: m.main}
+			readErr = fmt.Errorf("delete %q: reading previous version: %w", ki.key(), err)
+			prev = &KeyValue{Key: cloneBytes(ki.key()), ModRevision: m.main}
 		}
 		victims = append(victims, victim{ki: ki, prev: prev})
 		return true
@@ -213,16 +213,16 @@ func (t *TxnWrite) deleteVisited(visit func(fn func(ki *keyIndex) bool)) int64 {
 			s.mu.Unlock()
 			panic(fmt.Sprintf("mvcc: broken index invariant: %v", err))
 		}
-		t.changes = append(t.changes, pendingRecord{rev: r, tombstone: true, kv: &KeyValue{Key: v.ki.key}})
+		t.changes = append(t.changes, pendingRecord{rev: r, tombstone: true, kv: &KeyValue{Key: v.ki.key()}})
 		t.events = append(t.events, Event{
 			Type:   EventTypeDelete,
-			Kv:     &KeyValue{Key: cloneBytes(v.ki.key), ModRevision: rev},
+			Kv:     &KeyValue{Key: cloneBytes(v.ki.key()), ModRevision: rev},
 			PrevKv: v.prev,
 		})
 	}
 	s.mu.Unlock()
 	for _, v := range victims {
-		t.moveLease(v.ki.key, v.prev.Lease, 0)
+		t.moveLease(v.ki.key(), v.prev.Lease, 0)
 	}
 	return int64(len(victims))
 }
