@@ -140,10 +140,7 @@ func (ki *keyIndex) tombstone(rev revision) error {
 	if !ki.isLive() {
 		return fmt.Errorf("%w: tombstone for deleted key %q", ErrCorruptRecord, ki.key())
 	}
-	if ki.single() {
-		ki.expand()
-	}
-	if err := ki.put(rev); err != nil {
+	if err := ki.put(rev); err != nil { // expands a key in the single form
 		return err
 	}
 	ki.generations = append(ki.generations, generation{})
