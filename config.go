@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/keeldb/keel/internal/testhook"
 	"github.com/keeldb/keel/wal"
 )
 
@@ -128,6 +129,10 @@ type Config struct {
 	// listening on Addr (for tests and fault injection). Open takes
 	// ownership and closes it on Close.
 	Listener net.Listener
+	// TestHooks is set by package keeltest, which uses it to crash the
+	// members it runs (keeltest.Cluster.Crash). Its type is internal to
+	// Keel, so no other caller can set it: leave it nil.
+	TestHooks *testhook.Hooks
 }
 
 const (

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"path"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,19 +26,23 @@ const modulePath = "github.com/keeldb/keel"
 //
 // mvcc, wal and transport never import each other or the root; mvcc does
 // not import raft; lock and discovery use only the root's public API.
+// Only test infrastructure (keeltest, the chaos suite) may import the
+// standard library's testing package, and it must say so with "testing".
 var layerRules = map[string][]string{
-	".":                    {modulePath + "/mvcc", modulePath + "/wal", modulePath + "/transport", modulePath + "/internal/logging", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
+	".":                    {modulePath + "/mvcc", modulePath + "/wal", modulePath + "/transport", modulePath + "/internal/logging", modulePath + "/internal/testhook", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
 	"mvcc":                 {"go.etcd.io/bbolt", "github.com/tidwall/btree"},
 	"wal":                  {"github.com/hashicorp/raft"},
 	"transport":            {"github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
 	"internal/logging":     {"github.com/hashicorp/go-hclog"},
 	"internal/faultfs":     {modulePath + "/wal"},
-	"internal/chaos":       {modulePath, modulePath + "/wal", modulePath + "/internal/faultfs", "github.com/anishathalye/porcupine"},
+	"internal/chaos":       {modulePath, modulePath + "/wal", modulePath + "/internal/faultfs", "github.com/anishathalye/porcupine", "testing"},
+	"internal/testhook":    {},
+	"keeltest":             {modulePath, modulePath + "/internal/testhook", "testing"},
 	"lock":                 {modulePath},
 	"discovery":            {modulePath},
 	"examples":             {modulePath, modulePath + "/lock", modulePath + "/discovery"},
 	"internal/testdata":    {},
-	"internal/testcluster": {modulePath, "github.com/stretchr/testify"},
+	"internal/testcluster": {modulePath, "github.com/stretchr/testify", "testing"},
 }
 
 func ruleFor(dir string) ([]string, bool) {
@@ -54,7 +59,7 @@ func ruleFor(dir string) ([]string, bool) {
 func allowed(imp string, rule []string) bool {
 	first, _, _ := strings.Cut(imp, "/")
 	if !strings.Contains(first, ".") {
-		return true // standard library
+		return imp != "testing" || slices.Contains(rule, imp) // standard library
 	}
 	for _, a := range rule {
 		if imp == a || (strings.HasSuffix(a, "/") && strings.HasPrefix(imp, a)) {
@@ -121,6 +126,10 @@ func TestLayeringRulesCatchViolations(t *testing.T) {
 		{name: "lock must not use mvcc", dir: "lock", imp: modulePath + "/mvcc", want: false},
 		{name: "examples subdir may use root", dir: "examples/cluster", imp: modulePath, want: true},
 		{name: "examples must not use internals", dir: "examples/cluster", imp: modulePath + "/mvcc", want: false},
+		{name: "root must not use testing", dir: ".", imp: "testing", want: false},
+		{name: "root must not use keeltest", dir: ".", imp: modulePath + "/keeltest", want: false},
+		{name: "keeltest may use testing", dir: "keeltest", imp: "testing", want: true},
+		{name: "lock must not use testing", dir: "lock", imp: "testing", want: false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

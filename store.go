@@ -102,6 +102,9 @@ func Open(cfg Config) (*Store, error) {
 		s.closeParts(false)
 		return nil, err
 	}
+	if cfg.TestHooks != nil {
+		cfg.TestHooks.BindCrash(s.crash)
+	}
 	if s.isSingleVoter() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
