@@ -63,7 +63,7 @@
 //     entries only once they are synced, followers learn an entry is
 //     committed only once the leader's copy is synced, and no member
 //     applies (answers, exposes to reads and watches, or commits to the
-//     database) an entry its own log has not synced. See store_durable.go.
+//     database) an entry its own log has not synced. See package internal/durable.
 //
 // # History, compaction and watches
 //

@@ -41,7 +41,7 @@ type fsm struct {
 	// member (see proposals); nil in tests that drive the FSM alone.
 	deliver func(reqID uint64, res *applyResult)
 	// waitDurable blocks until this member's WAL holds entry idx durably
-	// (see store_durable.go); nil in tests that drive the FSM alone.
+	// (see package internal/durable); nil in tests that drive the FSM alone.
 	waitDurable func(idx uint64) error
 
 	applied atomic.Uint64

@@ -27,6 +27,37 @@ type KV interface {
 	Txn(ctx context.Context) Txn
 }
 
+// Txn is a transaction under construction, as in clientv3:
+//
+//	resp, err := s.Txn(ctx).
+//		If(keel.Compare(keel.ModRevision("k"), "=", rev)).
+//		Then(keel.OpPut("k", "v2")).
+//		Else(keel.OpGet("k")).
+//		Commit()
+//
+// If, Then and Else may each be called once, in that order; a violation
+// makes Commit fail with ErrInvalidTxn. A Txn is not safe for concurrent
+// use.
+type Txn interface {
+	// If adds the compares; all must hold for Then to run.
+	If(cs ...Cmp) Txn
+	// Then sets the operations run when every compare holds.
+	Then(ops ...Op) Txn
+	// Else sets the operations run otherwise.
+	Else(ops ...Op) Txn
+	// Commit runs the transaction atomically at one revision.
+	Commit() (*TxnResponse, error)
+}
+
+// Client is what the lock and discovery packages need from Keel: the KV,
+// Watcher and Lease APIs, as in etcd's clientv3.Client. *Store implements
+// it.
+type Client interface {
+	KV
+	Watcher
+	Lease
+}
+
 // KeyValue is one version of a key. CreateRevision is the revision of the
 // put that created the key in its current generation (0 if absent),
 // ModRevision the revision of its last modification, Version the number of

@@ -2,6 +2,12 @@ package keel
 
 import "context"
 
+// LeaseID identifies a lease. NoLease (0) means no lease.
+type LeaseID int64
+
+// NoLease is the zero LeaseID: no lease attached.
+const NoLease LeaseID = 0
+
 // Lease is the lease API of a Keel member, as in etcd's clientv3.Lease.
 // *Store implements it.
 //

@@ -6,12 +6,6 @@ import (
 	"github.com/keeldb/keel/mvcc"
 )
 
-// LeaseID identifies a lease. NoLease (0) means no lease.
-type LeaseID int64
-
-// NoLease is the zero LeaseID: no lease attached.
-const NoLease LeaseID = 0
-
 // SortTarget selects the field WithSort orders by.
 type SortTarget = mvcc.SortTarget
 

@@ -14,6 +14,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 
+	"github.com/keeldb/keel/internal/durable"
 	"github.com/keeldb/keel/internal/logging"
 	"github.com/keeldb/keel/mvcc"
 	"github.com/keeldb/keel/transport"
@@ -34,8 +35,8 @@ type Store struct {
 	wal   *wal.WAL
 	snaps *raft.FileSnapshotStore
 	trans *transport.Transport
-	// durable is the raft transport handed to raft (store_durable.go).
-	durable *durableTransport
+	// durable is the raft transport handed to raft (package durable).
+	durable *durable.Transport
 	raft    *raft.Raft
 	// raftRef is raft once NewRaft returned (read by the WAL, which raft
 	// calls from its own goroutines before s.raft is set).
@@ -131,7 +132,7 @@ func (s *Store) open() error {
 	}
 	s.wal, err = wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Config{
 		Logger: s.log, SegmentSize: cfg.WALSegmentSize, FS: cfg.WALFS,
-		DeferSync: true, DeferWhen: s.leading, // see store_durable.go
+		DeferSync: true, DeferWhen: s.leading, // see package durable
 	})
 	if err != nil {
 		return fmt.Errorf("keel: open wal: %w", err)
@@ -173,7 +174,9 @@ func (s *Store) open() error {
 	s.leases = newLessor(s)
 	s.leases.reload()
 	s.fsm.leases = s.leases
-	s.durable = newDurableTransport(s.stopCtx, s.trans.Raft(), s.walPending, s.wal.Durable, s.wal.WaitDurable)
+	s.durable = durable.NewTransport(s.stopCtx, s.trans.Raft(), durable.WAL{
+		Pending: s.walPending, Durable: s.wal.Durable, WaitDurable: s.wal.WaitDurable,
+	})
 	s.raft, err = raft.NewRaft(rc, s.fsm, s.wal, stable, s.snaps, s.durable)
 	if err != nil {
 		return fmt.Errorf("keel: start raft: %w", err)
@@ -291,7 +294,7 @@ func (s *Store) closeParts(abandon bool) error {
 		errs = append(errs, s.trans.Close())
 	}
 	if s.durable != nil {
-		s.durable.waitHeld() // before the WAL they wait on closes
+		s.durable.WaitHeld() // before the WAL they wait on closes
 	}
 	if s.wal != nil {
 		if abandon {
@@ -326,4 +329,17 @@ func (s *Store) stopped() bool {
 	default:
 		return false
 	}
+}
+
+// leading reports whether raft runs and this member leads: the WAL defers
+// its syncs only then (see package durable).
+func (s *Store) leading() bool {
+	r := s.raftRef.Load()
+	return r != nil && r.State() == raft.Leader
+}
+
+// walPending reports whether some entry the WAL holds is not durable yet.
+func (s *Store) walPending() bool {
+	last, err := s.wal.LastIndex()
+	return err != nil || s.wal.Durable() < last
 }

@@ -3,35 +3,9 @@ package keel
 import (
 	"context"
 	"fmt"
-	"io"
 
 	"github.com/hashicorp/raft"
 )
-
-// Member describes one member of the cluster.
-type Member struct {
-	// ID is the member's stable ID (Config.ID).
-	ID string
-	// Addr is the address other members dial.
-	Addr string
-	// IsLearner reports a non-voting member.
-	IsLearner bool
-}
-
-// Status describes this member's view of the cluster.
-type Status struct {
-	Header *ResponseHeader
-	// Leader is the ID of the current leader, or "" if none is known.
-	Leader string
-	// IsLeader reports whether this member leads.
-	IsLeader bool
-	// RaftIndex is the index of the last entry in this member's log.
-	RaftIndex uint64
-	// RaftAppliedIndex is the index of the last entry applied to the store.
-	RaftAppliedIndex uint64
-	// CompactRevision is the revision up to which history was compacted.
-	CompactRevision int64
-}
 
 // ID returns this member's ID.
 func (s *Store) ID() string { return s.id.MemberID }
@@ -89,19 +63,4 @@ func (s *Store) TransferLeadership(ctx context.Context) error {
 		return ErrNotLeader
 	}
 	return s.raft.LeadershipTransfer().Error()
-}
-
-// Snapshot writes a consistent backup of this member's key-value database
-// (a bbolt file) to w and returns its size. It reflects everything this
-// member had applied when Snapshot was called.
-func (s *Store) Snapshot(ctx context.Context, w io.Writer) (int64, error) {
-	if s.stopped() {
-		return 0, ErrStopped
-	}
-	sn, err := s.kv.Snapshot()
-	if err != nil {
-		return 0, err
-	}
-	defer sn.Close()
-	return sn.WriteTo(w)
 }

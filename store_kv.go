@@ -2,7 +2,6 @@ package keel
 
 import (
 	"context"
-	"fmt"
 )
 
 // Put puts a key-value pair, replicated through raft. Options: WithLease,
@@ -71,91 +70,7 @@ func (s *Store) Do(ctx context.Context, op Op) (OpResponse, error) {
 	return res.resp, nil
 }
 
-// fillHeaders completes every header of r with this member's identity and
-// term; the revision was set where the response was produced.
-func (s *Store) fillHeaders(r OpResponse) {
-	term := s.raft.CurrentTerm()
-	forEachHeader(r, func(h *ResponseHeader) {
-		h.ClusterID, h.MemberID, h.RaftTerm = s.id.ClusterID, s.memberID, term
-	})
-}
-
 // Txn starts a transaction bound to ctx.
 func (s *Store) Txn(ctx context.Context) Txn {
 	return &txn{s: s, ctx: ctx}
-}
-
-// Txn is a transaction under construction, as in clientv3:
-//
-//	resp, err := s.Txn(ctx).
-//		If(keel.Compare(keel.ModRevision("k"), "=", rev)).
-//		Then(keel.OpPut("k", "v2")).
-//		Else(keel.OpGet("k")).
-//		Commit()
-//
-// If, Then and Else may each be called once, in that order; a violation
-// makes Commit fail with ErrInvalidTxn. A Txn is not safe for concurrent
-// use.
-type Txn interface {
-	// If adds the compares; all must hold for Then to run.
-	If(cs ...Cmp) Txn
-	// Then sets the operations run when every compare holds.
-	Then(ops ...Op) Txn
-	// Else sets the operations run otherwise.
-	Else(ops ...Op) Txn
-	// Commit runs the transaction atomically at one revision.
-	Commit() (*TxnResponse, error)
-}
-
-type txn struct {
-	s     *Store
-	ctx   context.Context
-	cmps  []Cmp
-	then  []Op
-	els   []Op
-	stage int // 0 fresh, 1 after If, 2 after Then, 3 after Else
-	err   error
-}
-
-func (t *txn) advance(stage int, name string) bool {
-	if t.stage >= stage {
-		if t.err == nil {
-			t.err = fmt.Errorf("%w: %s called twice or out of order", ErrInvalidTxn, name)
-		}
-		return false
-	}
-	t.stage = stage
-	return true
-}
-
-func (t *txn) If(cs ...Cmp) Txn {
-	if t.advance(1, "If") {
-		t.cmps = append([]Cmp(nil), cs...)
-	}
-	return t
-}
-
-func (t *txn) Then(ops ...Op) Txn {
-	if t.advance(2, "Then") {
-		t.then = append([]Op(nil), ops...)
-	}
-	return t
-}
-
-func (t *txn) Else(ops ...Op) Txn {
-	if t.advance(3, "Else") {
-		t.els = append([]Op(nil), ops...)
-	}
-	return t
-}
-
-func (t *txn) Commit() (*TxnResponse, error) {
-	if t.err != nil {
-		return nil, t.err
-	}
-	r, err := t.s.Do(t.ctx, OpTxn(t.cmps, t.then, t.els))
-	if err != nil {
-		return nil, err
-	}
-	return r.Txn(), nil
 }

@@ -2,9 +2,7 @@ package keel
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"sync"
 
 	"github.com/keeldb/keel/mvcc"
 )
@@ -75,16 +73,6 @@ func (s *Store) Watch(ctx context.Context, key string, opts ...OpOption) WatchCh
 	return ch
 }
 
-func mapWatchErr(err error) error {
-	switch {
-	case errors.Is(err, mvcc.ErrInvalidWatch):
-		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
-	case errors.Is(err, mvcc.ErrClosed):
-		return ErrStopped
-	}
-	return err
-}
-
 // RequestProgress makes every caught-up watcher of this member send a
 // progress response carrying the current revision.
 func (s *Store) RequestProgress(ctx context.Context) error {
@@ -93,75 +81,4 @@ func (s *Store) RequestProgress(ctx context.Context) error {
 	}
 	s.kv.RequestProgress()
 	return nil
-}
-
-// header returns a response header for this member at revision rev.
-func (s *Store) header(rev int64) ResponseHeader {
-	return ResponseHeader{ClusterID: s.id.ClusterID, MemberID: s.memberID, Revision: rev, RaftTerm: s.raft.CurrentTerm()}
-}
-
-// watchSink turns mvcc's watch responses into WatchResponses on the
-// watcher's channel. mvcc never calls Send and Close concurrently and never
-// after Close; Send never blocks.
-type watchSink struct {
-	s                       *Store
-	ch                      chan WatchResponse
-	filterPut, filterDelete bool
-
-	mu     sync.Mutex
-	closed bool
-	stop   func() bool // unregisters the ctx callback
-}
-
-// setStop records how to unregister the watcher's ctx callback; if the
-// watcher already ended, it unregisters at once.
-func (k *watchSink) setStop(stop func() bool) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.closed {
-		stop()
-		return
-	}
-	k.stop = stop
-}
-
-func (k *watchSink) Send(r mvcc.WatchResponse) bool {
-	events := r.Events
-	if (k.filterPut || k.filterDelete) && len(events) > 0 {
-		kept := make([]*Event, 0, len(events))
-		for _, e := range events {
-			if (e.Type == EventTypePut && k.filterPut) || (e.Type == EventTypeDelete && k.filterDelete) {
-				continue
-			}
-			kept = append(kept, e)
-		}
-		if len(kept) == 0 {
-			return true // nothing left to say; etcd sends nothing either
-		}
-		events = kept
-	}
-	if r.Revision == 0 && len(events) == 0 && r.CompactRevision == 0 {
-		return true
-	}
-	wr := WatchResponse{Header: k.s.header(r.Revision), Events: events, CompactRevision: r.CompactRevision}
-	if r.CompactRevision != 0 {
-		wr.Canceled = true
-	}
-	select {
-	case k.ch <- wr:
-		return true
-	default:
-		return false
-	}
-}
-
-func (k *watchSink) Close() {
-	k.mu.Lock()
-	k.closed = true
-	stop := k.stop
-	k.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
-	close(k.ch)
 }

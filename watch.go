@@ -18,15 +18,6 @@ type Watcher interface {
 	RequestProgress(ctx context.Context) error
 }
 
-// Client is what the lock and discovery packages need from Keel: the KV,
-// Watcher and Lease APIs, as in etcd's clientv3.Client. *Store implements
-// it.
-type Client interface {
-	KV
-	Watcher
-	Lease
-}
-
 // WatchChan delivers the responses of one watch. It is closed when the
 // watch ends: its ctx was canceled, the Store was closed, or the watch was
 // canceled (compaction, invalid request); the last response then says why.

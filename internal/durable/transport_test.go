@@ -1,4 +1,4 @@
-package keel
+package durable
 
 import (
 	"context"
@@ -33,8 +33,8 @@ func TestDurableTransportHoldsRepliesOnlyWhilePending(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
-			var dt *durableTransport
-			defer func() { dt.waitHeld() }()
+			var dt *Transport
+			defer func() { dt.WaitHeld() }()
 			defer cancel()
 			var durable atomic.Uint64
 			durable.Store(6)
@@ -50,7 +50,7 @@ func TestDurableTransportHoldsRepliesOnlyWhilePending(t *testing.T) {
 					return ctx.Err()
 				}
 			}
-			dt = &durableTransport{pending: func() bool { return tc.pending }, durable: durable.Load, waitDurable: wait, ctx: ctx}
+			dt = &Transport{wal: WAL{Pending: func() bool { return tc.pending }, Durable: durable.Load, WaitDurable: wait}, ctx: ctx}
 
 			orig := make(chan raft.RPCResponse, 1)
 			got := dt.prepare(raft.RPC{Command: tc.cmd, RespChan: orig})

@@ -6,53 +6,6 @@ import (
 	"time"
 )
 
-// CompactResponse is the response to Compact.
-type CompactResponse struct {
-	Header *ResponseHeader
-}
-
-// CompactOption configures Compact.
-type CompactOption func(*compactOptions)
-
-type compactOptions struct{ physical bool }
-
-// WithCompactPhysical makes Compact return only once the compacted
-// revisions have been removed from the leader's database, not just hidden.
-func WithCompactPhysical() CompactOption {
-	return func(o *compactOptions) { o.physical = true }
-}
-
-// Compact discards the history before revision rev on every member,
-// through raft. Afterwards reads and watches below rev fail with
-// ErrCompacted; reading at rev still works, and the revision does not
-// change. rev at or below the current compacted revision fails with
-// ErrCompacted, rev above the current revision with ErrFutureRev. The
-// removal from disk runs in the background in bounded batches;
-// WithCompactPhysical waits for it (on the leader).
-func (s *Store) Compact(ctx context.Context, rev int64, opts ...CompactOption) (*CompactResponse, error) {
-	var o compactOptions
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
-	res, err := s.propose(ctx, encodeCompactCommand(rev, o.physical))
-	if err != nil {
-		return nil, err
-	}
-	if res.err != nil {
-		return nil, res.err
-	}
-	if o.physical {
-		if err := waitPhysical(ctx, res, s.stop); err != nil {
-			return nil, err
-		}
-	}
-	resp := res.compact
-	resp.Header.ClusterID, resp.Header.MemberID, resp.Header.RaftTerm = s.id.ClusterID, s.memberID, s.raft.CurrentTerm()
-	return resp, nil
-}
-
 // waitPhysical waits for the physical compaction of a result applied on
 // this member (a forwarded result was already waited for by the leader).
 func waitPhysical(ctx context.Context, res *applyResult, stop <-chan struct{}) error {

@@ -2,7 +2,6 @@ package keel
 
 import (
 	"context"
-	"fmt"
 	"sync"
 	"time"
 
@@ -137,34 +136,6 @@ func (s *Store) establishLeadership() {
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 200*time.Millisecond)
-	}
-}
-
-// leaderReadIndex confirms, as leader, that this member still leads and
-// returns the index a linearizable read must wait for: the commit index
-// captured before leadership was confirmed by a quorum (raft #603's
-// recipe). It returns ErrNotLeader if the member does not lead.
-func (s *Store) leaderReadIndex(ctx context.Context) (uint64, error) {
-	for {
-		if s.raft.State() != raft.Leader {
-			return 0, ErrNotLeader
-		}
-		term, readyIdx, ch := s.lead.get()
-		if term == 0 || term != s.raft.CurrentTerm() {
-			select { // wait until the no-op of this term is applied
-			case <-ch:
-				continue
-			case <-ctx.Done():
-				return 0, fmt.Errorf("%w: leader not ready: %w", ErrTimeout, ctx.Err())
-			case <-s.stop:
-				return 0, ErrStopped
-			}
-		}
-		idx := s.raft.CommitIndex()
-		if err := s.confirmLeadership(ctx, term); err != nil {
-			return 0, err
-		}
-		return max(idx, readyIdx), nil
 	}
 }
 

@@ -1,0 +1,15 @@
+package keel
+
+// header returns a response header for this member at revision rev.
+func (s *Store) header(rev int64) ResponseHeader {
+	return ResponseHeader{ClusterID: s.id.ClusterID, MemberID: s.memberID, Revision: rev, RaftTerm: s.raft.CurrentTerm()}
+}
+
+// fillHeaders completes every header of r with this member's identity and
+// term; the revision was set where the response was produced.
+func (s *Store) fillHeaders(r OpResponse) {
+	term := s.raft.CurrentTerm()
+	forEachHeader(r, func(h *ResponseHeader) {
+		h.ClusterID, h.MemberID, h.RaftTerm = s.id.ClusterID, s.memberID, term
+	})
+}
