@@ -2,6 +2,7 @@ package keel_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -44,59 +45,60 @@ func Example() {
 	// config/replicas=3 version=1
 }
 
-func ExampleStore_Txn() {
+// openTemp opens a single-member store in a new temporary directory, as
+// Example does; closeStore closes it and removes the directory.
+func openTemp() (s *keel.Store, closeStore func()) {
 	dir, err := os.MkdirTemp("", "keel-example-")
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer os.RemoveAll(dir)
-	s, err := keel.Open(keel.Config{Dir: dir})
-	if err != nil {
+	if s, err = keel.Open(keel.Config{Dir: dir}); err != nil {
+		os.RemoveAll(dir)
 		log.Fatal(err)
 	}
-	defer s.Close()
+	return s, func() {
+		s.Close()
+		os.RemoveAll(dir)
+	}
+}
+
+func ExampleStore_Txn() {
+	s, closeStore := openTemp()
+	defer closeStore()
 	ctx := context.Background()
 
 	put, err := s.Put(ctx, "leader", "a")
 	if err != nil {
 		log.Fatal(err)
 	}
-	// Compare-and-swap: succeeds only if nobody changed the key since.
-	cas := func(from, to string, rev int64) bool {
+	// Compare-and-swap: set the key to value only if nobody changed it
+	// since revision rev; otherwise read what it holds.
+	cas := func(value string, rev int64) {
 		resp, err := s.Txn(ctx).
 			If(keel.Compare(keel.ModRevision("leader"), "=", rev)).
-			Then(keel.OpPut("leader", to)).
+			Then(keel.OpPut("leader", value)).
 			Else(keel.OpGet("leader")).
 			Commit()
 		if err != nil {
 			log.Fatal(err)
 		}
-		return resp.Succeeded
+		if resp.Succeeded {
+			fmt.Printf("set leader=%s\n", value)
+			return
+		}
+		kv := resp.Responses[0].Get().Kvs[0]
+		fmt.Printf("not set: leader=%s since revision %d\n", kv.Value, kv.ModRevision)
 	}
-	fmt.Println(cas("a", "b", put.Header.Revision))
-	fmt.Println(cas("a", "c", put.Header.Revision)) // stale revision
-	resp, err := s.Get(ctx, "leader")
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println(string(resp.Kvs[0].Value))
+	cas("b", put.Header.Revision)
+	cas("c", put.Header.Revision) // stale: the first swap changed the key
 	// Output:
-	// true
-	// false
-	// b
+	// set leader=b
+	// not set: leader=b since revision 3
 }
 
 func ExampleStore_Get_history() {
-	dir, err := os.MkdirTemp("", "keel-example-")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	s, err := keel.Open(keel.Config{Dir: dir})
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer s.Close()
+	s, closeStore := openTemp()
+	defer closeStore()
 	ctx := context.Background()
 
 	first, _ := s.Put(ctx, "k", "v1")
@@ -108,4 +110,107 @@ func ExampleStore_Get_history() {
 	fmt.Println(len(now.Kvs), string(then.Kvs[0].Value))
 	// Output:
 	// 0 v1
+}
+
+func ExampleStore_Watch() {
+	s, closeStore := openTemp()
+	defer closeStore()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // ends the watch
+
+	// From the next revision on, every change to a key under "config/".
+	wch := s.Watch(ctx, "config/", keel.WithPrefix())
+	if _, err := s.Put(ctx, "config/mode", "active"); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := s.Put(ctx, "jobs/1", "queued"); err != nil { // not watched
+		log.Fatal(err)
+	}
+	if _, err := s.Delete(ctx, "config/mode"); err != nil {
+		log.Fatal(err)
+	}
+	// The events come in revision order, in one response or several.
+	seen := 0
+	for wr := range wch {
+		for _, ev := range wr.Events {
+			fmt.Printf("%s %s at revision %d\n", ev.Type, ev.Kv.Key, ev.Kv.ModRevision)
+			seen++
+		}
+		if seen == 2 {
+			break
+		}
+	}
+	// Output:
+	// PUT config/mode at revision 2
+	// DELETE config/mode at revision 4
+}
+
+func ExampleStore_Grant() {
+	s, closeStore := openTemp()
+	defer closeStore()
+	ctx := context.Background()
+
+	// A key that lives as long as its lease: a worker's registration, say.
+	lease, err := s.Grant(ctx, 60)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := s.Put(ctx, "workers/w1", "10.0.0.7:8080", keel.WithLease(lease.ID)); err != nil {
+		log.Fatal(err)
+	}
+	// The holder renews it before it expires; KeepAlive does so in the
+	// background until its ctx ends.
+	ka, err := s.KeepAliveOnce(ctx, lease.ID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("renewed to %ds\n", ka.TTL)
+	ttl, err := s.TimeToLive(ctx, lease.ID, keel.WithAttachedKeys())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("granted %ds, keys %q\n", ttl.GrantedTTL, ttl.Keys)
+
+	// Revoking it (or letting it expire) deletes its keys.
+	if _, err := s.Revoke(ctx, lease.ID); err != nil {
+		log.Fatal(err)
+	}
+	gr, err := s.Get(ctx, "workers/", keel.WithPrefix(), keel.WithCountOnly())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("workers after revoke:", gr.Count)
+	// Output:
+	// renewed to 60s
+	// granted 60s, keys ["workers/w1"]
+	// workers after revoke: 0
+}
+
+func ExampleStore_Compact() {
+	s, closeStore := openTemp()
+	defer closeStore()
+	ctx := context.Background()
+
+	var revs []int64
+	for _, v := range []string{"v1", "v2", "v3"} {
+		put, err := s.Put(ctx, "k", v)
+		if err != nil {
+			log.Fatal(err)
+		}
+		revs = append(revs, put.Header.Revision)
+	}
+	// Discard the history before the last revision.
+	if _, err := s.Compact(ctx, revs[2]); err != nil {
+		log.Fatal(err)
+	}
+	_, err := s.Get(ctx, "k", keel.WithRev(revs[0]))
+	fmt.Printf("read at revision %d: compacted=%v\n", revs[0], errors.Is(err, keel.ErrCompacted))
+	gr, err := s.Get(ctx, "k")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("current: k=%s at revision %d\n", gr.Kvs[0].Value, gr.Kvs[0].ModRevision)
+	// Output:
+	// read at revision 2: compacted=true
+	// current: k=v3 at revision 4
 }

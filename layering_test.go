@@ -25,7 +25,8 @@ const modulePath = "github.com/keeldb/keel"
 //	examples → lock, discovery → keel (root) → mvcc, wal, transport, raft
 //
 // mvcc, wal and transport never import each other or the root; mvcc does
-// not import raft; lock and discovery use only the root's public API.
+// not import raft; lock and discovery use only the root's public API; the
+// example programs share helpers under examples/internal.
 // Only test infrastructure (keeltest, the chaos suite) may import the
 // standard library's testing package, and it must say so with "testing".
 var layerRules = map[string][]string{
@@ -41,7 +42,7 @@ var layerRules = map[string][]string{
 	"keeltest":             {modulePath, modulePath + "/internal/testhook", "testing"},
 	"lock":                 {modulePath},
 	"discovery":            {modulePath},
-	"examples":             {modulePath, modulePath + "/lock", modulePath + "/discovery"},
+	"examples":             {modulePath, modulePath + "/lock", modulePath + "/discovery", modulePath + "/examples/internal/"},
 	"internal/testdata":    {},
 	"internal/testcluster": {modulePath, "github.com/stretchr/testify", "testing"},
 }
@@ -127,6 +128,9 @@ func TestLayeringRulesCatchViolations(t *testing.T) {
 		{name: "lock must not use mvcc", dir: "lock", imp: modulePath + "/mvcc", want: false},
 		{name: "examples subdir may use root", dir: "examples/cluster", imp: modulePath, want: true},
 		{name: "examples must not use internals", dir: "examples/cluster", imp: modulePath + "/mvcc", want: false},
+		{name: "examples may use their shared helper", dir: "examples/cluster", imp: modulePath + "/examples/internal/localcluster", want: true},
+		{name: "examples helper must not use keeltest", dir: "examples/internal/localcluster", imp: modulePath + "/keeltest", want: false},
+		{name: "root must not use the examples helper", dir: ".", imp: modulePath + "/examples/internal/localcluster", want: false},
 		{name: "root must not use testing", dir: ".", imp: "testing", want: false},
 		{name: "root must not use keeltest", dir: ".", imp: modulePath + "/keeltest", want: false},
 		{name: "keeltest may use testing", dir: "keeltest", imp: "testing", want: true},

@@ -227,7 +227,7 @@ func WithLimit(n int64) OpOption {
 
 // WithRev makes a get read at revision rev (0 = latest). Reading below the
 // compacted revision fails with ErrCompacted, above the current one with
-// ErrFutureRev. For a watch (a later feature) it is the start revision.
+// ErrFutureRev. For a watch it is the start revision (see Store.Watch).
 func WithRev(rev int64) OpOption {
 	return func(op *Op) { op.rev = rev; op.set |= optRev }
 }
@@ -381,24 +381,22 @@ func WithIgnoreLease() OpOption {
 }
 
 // WithProgressNotify makes a watch send periodic empty responses carrying
-// the current revision. (Watch is a later feature.)
+// the current revision.
 func WithProgressNotify() OpOption {
 	return func(op *Op) { op.progressNotify = true; op.set |= optWatchOnly }
 }
 
 // WithCreatedNotify makes a watch send a first response once it is set up.
-// (Watch is a later feature.)
 func WithCreatedNotify() OpOption {
 	return func(op *Op) { op.createdNotify = true; op.set |= optWatchOnly }
 }
 
-// WithFilterPut makes a watch drop put events. (Watch is a later feature.)
+// WithFilterPut makes a watch drop put events.
 func WithFilterPut() OpOption {
 	return func(op *Op) { op.filterPut = true; op.set |= optWatchOnly }
 }
 
-// WithFilterDelete makes a watch drop delete events. (Watch is a later
-// feature.)
+// WithFilterDelete makes a watch drop delete events.
 func WithFilterDelete() OpOption {
 	return func(op *Op) { op.filterDelete = true; op.set |= optWatchOnly }
 }

@@ -12,11 +12,10 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"net"
-	"os"
 	"time"
 
 	"github.com/keeldb/keel"
+	"github.com/keeldb/keel/examples/internal/localcluster"
 	"github.com/keeldb/keel/lock"
 )
 
@@ -29,39 +28,18 @@ func main() {
 func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	base, err := os.MkdirTemp("", "keel-cluster-")
+	// Three members, each with its own data dir and a fixed loopback port.
+	c, err := localcluster.Start(3)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(base)
+	defer c.Close()
+	members := c.Members // by position; Stop and Restart update it
 
-	// Three members, each with its own data dir and a fixed loopback port.
-	peers := make([]keel.Peer, 3)
-	for i := range peers {
-		port, err := freePort()
-		if err != nil {
-			return err
-		}
-		peers[i] = keel.Peer{ID: fmt.Sprintf("m%d", i+1), Addr: fmt.Sprintf("127.0.0.1:%d", port)}
+	leader, err := c.WaitLeader(ctx)
+	if err != nil {
+		return err
 	}
-	cfg := func(i int) keel.Config {
-		return keel.Config{ID: peers[i].ID, Dir: fmt.Sprintf("%s/%s", base, peers[i].ID), Peers: peers}
-	}
-	members := make([]*keel.Store, 3)
-	for i := range members {
-		if members[i], err = keel.Open(cfg(i)); err != nil {
-			return err
-		}
-	}
-	defer func() {
-		for _, m := range members {
-			if m != nil {
-				m.Close()
-			}
-		}
-	}()
-
-	leader := waitLeader(members)
 	follower := (leader + 1) % 3
 	other := (leader + 2) % 3
 	fmt.Printf("leader is %s\n", members[leader].ID())
@@ -91,15 +69,16 @@ func run() error {
 	fmt.Printf("txn compare-and-swap succeeded=%v at revision %d\n", tr.Succeeded, tr.Header.Revision)
 
 	// Stop the leader; the others elect a new one and keep serving.
-	fmt.Printf("stopping leader %s\n", members[leader].ID())
-	if err := members[leader].Close(); err != nil {
+	stopped := leader
+	fmt.Printf("stopping leader %s\n", members[stopped].ID())
+	if err := c.Stop(stopped); err != nil {
 		return err
 	}
-	stopped := leader
-	members[stopped] = nil
 	start := time.Now()
-	nl := waitLeader(members)
-	fmt.Printf("new leader %s after %v (Close hands leadership over)\n", members[nl].ID(), time.Since(start).Round(time.Millisecond))
+	if leader, err = c.WaitLeader(ctx); err != nil {
+		return err
+	}
+	fmt.Printf("new leader %s after %v (Close hands leadership over)\n", members[leader].ID(), time.Since(start).Round(time.Millisecond))
 	for i := range 5 {
 		m := members[(stopped+1+i%2)%3]
 		if _, err := m.Put(ctx, fmt.Sprintf("jobs/%d", i), "queued"); err != nil {
@@ -109,7 +88,7 @@ func run() error {
 	fmt.Println("wrote jobs/0..4 while the old leader was down")
 
 	// Restart the old leader on its data: it catches up from the others.
-	if members[stopped], err = keel.Open(cfg(stopped)); err != nil {
+	if err := c.Restart(ctx, stopped); err != nil {
 		return err
 	}
 	gr, err = members[stopped].Get(ctx, "jobs/", keel.WithPrefix(), keel.WithCountOnly())
@@ -186,26 +165,4 @@ func coordination(ctx context.Context, members []*keel.Store) error {
 	}
 	fmt.Printf("replica-1 resigned; new leader: replica-2 (token %d > %d)\n", e2.Rev(), e1.Rev())
 	return e2.Resign(ctx)
-}
-
-// waitLeader returns the position of the member that leads.
-func waitLeader(members []*keel.Store) int {
-	for {
-		for i, m := range members {
-			if m != nil && m.IsLeader() {
-				return i
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// freePort asks the kernel for an unused loopback port.
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
 }

@@ -10,13 +10,11 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"net"
-	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/keeldb/keel"
+	"github.com/keeldb/keel/examples/internal/localcluster"
 )
 
 func main() {
@@ -28,11 +26,12 @@ func main() {
 func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	members, cleanup, err := startCluster(3)
-	defer cleanup()
+	c, err := localcluster.Start(3)
 	if err != nil {
 		return err
 	}
+	defer c.Close()
+	members := c.Members
 	if _, err := members[0].Put(ctx, "config/mode", "normal"); err != nil {
 		return err
 	}
@@ -76,37 +75,4 @@ func run() error {
 	wg.Wait()
 	fmt.Println("every replica saw every change")
 	return nil
-}
-
-// startCluster opens n members on loopback in temp dirs. cleanup closes
-// them and removes the dirs.
-func startCluster(n int) ([]*keel.Store, func(), error) {
-	base, err := os.MkdirTemp("", "keel-example-")
-	if err != nil {
-		return nil, func() {}, err
-	}
-	var members []*keel.Store
-	cleanup := func() {
-		for _, m := range members {
-			m.Close()
-		}
-		os.RemoveAll(base)
-	}
-	peers := make([]keel.Peer, n)
-	lns := make([]net.Listener, n)
-	for i := range n {
-		if lns[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			return nil, cleanup, err
-		}
-		peers[i] = keel.Peer{ID: fmt.Sprintf("m%d", i+1), Addr: lns[i].Addr().String()}
-	}
-	for i := range n {
-		m, err := keel.Open(keel.Config{ID: peers[i].ID, Dir: filepath.Join(base, peers[i].ID), Addr: peers[i].Addr,
-			Peers: peers, Listener: lns[i], HeartbeatTimeout: 500 * time.Millisecond})
-		if err != nil {
-			return nil, cleanup, err
-		}
-		members = append(members, m)
-	}
-	return members, cleanup, nil
 }

@@ -11,13 +11,10 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"net"
-	"os"
-	"path/filepath"
 	"time"
 
-	"github.com/keeldb/keel"
 	"github.com/keeldb/keel/discovery"
+	"github.com/keeldb/keel/examples/internal/localcluster"
 )
 
 func main() {
@@ -29,11 +26,12 @@ func main() {
 func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	members, cleanup, err := startCluster(3)
-	defer cleanup()
+	c, err := localcluster.Start(3)
 	if err != nil {
 		return err
 	}
+	defer c.Close()
+	members := c.Members
 	client := discovery.New(members[0], discovery.Config{})
 	updates := client.Watch(ctx, "api")
 	show := func() {
@@ -75,44 +73,11 @@ func run() error {
 
 	fmt.Println("api-b's process dies (its member stops; nobody renews its lease)")
 	start := time.Now()
-	if err := members[2].Close(); err != nil {
+	if err := c.Stop(2); err != nil {
 		return err
 	}
 	<-b.Done()
 	show()
 	fmt.Printf("api-b gone after %v (lease TTL %ds)\n", time.Since(start).Round(100*time.Millisecond), members[0].MinLeaseTTL())
 	return nil
-}
-
-// startCluster opens n members on loopback in temp dirs. cleanup closes
-// them and removes the dirs.
-func startCluster(n int) ([]*keel.Store, func(), error) {
-	base, err := os.MkdirTemp("", "keel-example-")
-	if err != nil {
-		return nil, func() {}, err
-	}
-	var members []*keel.Store
-	cleanup := func() {
-		for _, m := range members {
-			m.Close()
-		}
-		os.RemoveAll(base)
-	}
-	peers := make([]keel.Peer, n)
-	lns := make([]net.Listener, n)
-	for i := range n {
-		if lns[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
-			return nil, cleanup, err
-		}
-		peers[i] = keel.Peer{ID: fmt.Sprintf("m%d", i+1), Addr: lns[i].Addr().String()}
-	}
-	for i := range n {
-		m, err := keel.Open(keel.Config{ID: peers[i].ID, Dir: filepath.Join(base, peers[i].ID), Addr: peers[i].Addr,
-			Peers: peers, Listener: lns[i], HeartbeatTimeout: 500 * time.Millisecond})
-		if err != nil {
-			return nil, cleanup, err
-		}
-		members = append(members, m)
-	}
-	return members, cleanup, nil
 }
