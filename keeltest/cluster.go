@@ -51,7 +51,13 @@ func NewCluster(tb testing.TB, n int, opts ...Option) *Cluster {
 		tb: tb, cfgs: make([]keel.Config, n), stores: make([]*keel.Store, n),
 		hooks: make([]*testhook.Hooks, n),
 	}
-	tb.Cleanup(c.close) // registered first: it also covers a failed start
+	// The directories first: cleanups run last registered first, so they
+	// are removed only after c.close has stopped the members.
+	dirs := make([]string, n)
+	for i := range n {
+		dirs[i] = tb.TempDir()
+	}
+	tb.Cleanup(c.close) // before anything starts: it also covers a failed start
 	peers := make([]keel.Peer, n)
 	for i := range n {
 		p, err := bindPort()
@@ -63,13 +69,16 @@ func NewCluster(tb testing.TB, n int, opts ...Option) *Cluster {
 	}
 	c.net = newNetwork(c.ports)
 	for i := range n {
-		cfg := keel.Config{ID: peers[i].ID, Dir: tb.TempDir(), Addr: peers[i].Addr, Logger: testLogger(peers[i].ID)}
+		cfg := keel.Config{ID: peers[i].ID, Dir: dirs[i], Addr: peers[i].Addr, Logger: testLogger(peers[i].ID)}
 		if n > 1 {
 			cfg.Peers = peers
 			cfg.HeartbeatTimeout = HeartbeatTimeout
 		}
 		for _, hook := range o.configs {
 			hook(i, &cfg)
+		}
+		if n > 1 && cfg.LeaderLeaseTimeout == 0 {
+			cfg.LeaderLeaseTimeout = cfg.HeartbeatTimeout
 		}
 		cfg.ID, cfg.Addr, cfg.Peers = peers[i].ID, peers[i].Addr, nil
 		if n > 1 {

@@ -15,11 +15,14 @@ import (
 const WaitLimit = 30 * time.Second
 
 // HeartbeatTimeout is the raft heartbeat timeout of a multi-member
-// cluster's members unless a Config hook sets another: short, so that
-// failovers in tests take about a second, yet long enough that a loaded
-// machine running the race detector does not see spurious elections. A
-// single member elects itself at once either way.
-const HeartbeatTimeout = 300 * time.Millisecond
+// cluster's members unless a Config hook sets another: half Keel's
+// default, so that a failover in a test takes about a second, yet long
+// enough that a loaded two-core machine running the race detector does not
+// see spurious elections (shorter ones do). Their leader lease timeout
+// equals their heartbeat timeout unless a hook sets it, instead of Keel's
+// default of half of it, so that a leader starved of CPU for a moment
+// does not step down. A single member elects itself at once either way.
+const HeartbeatTimeout = 500 * time.Millisecond
 
 // Option configures NewCluster.
 type Option func(*options)
@@ -32,7 +35,8 @@ type options struct {
 // start; every later Restart reuses the result. Hooks run in the order
 // given, after keeltest has filled in ID, Dir, Addr, Peers,
 // HeartbeatTimeout and Logger, so a hook may change any of them except
-// ID, Addr and Peers. A hook's Dial is kept underneath the cluster's fault
+// ID, Addr and Peers; LeaderLeaseTimeout, if a hook leaves it zero,
+// becomes the heartbeat timeout. A hook's Dial is kept underneath the cluster's fault
 // injection; its Listener and TestHooks are replaced by the cluster's own.
 func WithConfig(hook func(i int, cfg *keel.Config)) Option {
 	return func(o *options) { o.configs = append(o.configs, hook) }
