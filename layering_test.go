@@ -29,20 +29,19 @@ const modulePath = "github.com/keeldb/keel"
 // Only test infrastructure (keeltest, the chaos suite) may import the
 // standard library's testing package, and it must say so with "testing".
 var layerRules = map[string][]string{
-	".":                    {modulePath + "/mvcc", modulePath + "/wal", modulePath + "/transport", modulePath + "/internal/logging", modulePath + "/internal/testhook", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
-	"mvcc":                 {"go.etcd.io/bbolt", "github.com/tidwall/btree"},
-	"wal":                  {"github.com/hashicorp/raft"},
-	"transport":            {"github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
-	"internal/logging":     {"github.com/hashicorp/go-hclog"},
-	"internal/faultfs":     {modulePath + "/wal"},
-	"internal/chaos":       {modulePath, modulePath + "/wal", modulePath + "/internal/faultfs", "github.com/anishathalye/porcupine", "testing"},
-	"internal/testhook":    {},
-	"keeltest":             {modulePath, modulePath + "/internal/testhook", "testing"},
-	"lock":                 {modulePath},
-	"discovery":            {modulePath},
-	"examples":             {modulePath, modulePath + "/lock", modulePath + "/discovery"},
-	"internal/testdata":    {},
-	"internal/testcluster": {modulePath, "github.com/stretchr/testify", "testing"},
+	".":                 {modulePath + "/mvcc", modulePath + "/wal", modulePath + "/transport", modulePath + "/internal/logging", modulePath + "/internal/testhook", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
+	"mvcc":              {"go.etcd.io/bbolt", "github.com/tidwall/btree"},
+	"wal":               {"github.com/hashicorp/raft"},
+	"transport":         {"github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
+	"internal/logging":  {"github.com/hashicorp/go-hclog"},
+	"internal/faultfs":  {modulePath + "/wal"},
+	"internal/chaos":    {modulePath, modulePath + "/wal", modulePath + "/internal/faultfs", "github.com/anishathalye/porcupine", "testing"},
+	"internal/testhook": {},
+	"keeltest":          {modulePath, modulePath + "/internal/testhook", "testing"},
+	"lock":              {modulePath},
+	"discovery":         {modulePath},
+	"examples":          {modulePath, modulePath + "/lock", modulePath + "/discovery"},
+	"internal/testdata": {},
 }
 
 func ruleFor(dir string) ([]string, bool) {
