@@ -30,21 +30,20 @@ const modulePath = "github.com/keeldb/keel"
 // Only test infrastructure (keeltest, the chaos suite) may import the
 // standard library's testing package, and it must say so with "testing".
 var layerRules = map[string][]string{
-	".":                    {modulePath + "/mvcc", modulePath + "/wal", modulePath + "/transport", modulePath + "/internal/logging", modulePath + "/internal/testhook", modulePath + "/internal/durable", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
-	"mvcc":                 {"go.etcd.io/bbolt", "github.com/tidwall/btree"},
-	"wal":                  {"github.com/hashicorp/raft"},
-	"transport":            {"github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
-	"internal/logging":     {"github.com/hashicorp/go-hclog"},
-	"internal/faultfs":     {modulePath + "/wal"},
-	"internal/chaos":       {modulePath, modulePath + "/wal", modulePath + "/internal/faultfs", "github.com/anishathalye/porcupine", "testing"},
-	"internal/testhook":    {},
-	"internal/durable":     {modulePath + "/transport", "github.com/hashicorp/raft"},
-	"keeltest":             {modulePath, modulePath + "/internal/testhook", "testing"},
-	"lock":                 {modulePath},
-	"discovery":            {modulePath},
-	"examples":             {modulePath, modulePath + "/lock", modulePath + "/discovery", modulePath + "/examples/internal/"},
-	"internal/testdata":    {},
-	"internal/testcluster": {modulePath, "github.com/stretchr/testify", "testing"},
+	".":                 {modulePath + "/mvcc", modulePath + "/wal", modulePath + "/transport", modulePath + "/internal/logging", modulePath + "/internal/testhook", modulePath + "/internal/durable", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
+	"mvcc":              {"go.etcd.io/bbolt", "github.com/tidwall/btree"},
+	"wal":               {"github.com/hashicorp/raft"},
+	"transport":         {"github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
+	"internal/logging":  {"github.com/hashicorp/go-hclog"},
+	"internal/faultfs":  {modulePath + "/wal"},
+	"internal/chaos":    {modulePath, modulePath + "/wal", modulePath + "/internal/faultfs", "github.com/anishathalye/porcupine", "testing"},
+	"internal/testhook": {},
+	"internal/durable":  {modulePath + "/transport", "github.com/hashicorp/raft"},
+	"keeltest":          {modulePath, modulePath + "/internal/testhook", "testing"},
+	"lock":              {modulePath},
+	"discovery":         {modulePath},
+	"examples":          {modulePath, modulePath + "/lock", modulePath + "/discovery", modulePath + "/examples/internal/"},
+	"internal/testdata": {},
 }
 
 func ruleFor(dir string) ([]string, bool) {

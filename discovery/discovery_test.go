@@ -2,11 +2,14 @@ package discovery_test
 
 import (
 	"context"
+	"slices"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/keeldb/keel"
 	"github.com/keeldb/keel/discovery"
+	"github.com/keeldb/keel/keeltest"
 	"github.com/stretchr/testify/require"
 )
 
@@ -143,43 +146,102 @@ func TestWatchRelistsAfterCompaction(t *testing.T) {
 }
 
 // TestInstanceDisappearsWhenProcessDies registers an instance through one
-// member of a 3-member cluster and stops that member (the process dies):
+// member of a 3-member cluster and crashes that member (the process dies):
 // its keepalive stops, the lease expires, and the others see the instance
-// removed.
+// removed. A lease registered through the leader expires under the next
+// leader, after a failover.
 func TestInstanceDisappearsWhenProcessDies(t *testing.T) {
-	stores := openCluster(t, 3)
-	ctx := testCtx(t)
-	watcher := discovery.New(stores[0], discovery.Config{})
-	ch := watcher.Watch(ctx, "api")
-	require.Empty(t, next(t, ch).Instances)
-
-	dying := discovery.New(stores[2], discovery.Config{TTL: 1})
-	r, err := dying.Register(ctx, discovery.Instance{Service: "api", ID: "doomed"})
-	require.NoError(t, err)
-	register(t, watcher, discovery.Instance{Service: "api", ID: "stays"})
-	seen := map[string]bool{}
-	for len(seen) < 2 {
-		u := next(t, ch)
-		for _, c := range u.Changes {
-			require.Equal(t, discovery.Added, c.Type)
-			seen[c.Instance.ID] = true
-		}
+	tests := []struct {
+		name  string
+		dying func(*keeltest.Cluster) *keel.Store
+	}{
+		{name: "follower", dying: (*keeltest.Cluster).Follower},
+		{name: "leader", dying: (*keeltest.Cluster).Leader},
 	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := keeltest.NewCluster(t, 3)
+			ctx := testCtx(t)
+			d := c.Index(tc.dying(c))
+			watcher := discovery.New(c.Member((d+1)%3), discovery.Config{})
+			ch := watcher.Watch(ctx, "api")
+			require.Empty(t, next(t, ch).Instances)
 
-	require.NoError(t, stores[2].Close())
-	stores[2] = nil
-	<-r.Done() // the keepalive stopped with the store
-	for {
-		u := next(t, ch)
-		if len(u.Changes) == 1 && u.Changes[0].Type == discovery.Removed {
-			require.Equal(t, "doomed", u.Changes[0].Instance.ID)
-			require.Equal(t, []string{"stays"}, ids(u.Instances))
-			break
-		}
+			dying := discovery.New(c.Member(d), discovery.Config{TTL: 1})
+			r, err := dying.Register(ctx, discovery.Instance{Service: "api", ID: "doomed"})
+			require.NoError(t, err)
+			register(t, watcher, discovery.Instance{Service: "api", ID: "stays"})
+			seen := map[string]bool{}
+			for len(seen) < 2 {
+				u := next(t, ch)
+				for _, chg := range u.Changes {
+					require.Equal(t, discovery.Added, chg.Type)
+					seen[chg.Instance.ID] = true
+				}
+			}
+
+			c.Crash(d)
+			require.Eventually(t, func() bool { return isClosed(r.Done()) }, waitLimit, 10*time.Millisecond,
+				"the keepalive stops with the store")
+			for {
+				u := next(t, ch)
+				if len(u.Changes) == 1 && u.Changes[0].Type == discovery.Removed {
+					require.Equal(t, "doomed", u.Changes[0].Instance.ID)
+					require.Equal(t, []string{"stays"}, ids(u.Instances))
+					break
+				}
+			}
+			got, err := watcher.Lookup(ctx, "api")
+			require.NoError(t, err)
+			require.Equal(t, []string{"stays"}, ids(got))
+		})
 	}
-	got, err := watcher.Lookup(ctx, "api")
-	require.NoError(t, err)
-	require.Equal(t, []string{"stays"}, ids(got))
+}
+
+// TestWatchRetriesFailedReads checks Watch's retry timing on a client
+// whose reads fail, in a synctest bubble (fake time: the backoff takes no
+// real time). A read that fails is retried after a pause that doubles
+// from 50 ms up to 2 s, so a store without a leader is not flooded and a
+// recovered one is noticed within 2 s; a stopped store ends the watch at
+// once.
+func TestWatchRetriesFailedReads(t *testing.T) {
+	ms := func(n int) time.Duration { return time.Duration(n) * time.Millisecond }
+	tests := []struct {
+		name   string
+		errs   []error         // the reads' errors, in order; later reads succeed
+		gaps   []time.Duration // between one read and the next (none: one read)
+		closes bool            // the channel closes instead of delivering
+	}{
+		{
+			name: "no leader for a while",
+			errs: slices.Repeat([]error{keel.ErrNoLeader}, 8),
+			gaps: []time.Duration{ms(50), ms(100), ms(200), ms(400), ms(800), ms(1600), ms(2000), ms(2000)},
+		},
+		{
+			name:   "store stopped",
+			errs:   []error{keel.ErrStopped},
+			closes: true,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				fc := &failingClient{errs: tc.errs}
+				ch := discovery.New(fc, discovery.Config{}).Watch(t.Context(), "api")
+				u, ok := <-ch // a watch that neither delivered nor closed would deadlock the bubble
+				require.Equal(t, !tc.closes, ok)
+				if ok {
+					require.True(t, u.Full)
+					require.Equal(t, int64(7), u.Revision)
+				}
+				var gaps []time.Duration
+				for i := 1; i < len(fc.reads); i++ {
+					gaps = append(gaps, fc.reads[i].Sub(fc.reads[i-1]))
+				}
+				require.Equal(t, tc.gaps, gaps)
+			})
+		})
+	}
 }
 
 func isClosed(ch <-chan struct{}) bool {

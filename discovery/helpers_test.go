@@ -8,23 +8,21 @@ import (
 
 	"github.com/keeldb/keel"
 	"github.com/keeldb/keel/discovery"
-	"github.com/keeldb/keel/internal/testcluster"
+	"github.com/keeldb/keel/keeltest"
 	"github.com/stretchr/testify/require"
 )
 
 // waitLimit bounds every wait for something the cluster does eventually.
-const waitLimit = testcluster.WaitLimit
+const waitLimit = keeltest.WaitLimit
 
-// openStore opens a single-member store in a temp dir, closed at cleanup.
-func openStore(tb testing.TB) *keel.Store { return testcluster.Single(tb) }
+// openStore starts a single-member store, closed at cleanup.
+func openStore(tb testing.TB) *keel.Store { return keeltest.NewCluster(tb, 1).Member(0) }
 
-// openCluster starts an n-member cluster on loopback (see testcluster.Open).
-func openCluster(tb testing.TB, n int) []*keel.Store { return testcluster.Open(tb, n) }
-
-// testCtx returns a bounded context canceled at cleanup.
+// testCtx returns the test's context, bounded by 2*waitLimit so that a
+// call that never returns fails the test instead of hanging it.
 func testCtx(tb testing.TB) context.Context {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*waitLimit)
+	ctx, cancel := context.WithTimeout(tb.Context(), 2*waitLimit)
 	tb.Cleanup(cancel)
 	return ctx
 }
@@ -84,5 +82,32 @@ func (c *compactingClient) Watch(ctx context.Context, key string, opts ...keel.O
 		case <-ctx.Done():
 		}
 	})
+	return ch
+}
+
+// failingClient's reads fail with errs, one error per read, and succeed
+// (no keys, at revision 7) after that; its watches deliver nothing until
+// their ctx ends. It records when each read came. Any other call panics.
+type failingClient struct {
+	keel.Client
+	errs  []error
+	reads []time.Time // read by the test only once the watch has answered
+}
+
+func (c *failingClient) Get(context.Context, string, ...keel.OpOption) (*keel.GetResponse, error) {
+	n := len(c.reads)
+	c.reads = append(c.reads, time.Now())
+	if n < len(c.errs) {
+		return nil, c.errs[n]
+	}
+	return &keel.GetResponse{Header: &keel.ResponseHeader{Revision: 7}}, nil
+}
+
+func (c *failingClient) Watch(ctx context.Context, _ string, _ ...keel.OpOption) keel.WatchChan {
+	ch := make(chan keel.WatchResponse)
+	go func() {
+		<-ctx.Done()
+		close(ch)
+	}()
 	return ch
 }

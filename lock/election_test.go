@@ -2,10 +2,12 @@ package lock_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
 	"github.com/keeldb/keel"
+	"github.com/keeldb/keel/keeltest"
 	"github.com/keeldb/keel/lock"
 	"github.com/stretchr/testify/require"
 )
@@ -16,7 +18,7 @@ import (
 // expires); each leader learns when it lost leadership; fencing tokens
 // (Rev) strictly increase; Observe follows every leader.
 func TestElectionHandover(t *testing.T) {
-	stores := openCluster(t, 3)
+	stores := keeltest.NewCluster(t, 3).Members()
 	ctx := testCtx(t)
 	const n = 3
 	sessions := make([]*lock.Session, n)
@@ -56,12 +58,7 @@ func TestElectionHandover(t *testing.T) {
 	}
 	var lastRev int64
 	for i := range n {
-		select {
-		case err := <-done[i]:
-			require.NoError(t, err, "candidate %d", i)
-		case <-time.After(waitLimit):
-			t.Fatalf("candidate %d not elected", i)
-		}
+		require.NoError(t, result(t, done[i], fmt.Sprintf("candidate %d", i)))
 		e := elections[i]
 		require.Greater(t, e.Rev(), lastRev, "fencing tokens increase")
 		lastRev = e.Rev()
@@ -102,11 +99,11 @@ func TestElectionLeaderLearnsLoss(t *testing.T) {
 		end  func(t *testing.T, st *keel.Store, s *lock.Session, e *lock.Election)
 	}{
 		{"key deleted by someone else", func(t *testing.T, st *keel.Store, _ *lock.Session, e *lock.Election) {
-			_, err := st.Delete(context.Background(), e.Key())
+			_, err := st.Delete(t.Context(), e.Key())
 			require.NoError(t, err)
 		}},
 		{"lease revoked", func(t *testing.T, st *keel.Store, s *lock.Session, _ *lock.Election) {
-			_, err := st.Revoke(context.Background(), s.Lease())
+			_, err := st.Revoke(t.Context(), s.Lease())
 			require.NoError(t, err)
 		}},
 		{"session closed", func(t *testing.T, _ *keel.Store, s *lock.Session, _ *lock.Election) {
@@ -142,12 +139,7 @@ func TestCampaignAbortedWhenSessionEnds(t *testing.T) {
 	waitKeys(t, st, "e/", 2)
 	_, err := st.Revoke(ctx, s.Lease())
 	require.NoError(t, err)
-	select {
-	case err := <-done:
-		require.ErrorIs(t, err, lock.ErrSessionExpired)
-	case <-time.After(waitLimit):
-		t.Fatal("Campaign still blocked after its session ended")
-	}
+	require.ErrorIs(t, result(t, done, "Campaign after its session ended"), lock.ErrSessionExpired)
 	require.True(t, closed(e.Done()))
 	require.NoError(t, e.Resign(ctx), "nothing to resign")
 	require.NoError(t, leader.Resign(ctx))
@@ -157,13 +149,13 @@ func TestCampaignCanceledWithdraws(t *testing.T) {
 	st := openStore(t)
 	leader := lock.NewElection(newSession(t, st), "w")
 	require.NoError(t, leader.Campaign(testCtx(t), "first"))
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(t.Context())
 	e := lock.NewElection(newSession(t, st), "w")
 	done := make(chan error, 1)
 	go func() { done <- e.Campaign(ctx, "second") }()
 	waitKeys(t, st, "w/", 2)
 	cancel()
-	require.ErrorIs(t, <-done, context.Canceled)
+	require.ErrorIs(t, result(t, done, "canceled Campaign"), context.Canceled)
 	waitKeys(t, st, "w/", 1)
 }
 

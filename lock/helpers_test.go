@@ -7,19 +7,16 @@ import (
 	"time"
 
 	"github.com/keeldb/keel"
-	"github.com/keeldb/keel/internal/testcluster"
+	"github.com/keeldb/keel/keeltest"
 	"github.com/keeldb/keel/lock"
 	"github.com/stretchr/testify/require"
 )
 
 // waitLimit bounds every wait for something the cluster does eventually.
-const waitLimit = testcluster.WaitLimit
+const waitLimit = keeltest.WaitLimit
 
-// openStore opens a single-member store in a temp dir, closed at cleanup.
-func openStore(tb testing.TB) *keel.Store { return testcluster.Single(tb) }
-
-// openCluster starts an n-member cluster on loopback (see testcluster.Open).
-func openCluster(tb testing.TB, n int) []*keel.Store { return testcluster.Open(tb, n) }
+// openStore starts a single-member store, closed at cleanup.
+func openStore(tb testing.TB) *keel.Store { return keeltest.NewCluster(tb, 1).Member(0) }
 
 // newSession opens a session closed at cleanup.
 func newSession(tb testing.TB, c keel.Client, opts ...lock.SessionOption) *lock.Session {
@@ -30,10 +27,11 @@ func newSession(tb testing.TB, c keel.Client, opts ...lock.SessionOption) *lock.
 	return s
 }
 
-// testCtx returns a context bounded by waitLimit, canceled at cleanup.
+// testCtx returns the test's context, bounded by 2*waitLimit so that a
+// Lock or Campaign that never returns fails the test instead of hanging it.
 func testCtx(tb testing.TB) context.Context {
 	tb.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*waitLimit)
+	ctx, cancel := context.WithTimeout(tb.Context(), 2*waitLimit)
 	tb.Cleanup(cancel)
 	return ctx
 }
@@ -42,9 +40,23 @@ func testCtx(tb testing.TB) context.Context {
 func waitKeys(tb testing.TB, c keel.Client, prefix string, n int64) {
 	tb.Helper()
 	require.Eventually(tb, func() bool {
-		r, err := c.Get(context.Background(), prefix, keel.WithPrefix(), keel.WithCountOnly())
+		r, err := c.Get(tb.Context(), prefix, keel.WithPrefix(), keel.WithCountOnly())
 		return err == nil && r.Count == n
 	}, waitLimit, 10*time.Millisecond, "waiting for %d keys under %q", n, prefix)
+}
+
+// result returns the first value sent on done (the outcome of a Lock or
+// Campaign running in another goroutine), failing tb if none comes within
+// waitLimit.
+func result(tb testing.TB, done <-chan error, what string) error {
+	tb.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(waitLimit):
+		tb.Fatalf("%s: still blocked after %v", what, waitLimit)
+		return nil
+	}
 }
 
 // closed reports whether ch is closed (or has a value) now.
