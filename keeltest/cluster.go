@@ -403,8 +403,10 @@ func (c *Cluster) Cut(i, j int) {
 // Lose silently drops the traffic from member from to member to (one-way
 // loss; the other direction flows), until Heal of either or HealAll. A
 // connection that lost bytes stays silent in that direction until it
-// closes, so a receiver sees silence, never a message with a hole in it;
-// healing closes such connections.
+// closes, even after healing, so a receiver sees silence, never a message
+// with a hole in it: the members must notice the black-holed connection
+// and replace it, as they must on a real network when a middlebox drops a
+// connection's state. Connections opened after healing flow.
 func (c *Cluster) Lose(from, to int) {
 	c.tb.Helper()
 	c.check(from)

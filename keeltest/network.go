@@ -19,10 +19,10 @@ import (
 //   - a cut link refuses new dials and closes its live connections;
 //   - a lossy link (one way) silently drops what is sent over it: the
 //     sender's writes and the dialer's reads of it are discarded, and a
-//     connection that lost bytes stays lossy until it closes, so the
-//     receiver never sees a message with a hole in it, just silence, as
-//     on a real lossy link; healing the link closes such connections, as
-//     their peers would after a timeout;
+//     connection that lost bytes stays lossy until it closes, even after
+//     the link heals, so the receiver never sees a message with a hole in
+//     it, just silence: a black-holed connection, which the members must
+//     notice and replace themselves;
 //   - a delayed link (one way) delivers what is sent over it late.
 //
 // A dial to a member that is down is refused, as by a port nobody
@@ -118,8 +118,7 @@ func (n *network) refuse(from, to int, addr string) error {
 	return nil
 }
 
-// update changes the rule of the link from a to b, closes the connections
-// it cuts, and closes the lossy connections of a link it heals.
+// update changes the rule of link l and closes the connections it cuts.
 func (n *network) update(l link, f func(*linkRule)) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
@@ -133,14 +132,10 @@ func (n *network) update(l link, f func(*linkRule)) {
 	n.settleLocked()
 }
 
-// settleLocked closes every connection whose link is cut, and every
-// connection that lost bytes on a link no longer lossy.
+// settleLocked closes every connection whose link is cut.
 func (n *network) settleLocked() {
 	for c := range n.conns {
-		back := link{c.l.to, c.l.from}
-		cut := n.ruleLocked(c.l).cut
-		healed := (c.lostTx.Load() && !n.rules[c.l].lose) || (c.lostRx.Load() && !n.rules[back].lose)
-		if cut || healed {
+		if n.ruleLocked(c.l).cut {
 			_ = c.Conn.Close()
 			delete(n.conns, c)
 		}
