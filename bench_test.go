@@ -1,11 +1,13 @@
-package keel
+package keel_test
 
 import (
-	"context"
 	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/keeldb/keel"
+	"github.com/keeldb/keel/keeltest"
 )
 
 // BenchmarkPut measures replicated puts on a 3-member cluster on loopback,
@@ -15,9 +17,8 @@ func BenchmarkPut(b *testing.B) {
 	val := strings.Repeat("v", 256)
 	for _, writers := range []int{1, 64} {
 		b.Run(fmt.Sprintf("members=3/writers=%d", writers), func(b *testing.B) {
-			c := newCluster(b, 3, nil)
-			l := c.stores[c.leader()]
-			ctx := context.Background()
+			l := keeltest.NewCluster(b, 3).Leader()
+			ctx := b.Context()
 			var n atomic.Int64
 			b.SetParallelism(writers)
 			b.ResetTimer()
@@ -46,17 +47,16 @@ func BenchmarkPut(b *testing.B) {
 func BenchmarkGet(b *testing.B) {
 	for _, serializable := range []bool{false, true} {
 		b.Run(fmt.Sprintf("serializable=%v", serializable), func(b *testing.B) {
-			c := newCluster(b, 3, nil)
-			l := c.stores[c.leader()]
-			ctx := context.Background()
+			l := keeltest.NewCluster(b, 3).Leader()
+			ctx := b.Context()
 			for i := range 1000 {
 				if _, err := l.Put(ctx, fmt.Sprintf("key-%04d", i), "value"); err != nil {
 					b.Fatal(err)
 				}
 			}
-			var opts []OpOption
+			var opts []keel.OpOption
 			if serializable {
-				opts = append(opts, WithSerializable())
+				opts = append(opts, keel.WithSerializable())
 			}
 			var n atomic.Int64
 			b.SetParallelism(32) // 64 goroutines on 2 cores

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand"
-	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/keeldb/keel"
 	"github.com/keeldb/keel/internal/chaos"
 	"github.com/keeldb/keel/internal/faultfs"
+	"github.com/keeldb/keel/keeltest"
 )
 
 // The in-process tier of the fault-injection suite (issue #6): three
@@ -57,147 +57,56 @@ func chaosKinds(tb testing.TB) []chaos.FaultKind {
 	return kinds
 }
 
-// chaosCluster is a cluster whose members can be crashed, partitioned and
-// given disk faults, and restarted on their data.
+// chaosCluster is a keeltest cluster whose members' raft logs live on
+// fault-injecting file systems, for the disk faults and for crashes that
+// lose what a log had not fsynced. Faults that stop or start members are
+// injected and healed on the test's goroutine, as keeltest's Stop and
+// Restart fail the test when they fail; the Flap goroutine only isolates
+// and heals, which cannot fail.
 type chaosCluster struct {
-	tb    testing.TB
-	net   *keel.TestNet
-	cfgs  []keel.Config
-	fs    []*faultfs.FS
-	mu    sync.Mutex
-	store []*keel.Store
+	*keeltest.Cluster
+	fs []*faultfs.FS // member i's raft log file system
 }
 
 // newChaosCluster starts n members whose data dirs and logs live in dir
 // (the run's artifacts directory, kept when the run fails).
-func newChaosCluster(tb testing.TB, n int, dir string, ports *portRegistry) *chaosCluster {
+func newChaosCluster(tb testing.TB, n int, dir string) *chaosCluster {
 	tb.Helper()
-	c := &chaosCluster{tb: tb, net: keel.NewTestNet(), cfgs: make([]keel.Config, n), fs: make([]*faultfs.FS, n), store: make([]*keel.Store, n)}
-	peers := make([]keel.Peer, n)
-	lns := make([]net.Listener, n)
+	c := &chaosCluster{fs: make([]*faultfs.FS, n)}
+	loggers := make([]*slog.Logger, n)
 	for i := range n {
-		lns[i] = ports.listen(tb)
-		peers[i] = keel.Peer{ID: fmt.Sprintf("m%d", i), Addr: lns[i].Addr().String()}
-	}
-	for i := range n {
+		id := fmt.Sprintf("m%d", i) // keeltest's ID of member i
 		c.fs[i] = faultfs.New()
-		logf, err := os.Create(filepath.Join(dir, peers[i].ID+".log"))
+		logf, err := os.Create(filepath.Join(dir, id+".log"))
 		require.NoError(tb, err)
-		tb.Cleanup(func() { _ = logf.Close() }) // runs after the members close
-		logger := slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo})).With("m", peers[i].ID)
-		if l := chaosLogger(peers[i].ID); l != nil {
-			logger = l
-		}
-		c.cfgs[i] = keel.Config{
-			ID: peers[i].ID, Dir: filepath.Join(dir, peers[i].ID), Addr: peers[i].Addr, Peers: peers,
-			HeartbeatTimeout: 150 * time.Millisecond, WALFS: c.fs[i], WALSegmentSize: 256 << 10,
-			Dial: c.net.Dialer(peers[i].Addr), Logger: logger,
-		}
+		tb.Cleanup(func() { _ = logf.Close() }) // runs after the cluster's cleanup closes the members
+		loggers[i] = slog.New(slog.NewTextHandler(logf, &slog.HandlerOptions{Level: slog.LevelInfo})).With("m", id)
 	}
-	for i := range n {
-		c.open(i, lns[i])
-	}
-	tb.Cleanup(func() {
-		for i := range n {
-			if s := c.get(i); s != nil {
-				_ = s.Close()
-			}
+	c.Cluster = keeltest.NewCluster(tb, n, keeltest.WithConfig(func(i int, cfg *keel.Config) {
+		cfg.Dir = filepath.Join(dir, cfg.ID)
+		if os.Getenv("KEEL_TEST_LOG") == "" { // else keeltest logs to stderr
+			cfg.Logger = loggers[i]
 		}
-		for _, p := range peers {
-			ports.release(p.Addr)
-		}
-	})
+		cfg.HeartbeatTimeout = 150 * time.Millisecond
+		cfg.WALFS, cfg.WALSegmentSize = c.fs[i], 256<<10
+	}))
 	return c
 }
 
-// portRegistry hands out loopback ports to the clusters that run at once,
-// never one another live cluster holds: a killed member's port is free in
-// the kernel until the member restarts on it, and a new cluster given it
-// could not restart that member. It is safe for concurrent use.
-type portRegistry struct {
-	mu   sync.Mutex
-	used map[string]bool
-}
-
-func newPortRegistry() *portRegistry { return &portRegistry{used: map[string]bool{}} }
-
-// listen returns a listener on a port no live cluster holds, and reserves
-// it until release.
-func (r *portRegistry) listen(tb testing.TB) net.Listener {
-	tb.Helper()
-	var held []net.Listener // taken ports, kept open so the kernel moves on
-	defer func() {
-		for _, l := range held {
-			_ = l.Close()
-		}
-	}()
-	for {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		require.NoError(tb, err)
-		r.mu.Lock()
-		taken := r.used[ln.Addr().String()]
-		if !taken {
-			r.used[ln.Addr().String()] = true
-		}
-		r.mu.Unlock()
-		if !taken {
-			return ln
-		}
-		held = append(held, ln)
-	}
-}
-
-func (r *portRegistry) release(addr string) {
-	r.mu.Lock()
-	delete(r.used, addr)
-	r.mu.Unlock()
-}
-
-func (c *chaosCluster) get(i int) *keel.Store {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.store[i]
-}
-
-func (c *chaosCluster) set(i int, s *keel.Store) {
-	c.mu.Lock()
-	c.store[i] = s
-	c.mu.Unlock()
-}
-
-func (c *chaosCluster) open(i int, ln net.Listener) {
-	c.tb.Helper()
-	cfg := c.cfgs[i]
-	cfg.Listener = ln
-	s, err := keel.Open(cfg)
-	require.NoError(c.tb, err)
-	c.set(i, s)
-}
-
-// restart reopens a stopped member on its data and address.
+// restart reopens member i on its data and address if it is stopped.
 func (c *chaosCluster) restart(i int) {
-	c.tb.Helper()
-	if c.get(i) != nil {
-		return
+	if c.Member(i) == nil {
+		c.Restart(i)
 	}
-	var ln net.Listener
-	require.Eventually(c.tb, func() bool {
-		var err error
-		ln, err = net.Listen("tcp", c.cfgs[i].Addr)
-		return err == nil
-	}, 10*time.Second, 10*time.Millisecond)
-	c.open(i, ln)
 }
 
 // kill stops member i as a killed process would; lose also drops every
 // write its raft log had not fsynced (a power cut).
 func (c *chaosCluster) kill(i int, lose bool) {
-	s := c.get(i)
-	if s == nil {
+	if c.Member(i) == nil {
 		return
 	}
-	c.set(i, nil)
-	_ = s.Crash() // a failed close of a crashed member is expected
+	c.Crash(i)
 	if lose {
 		c.fs[i].Crash()
 	}
@@ -207,9 +116,8 @@ func (c *chaosCluster) kill(i int, lose bool) {
 
 // stopClean closes member i gracefully.
 func (c *chaosCluster) stopClean(i int) {
-	if s := c.get(i); s != nil {
-		c.set(i, nil)
-		require.NoError(c.tb, s.Close())
+	if c.Member(i) != nil {
+		c.Stop(i)
 	}
 }
 
@@ -227,28 +135,12 @@ func (c *chaosCluster) leaderOr(fallback func() int) int {
 
 // leader returns the position of a running leader, or -1.
 func (c *chaosCluster) leader() int {
-	for i := range c.cfgs {
-		if s := c.get(i); s != nil && s.IsLeader() {
+	for i, s := range c.Members() {
+		if s != nil && s.IsLeader() {
 			return i
 		}
 	}
 	return -1
-}
-
-func (c *chaosCluster) isolate(i int) {
-	for j := range c.cfgs {
-		if j != i {
-			c.net.Cut(c.cfgs[i].Addr, c.cfgs[j].Addr)
-		}
-	}
-}
-
-// chaosLogger logs member id to stderr when KEEL_TEST_LOG is set.
-func chaosLogger(id string) *slog.Logger {
-	if os.Getenv("KEEL_TEST_LOG") == "" {
-		return nil
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug})).With("m", id)
 }
 
 // memberKV is a keel.KV that always uses member i's current Store; while
@@ -261,7 +153,7 @@ type memberKV struct {
 var _ keel.KV = memberKV{}
 
 func (m memberKV) store() (*keel.Store, error) {
-	if s := m.c.get(m.i); s != nil {
+	if s := m.c.Member(m.i); s != nil {
 		return s, nil
 	}
 	time.Sleep(20 * time.Millisecond) // a down member answers nothing for a while
@@ -326,8 +218,7 @@ func (t failedTxn) Commit() (*keel.TxnResponse, error) { return nil, t.err }
 
 // inject applies one fault and returns how to heal it.
 func (c *chaosCluster) inject(f chaos.Fault, rng *rand.Rand) (heal func(), ok bool) {
-	n := len(c.cfgs)
-	addr := func(i int) string { return c.cfgs[i].Addr }
+	n := len(c.fs)
 	target := func() int {
 		if len(f.Targets) > 0 {
 			return f.Targets[0]
@@ -336,29 +227,29 @@ func (c *chaosCluster) inject(f chaos.Fault, rng *rand.Rand) (heal func(), ok bo
 	}
 	switch f.Kind {
 	case chaos.PartitionLeader:
-		c.isolate(c.leaderOr(target))
-		return c.net.Heal, true
+		c.Isolate(c.leaderOr(target))
+		return c.HealAll, true
 	case chaos.PartitionMinority:
 		for _, t := range f.Targets {
-			c.isolate(t)
+			c.Isolate(t)
 		}
 		if len(f.Targets) == 0 {
-			c.isolate(target())
+			c.Isolate(target())
 		}
-		return c.net.Heal, true
+		return c.HealAll, true
 	case chaos.OneWayLoss:
 		a, b := f.Targets[0], f.Targets[1]
-		c.net.Lose(addr(a), addr(b))
-		return c.net.Heal, true
+		c.Lose(a, b)
+		return c.HealAll, true
 	case chaos.Delay:
 		t := target()
 		for j := range n {
 			if j != t {
-				c.net.Delay(addr(t), addr(j), 20*time.Millisecond)
-				c.net.Delay(addr(j), addr(t), 20*time.Millisecond)
+				c.Delay(t, j, 20*time.Millisecond)
+				c.Delay(j, t, 20*time.Millisecond)
 			}
 		}
-		return c.net.Heal, true
+		return c.HealAll, true
 	case chaos.Flap:
 		t := target()
 		stop := make(chan struct{})
@@ -367,9 +258,9 @@ func (c *chaosCluster) inject(f chaos.Fault, rng *rand.Rand) (heal func(), ok bo
 			defer close(done)
 			for cut := true; ; cut = !cut {
 				if cut {
-					c.isolate(t)
+					c.Isolate(t)
 				} else {
-					c.net.Heal()
+					c.HealAll()
 				}
 				select {
 				case <-stop:
@@ -378,13 +269,13 @@ func (c *chaosCluster) inject(f chaos.Fault, rng *rand.Rand) (heal func(), ok bo
 				}
 			}
 		}()
-		return func() { close(stop); <-done; c.net.Heal() }, true
+		return func() { close(stop); <-done; c.HealAll() }, true
 	case chaos.KillMember, chaos.KillLeader, chaos.CrashLoseUnsynced, chaos.Restart, chaos.FsyncFail:
 		t := target()
 		if f.Kind == chaos.KillLeader {
 			t = c.leaderOr(target)
 		}
-		if c.get(t) == nil {
+		if c.Member(t) == nil {
 			return nil, false
 		}
 		switch f.Kind {
@@ -445,7 +336,7 @@ type chaosRunResult struct {
 
 // runChaos runs one seeded schedule and checks it; it fails tb on any
 // violation, after saving artifacts.
-func runChaos(t *testing.T, seed int64, ports *portRegistry) chaosRunResult {
+func runChaos(t *testing.T, seed int64) chaosRunResult {
 	art := chaos.NewArtifacts(t)
 	rng := rand.New(rand.NewSource(seed))
 	sched, err := chaos.GenerateSchedule(seed, chaos.ScheduleConfig{
@@ -455,7 +346,7 @@ func runChaos(t *testing.T, seed int64, ports *portRegistry) chaosRunResult {
 	})
 	require.NoError(t, err)
 	t.Logf("chaos: seed %d schedule %s", seed, sched)
-	c := newChaosCluster(t, 3, art.Dir, ports)
+	c := newChaosCluster(t, 3, art.Dir)
 	rec := chaos.NewRecorder()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -469,7 +360,7 @@ func runChaos(t *testing.T, seed int64, ports *portRegistry) chaosRunResult {
 	defer stopWatches()
 	var watches []*chaos.WatchRecorder
 	for w := range 2 {
-		s := c.get(rng.Intn(3))
+		s := c.Member(rng.Intn(3))
 		req := chaos.WatchRequest{Key: "", Prefix: true, PrevKV: w == 0, StartRev: int64(1 + rng.Intn(2))}
 		watches = append(watches, chaos.RecordWatch(watchCtx, s, rec, s.ID(), req, 0))
 	}
@@ -511,7 +402,7 @@ func runChaos(t *testing.T, seed int64, ports *portRegistry) chaosRunResult {
 	}
 
 	// Heal everything, bring every member back, and require liveness.
-	c.net.Heal()
+	c.HealAll()
 	for i := range 3 {
 		c.restart(i)
 	}
@@ -557,11 +448,11 @@ func runChaos(t *testing.T, seed int64, ports *portRegistry) chaosRunResult {
 	for i := range 3 {
 		// A linearizable read makes the member apply everything committed.
 		gctx, gcancel := context.WithTimeout(ctx, 20*time.Second)
-		_, err := c.get(i).Get(gctx, "final")
+		_, err := c.Member(i).Get(gctx, "final")
 		gcancel()
 		if err != nil {
 			for j := range 3 {
-				st, serr := c.get(j).Status(ctx)
+				st, serr := c.Member(j).Status(ctx)
 				t.Logf("member %d: %+v %+v (%v)", j, st, st.Header, serr)
 			}
 			fail("chaos: seed %d: member %d cannot serve a linearizable read after healing: %v", seed, i, err)
@@ -570,11 +461,11 @@ func runChaos(t *testing.T, seed int64, ports *portRegistry) chaosRunResult {
 	require.Eventually(t, func() bool {
 		hashes = hashes[:0]
 		for i := range 3 {
-			h, err := c.get(i).HashKV(ctx)
+			h, err := c.Member(i).HashKV(ctx)
 			if err != nil || h.Header.Revision < rev {
 				return false
 			}
-			hashes = append(hashes, chaos.MemberHash{Member: c.cfgs[i].ID, Hash: uint64(h.Hash), Revision: h.Header.Revision})
+			hashes = append(hashes, chaos.MemberHash{Member: c.Member(i).ID(), Hash: uint64(h.Hash), Revision: h.Header.Revision})
 		}
 		return chaos.CheckHashes(hashes) == nil
 	}, 30*time.Second, 20*time.Millisecond, "members did not converge: %v", hashes)
@@ -588,7 +479,7 @@ func runChaos(t *testing.T, seed int64, ports *portRegistry) chaosRunResult {
 	}
 
 	// Acknowledged writes survive, whatever was killed.
-	gr, err := c.get(0).Get(ctx, "", keel.WithPrefix())
+	gr, err := c.Member(0).Get(ctx, "", keel.WithPrefix())
 	require.NoError(t, err)
 	finalState := map[string]string{}
 	for _, kv := range gr.Kvs {
@@ -599,7 +490,7 @@ func runChaos(t *testing.T, seed int64, ports *portRegistry) chaosRunResult {
 	}
 
 	// Watches against the applied history.
-	truth, err := chaos.GroundTruth(ctx, c.get(0), gr.Header.Revision)
+	truth, err := chaos.GroundTruth(ctx, c.Member(0), gr.Header.Revision)
 	require.NoError(t, err)
 	hist, err := chaos.NewHistory(truth)
 	require.NoError(t, err)
@@ -646,7 +537,6 @@ func TestChaosInProcess(t *testing.T) {
 		failed  atomic.Int64
 		done    atomic.Int64
 		wg      sync.WaitGroup
-		ports   = newPortRegistry()
 	)
 	start := time.Now()
 	for range chaosParallel {
@@ -658,7 +548,7 @@ func TestChaosInProcess(t *testing.T) {
 				}
 				s := seed + i
 				ok := t.Run(fmt.Sprintf("seed=%d", s), func(t *testing.T) {
-					r := runChaos(t, s, ports)
+					r := runChaos(t, s)
 					mu.Lock()
 					defer mu.Unlock()
 					for k, n := range r.faults {
@@ -705,6 +595,6 @@ func TestChaosRegressions(t *testing.T) {
 		{name: "pipeline deadlock and short calls into a black hole", seed: 1795602553068668710},
 		{name: "linearizable read after one-way loss and delay", seed: 1795602553068668715},
 	} {
-		t.Run(tc.name, func(t *testing.T) { runChaos(t, tc.seed, newPortRegistry()) })
+		t.Run(tc.name, func(t *testing.T) { runChaos(t, tc.seed) })
 	}
 }

@@ -1,4 +1,4 @@
-package keel
+package keel_test
 
 import (
 	"context"
@@ -9,7 +9,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/keeldb/keel"
 	"github.com/keeldb/keel/internal/faultfs"
+	"github.com/keeldb/keel/keeltest"
 )
 
 // syncStall blocks the segment syncs of one faultfs while stalled.
@@ -54,41 +56,33 @@ func (s *syncStall) resume() {
 func TestEntryNotDurableStaysInvisible(t *testing.T) {
 	tests := []struct {
 		name    string
-		stalled func(c *testCluster, leader int) []int
+		stalled func(leader int) []int // the members whose syncs stall
 	}{
-		{"leader", func(_ *testCluster, leader int) []int { return []int{leader} }},
-		{"both followers", func(c *testCluster, leader int) []int {
-			var fs []int
-			for i := range c.stores {
-				if i != leader {
-					fs = append(fs, i)
-				}
-			}
-			return fs
-		}},
+		{name: "leader", stalled: func(leader int) []int { return []int{leader} }},
+		{name: "both followers", stalled: func(leader int) []int { return []int{(leader + 1) % 3, (leader + 2) % 3} }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { testEntryNotDurable(t, tc.stalled) })
 	}
 }
 
-func testEntryNotDurable(t *testing.T, stalled func(c *testCluster, leader int) []int) {
+func testEntryNotDurable(t *testing.T, stalled func(leader int) []int) {
 	fss := make([]*faultfs.FS, 3)
 	stalls := make([]*syncStall, 3)
-	c := newCluster(t, 3, func(cfg *Config) {
-		i := int(cfg.ID[1] - '1')
+	for i := range 3 {
 		fss[i], stalls[i] = faultfs.New(), &syncStall{}
 		fss[i].SetSyncHook(stalls[i].hook)
+	}
+	c := keeltest.NewCluster(t, 3, keeltest.WithConfig(func(i int, cfg *keel.Config) {
 		cfg.WALFS, cfg.WALSegmentSize = fss[i], 1<<20
-	})
-	ctx := testCtx(t)
-	li := c.leader()
-	l := c.stores[li]
+	}))
+	ctx := t.Context()
+	l := c.Leader()
 	_, err := l.Put(ctx, "before", "1")
 	require.NoError(t, err)
-	c.waitConverged()
+	converge(t, c)
 
-	stalledIdx := stalled(c, li)
+	stalledIdx := stalled(c.Index(l))
 	for _, i := range stalledIdx {
 		stalls[i].stall()
 		defer stalls[i].resume()
@@ -96,12 +90,12 @@ func testEntryNotDurable(t *testing.T, stalled func(c *testCluster, leader int) 
 	short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 	defer cancel()
 	_, err = l.Put(short, "k", "v")
-	require.ErrorIs(t, err, ErrTimeout, "a put not durable on a majority was acknowledged")
+	require.ErrorIs(t, err, keel.ErrTimeout, "a put not durable on a majority was acknowledged")
 
 	// Every member holds the entry (the leader replicated it), yet nobody
 	// may apply it.
-	for i, s := range c.stores {
-		gr, err := s.Get(ctx, "k", WithSerializable())
+	for i, s := range c.Members() {
+		gr, err := s.Get(ctx, "k", keel.WithSerializable())
 		require.NoError(t, err)
 		require.Empty(t, gr.Kvs, "member %d applied an entry not durable on a majority", i)
 	}
@@ -115,8 +109,8 @@ func testEntryNotDurable(t *testing.T, stalled func(c *testCluster, leader int) 
 		stalls[i].resume()
 	}
 	require.Eventually(t, func() bool {
-		for _, s := range c.stores {
-			gr, err := s.Get(ctx, "k", WithSerializable())
+		for _, s := range c.Members() {
+			gr, err := s.Get(ctx, "k", keel.WithSerializable())
 			if err != nil || len(gr.Kvs) != 1 {
 				return false
 			}
