@@ -48,11 +48,11 @@ func (s *syncStall) resume() {
 	s.mu.Unlock()
 }
 
-// TestEntryNotDurableStaysInvisible checks the holds of store_durable.go:
-// while the log syncs of the leader (or of both followers) are stalled, a
-// put replicated everywhere must not be acknowledged, must not be applied
-// by any member and must not be visible to any read; once the syncs
-// complete it becomes visible everywhere.
+// TestEntryNotDurableStaysInvisible checks the holds of package
+// internal/durable (and the FSM's): while the log syncs of the leader (or
+// of both followers) are stalled, a put replicated everywhere must not be
+// acknowledged, must not be applied by any member and must not be visible
+// to any read; once the syncs complete it becomes visible everywhere.
 func TestEntryNotDurableStaysInvisible(t *testing.T) {
 	tests := []struct {
 		name    string
