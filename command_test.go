@@ -3,6 +3,7 @@ package keel
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -66,13 +67,23 @@ func TestCommandDecodeRejects(t *testing.T) {
 		{name: "forged count", in: []byte{commandVersion, cmdOp, byte(tTxn), 0xff, 0xff, 0xff, 0xff, 0x0f}},
 		{name: "bad flags", in: []byte{commandVersion, cmdOp, byte(tDeleteRange), 1, 'a', 0, 0xf0}},
 		{name: "too deep", in: encodeOpCommand(&deep)},
+		{name: "non-minimal varint", in: []byte{commandVersion, cmdLeaseRevoke, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x00}},
+		{name: "bad bool", in: []byte{commandVersion, cmdCompact, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := decodeCommand(tc.in)
-			require.ErrorIs(t, err, ErrCorruptCommand)
+			requireCorrupt(t, err)
 		})
 	}
+}
+
+// requireCorrupt checks that err wraps ErrCorruptCommand and that its text
+// starts with the sentinel's.
+func requireCorrupt(tb testing.TB, err error) {
+	tb.Helper()
+	require.ErrorIs(tb, err, ErrCorruptCommand)
+	require.True(tb, strings.HasPrefix(err.Error(), ErrCorruptCommand.Error()), "error %q keeps the sentinel's prefix", err)
 }
 
 func TestResultRoundTrip(t *testing.T) {
@@ -98,6 +109,28 @@ func TestResultRoundTrip(t *testing.T) {
 			}
 			require.NoError(t, got.err)
 			require.Equal(t, b, encodeResult(got))
+		})
+	}
+}
+
+func TestResultDecodeRejects(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []byte
+	}{
+		{name: "empty", in: nil},
+		{name: "unknown error code", in: []byte{200}},
+		{name: "unknown response type", in: []byte{0, 99, 0}},
+		{name: "trailing bytes", in: []byte{1, 0}}, // code 1: ErrKeyNotFound
+		{name: "forged message length", in: []byte{codeOther, 0xff, 0xff, 0x03, 'x'}},
+		{name: "forged kv count", in: []byte{0, byte(tRange), 2, 0, 0, 0xff, 0xff, 0x03}},
+		{name: "non-minimal revision", in: []byte{0, tCompactResult, 0x80, 0x00}},
+		{name: "bad bool", in: []byte{0, byte(tPut), 2, 2}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := decodeResult(tc.in)
+			requireCorrupt(t, err)
 		})
 	}
 }
@@ -140,4 +173,41 @@ func FuzzResultDecode(f *testing.F) {
 			t.Fatal("nil result without error")
 		}
 	})
+}
+
+// BenchmarkCommandCodec encodes and decodes a replicated command: a put as
+// raft carries it under load, and a small transaction.
+func BenchmarkCommandCodec(b *testing.B) {
+	ops := map[string]Op{
+		"put": OpPut("some/key/0001", string(bytes.Repeat([]byte{'v'}, 300)), WithLease(7)),
+		"txn": OpTxn([]Cmp{Compare(Version("a"), "=", 3), Compare(Value("b"), "=", "x")},
+			[]Op{OpPut("a", "1"), OpPut("b", "2"), OpDelete("c", WithPrefix())}, []Op{OpGet("a")}),
+	}
+	for _, name := range []string{"put", "txn"} {
+		op := ops[name]
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := decodeCommand(encodeOpCommand(&op)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkResultCodec encodes and decodes the result of a get of ten
+// keys, as a leader returns it to a forwarding member.
+func BenchmarkResultCodec(b *testing.B) {
+	var kvs []*KeyValue
+	for i := range 10 {
+		kvs = append(kvs, &KeyValue{Key: []byte{'k', byte(i)}, Value: bytes.Repeat([]byte{'v'}, 100), CreateRevision: 100, ModRevision: int64(200 + i), Version: 3})
+	}
+	res := &applyResult{resp: OpResponse{get: &GetResponse{Header: &ResponseHeader{Revision: 300}, Kvs: kvs, Count: 10}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := decodeResult(encodeResult(res)); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -25,12 +25,14 @@ const modulePath = "github.com/keeldb/keel"
 //
 // mvcc, wal and transport never import each other or the root; mvcc does
 // not import raft; lock and discovery use only the root's public API.
+// internal/wire, the codec the root and transport share, imports nothing.
 var layerRules = map[string][]string{
-	".":                    {modulePath + "/mvcc", modulePath + "/wal", modulePath + "/transport", modulePath + "/internal/logging", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
+	".":                    {modulePath + "/mvcc", modulePath + "/wal", modulePath + "/transport", modulePath + "/internal/logging", modulePath + "/internal/wire", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
 	"mvcc":                 {"go.etcd.io/bbolt", "github.com/tidwall/btree"},
 	"wal":                  {"github.com/hashicorp/raft"},
-	"transport":            {"github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
+	"transport":            {modulePath + "/internal/wire", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
 	"internal/logging":     {"github.com/hashicorp/go-hclog"},
+	"internal/wire":        {},
 	"internal/faultfs":     {modulePath + "/wal"},
 	"internal/chaos":       {modulePath, modulePath + "/wal", modulePath + "/internal/faultfs", "github.com/anishathalye/porcupine"},
 	"lock":                 {modulePath},
@@ -116,6 +118,8 @@ func TestLayeringRulesCatchViolations(t *testing.T) {
 		{name: "mvcc must not use wal", dir: "mvcc", imp: modulePath + "/wal", want: false},
 		{name: "wal must not use root", dir: "wal", imp: modulePath, want: false},
 		{name: "transport must not use mvcc", dir: "transport", imp: modulePath + "/mvcc", want: false},
+		{name: "transport may use wire", dir: "transport", imp: modulePath + "/internal/wire", want: true},
+		{name: "wire must not use transport", dir: "internal/wire", imp: modulePath + "/transport", want: false},
 		{name: "root may use wal", dir: ".", imp: modulePath + "/wal", want: true},
 		{name: "root must not use lock", dir: ".", imp: modulePath + "/lock", want: false},
 		{name: "lock must not use mvcc", dir: "lock", imp: modulePath + "/mvcc", want: false},
