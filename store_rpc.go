@@ -13,7 +13,7 @@ import (
 //
 //	request  = msg:byte payload
 //	msgPropose   payload = a replicated command; reply = a result (see
-//	             command.go), ErrNotLeader if this member does not lead
+//	             result.go), ErrNotLeader if this member does not lead
 //	msgReadIndex payload = empty; reply = code:byte [index:uvarint]
 //	msgConfirm    payload = term:uvarint leaderID; reply = 1 (yes) or 0
 //	msgLeaseRenew payload = id:varint; reply = code:byte [ttl:varint]
