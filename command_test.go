@@ -3,6 +3,7 @@ package keel
 import (
 	"bytes"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -66,40 +67,23 @@ func TestCommandDecodeRejects(t *testing.T) {
 		{name: "forged count", in: []byte{commandVersion, cmdOp, byte(tTxn), 0xff, 0xff, 0xff, 0xff, 0x0f}},
 		{name: "bad flags", in: []byte{commandVersion, cmdOp, byte(tDeleteRange), 1, 'a', 0, 0xf0}},
 		{name: "too deep", in: encodeOpCommand(&deep)},
+		{name: "non-minimal varint", in: []byte{commandVersion, cmdLeaseRevoke, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x00}},
+		{name: "bad bool", in: []byte{commandVersion, cmdCompact, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := decodeCommand(tc.in)
-			require.ErrorIs(t, err, ErrCorruptCommand)
+			requireCorrupt(t, err)
 		})
 	}
 }
 
-func TestResultRoundTrip(t *testing.T) {
-	kv := &KeyValue{Key: []byte("k"), Value: []byte("v"), CreateRevision: 2, ModRevision: 3, Version: 2, Lease: 7}
-	h := func(rev int64) *ResponseHeader { return &ResponseHeader{Revision: rev} }
-	tests := map[string]*applyResult{
-		"put":   {resp: OpResponse{put: &PutResponse{Header: h(3), PrevKv: kv}}},
-		"get":   {resp: OpResponse{get: &GetResponse{Header: h(4), Kvs: []*KeyValue{kv, kv}, More: true, Count: 9}}},
-		"del":   {resp: OpResponse{del: &DeleteResponse{Header: h(5), Deleted: 1, PrevKvs: []*KeyValue{kv}}}},
-		"txn":   {resp: OpResponse{txn: &TxnResponse{Header: h(6), Succeeded: true, Responses: []OpResponse{{put: &PutResponse{Header: h(6)}}, {txn: &TxnResponse{Header: h(6)}}}}}},
-		"known": {err: ErrKeyNotFound},
-		"other": {err: errors.New("boom")},
-	}
-	for name, res := range tests {
-		t.Run(name, func(t *testing.T) {
-			b := encodeResult(res)
-			got, err := decodeResult(b)
-			require.NoError(t, err)
-			if res.err != nil {
-				require.Error(t, got.err)
-				require.Contains(t, got.err.Error(), res.err.Error())
-				return
-			}
-			require.NoError(t, got.err)
-			require.Equal(t, b, encodeResult(got))
-		})
-	}
+// requireCorrupt checks that err wraps ErrCorruptCommand and that its text
+// starts with the sentinel's.
+func requireCorrupt(tb testing.TB, err error) {
+	tb.Helper()
+	require.ErrorIs(tb, err, ErrCorruptCommand)
+	require.True(tb, strings.HasPrefix(err.Error(), ErrCorruptCommand.Error()), "error %q keeps the sentinel's prefix", err)
 }
 
 // FuzzCommandDecode checks that decoding never panics, and that whatever
@@ -129,15 +113,23 @@ func FuzzCommandDecode(f *testing.F) {
 	})
 }
 
-// FuzzResultDecode checks that decoding a leader's reply never panics.
-func FuzzResultDecode(f *testing.F) {
-	f.Add(encodeResult(&applyResult{resp: OpResponse{get: &GetResponse{Header: &ResponseHeader{Revision: 1}, Kvs: []*KeyValue{{Key: []byte("a")}}}}}))
-	f.Add(encodeResult(&applyResult{err: errors.New("x")}))
-	f.Add([]byte{0, byte(tTxn), 2, 1, 0xff, 0xff, 0x7f})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		res, err := decodeResult(b)
-		if err == nil && res == nil {
-			t.Fatal("nil result without error")
-		}
-	})
+// BenchmarkCommandCodec encodes and decodes a replicated command: a put as
+// raft carries it under load, and a small transaction.
+func BenchmarkCommandCodec(b *testing.B) {
+	ops := map[string]Op{
+		"put": OpPut("some/key/0001", string(bytes.Repeat([]byte{'v'}, 300)), WithLease(7)),
+		"txn": OpTxn([]Cmp{Compare(Version("a"), "=", 3), Compare(Value("b"), "=", "x")},
+			[]Op{OpPut("a", "1"), OpPut("b", "2"), OpDelete("c", WithPrefix())}, []Op{OpGet("a")}),
+	}
+	for _, name := range []string{"put", "txn"} {
+		op := ops[name]
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := decodeCommand(encodeOpCommand(&op)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

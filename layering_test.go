@@ -27,17 +27,19 @@ const modulePath = "github.com/keeldb/keel"
 // mvcc, wal and transport never import each other or the root; mvcc does
 // not import raft; lock and discovery use only the root's public API; the
 // example programs share helpers under examples/internal.
+// internal/wire, the codec the root and transport share, imports nothing.
 // Only test infrastructure (keeltest, the chaos suite) may import the
 // standard library's testing package, and it must say so with "testing".
 var layerRules = map[string][]string{
-	".":                 {modulePath + "/mvcc", modulePath + "/wal", modulePath + "/transport", modulePath + "/internal/logging", modulePath + "/internal/testhook", modulePath + "/internal/durable", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
+	".":                 {modulePath + "/mvcc", modulePath + "/wal", modulePath + "/transport", modulePath + "/internal/logging", modulePath + "/internal/testhook", modulePath + "/internal/durable", modulePath + "/internal/wire", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
 	"mvcc":              {"go.etcd.io/bbolt", "github.com/tidwall/btree"},
 	"wal":               {"github.com/hashicorp/raft"},
-	"transport":         {"github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
+	"transport":         {modulePath + "/internal/wire", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
 	"internal/logging":  {"github.com/hashicorp/go-hclog"},
 	"internal/faultfs":  {modulePath + "/wal"},
 	"internal/chaos":    {modulePath, modulePath + "/wal", modulePath + "/internal/faultfs", "github.com/anishathalye/porcupine", "testing"},
 	"internal/testhook": {},
+	"internal/wire":     {},
 	"internal/durable":  {modulePath + "/transport", "github.com/hashicorp/raft"},
 	"keeltest":          {modulePath, modulePath + "/internal/testhook", "testing"},
 	"lock":              {modulePath},
@@ -122,6 +124,8 @@ func TestLayeringRulesCatchViolations(t *testing.T) {
 		{name: "mvcc must not use wal", dir: "mvcc", imp: modulePath + "/wal", want: false},
 		{name: "wal must not use root", dir: "wal", imp: modulePath, want: false},
 		{name: "transport must not use mvcc", dir: "transport", imp: modulePath + "/mvcc", want: false},
+		{name: "transport may use wire", dir: "transport", imp: modulePath + "/internal/wire", want: true},
+		{name: "wire must not use transport", dir: "internal/wire", imp: modulePath + "/transport", want: false},
 		{name: "root may use wal", dir: ".", imp: modulePath + "/wal", want: true},
 		{name: "root must not use lock", dir: ".", imp: modulePath + "/lock", want: false},
 		{name: "lock must not use mvcc", dir: "lock", imp: modulePath + "/mvcc", want: false},

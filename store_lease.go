@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/keeldb/keel/internal/wire"
 )
 
 // MaxLeaseTTL is the largest TTL Grant accepts, in seconds (etcd's limit).
@@ -344,13 +346,13 @@ func (s *Store) KeepAliveOnce(ctx context.Context, id LeaseID) (*LeaseKeepAliveR
 	if err != nil {
 		return nil, err
 	}
-	d := decoder{b: reply}
-	if code := d.byte(); code != 0 {
-		err := decodeError(&d, code)
-		return nil, errors.Join(err, d.done())
+	d := wire.NewDecoder(reply, ErrCorruptCommand)
+	if code := d.Byte(); code != 0 {
+		err := decodeError(d, code)
+		return nil, errors.Join(err, d.Finish())
 	}
-	ttl := d.varint()
-	if err := d.done(); err != nil {
+	ttl := d.Varint()
+	if err := d.Finish(); err != nil {
 		return nil, err
 	}
 	return &LeaseKeepAliveResponse{Header: s.headerPtr(), ID: id, TTL: ttl}, nil
@@ -360,10 +362,10 @@ func (s *Store) KeepAliveOnce(ctx context.Context, id LeaseID) (*LeaseKeepAliveR
 // leadership with a quorum (batched with linearizable reads), so a deposed
 // leader does not accept renewals the real leader never sees.
 func (s *Store) serveLeaseRenew(ctx context.Context, id LeaseID) []byte {
-	e := encoder{}
+	e := wire.Encoder{}
 	if _, err := s.reads.index(ctx); err != nil {
 		encodeError(&e, err)
-		return e.b
+		return e.Buf
 	}
 	ttl, batch, err := s.leases.renew(id)
 	if err == nil {
@@ -378,11 +380,11 @@ func (s *Store) serveLeaseRenew(ctx context.Context, id LeaseID) []byte {
 	}
 	if err != nil {
 		encodeError(&e, err)
-		return e.b
+		return e.Buf
 	}
-	e.byte(0)
-	e.varint(ttl)
-	return e.b
+	e.Byte(0)
+	e.Varint(ttl)
+	return e.Buf
 }
 
 // KeepAlive keeps the lease alive until ctx ends: it renews it every third
@@ -458,48 +460,48 @@ func (s *Store) TimeToLive(ctx context.Context, id LeaseID, opts ...LeaseOption)
 	if err != nil {
 		return nil, err
 	}
-	d := decoder{b: reply}
-	if code := d.byte(); code != 0 {
-		err := decodeError(&d, code)
-		return nil, errors.Join(err, d.done())
+	d := wire.NewDecoder(reply, ErrCorruptCommand)
+	if code := d.Byte(); code != 0 {
+		err := decodeError(d, code)
+		return nil, errors.Join(err, d.Finish())
 	}
-	resp := &LeaseTimeToLiveResponse{Header: s.headerPtr(), ID: id, TTL: d.varint(), GrantedTTL: d.varint()}
-	n := d.count(1)
-	for i := 0; i < n && d.err == nil; i++ {
-		resp.Keys = append(resp.Keys, d.bytes())
+	resp := &LeaseTimeToLiveResponse{Header: s.headerPtr(), ID: id, TTL: d.Varint(), GrantedTTL: d.Varint()}
+	n := d.Count(1)
+	for i := 0; i < n && d.Err() == nil; i++ {
+		resp.Keys = append(resp.Keys, d.Bytes())
 	}
-	if err := d.done(); err != nil {
+	if err := d.Finish(); err != nil {
 		return nil, err
 	}
 	return resp, nil
 }
 
 func (s *Store) serveLeaseTTL(ctx context.Context, id LeaseID, withKeys bool) []byte {
-	e := encoder{}
+	e := wire.Encoder{}
 	if _, err := s.reads.index(ctx); err != nil {
 		encodeError(&e, err)
-		return e.b
+		return e.Buf
 	}
-	e.byte(0)
+	e.Byte(0)
 	rec, ok := s.kv.Lease(int64(id))
 	rem, known := s.leases.remaining(id)
 	if !ok || !known {
-		e.varint(-1)
-		e.varint(0)
-		e.uvarint(0)
-		return e.b
+		e.Varint(-1)
+		e.Varint(0)
+		e.Uvarint(0)
+		return e.Buf
 	}
-	e.varint(int64(rem / time.Second))
-	e.varint(rec.TTL)
+	e.Varint(int64(rem / time.Second))
+	e.Varint(rec.TTL)
 	var keys [][]byte
 	if withKeys {
 		keys = s.kv.LeaseKeys(int64(id))
 	}
-	e.uvarint(uint64(len(keys)))
+	e.Uvarint(uint64(len(keys)))
 	for _, k := range keys {
-		e.bytes(k)
+		e.Bytes(k)
 	}
-	return e.b
+	return e.Buf
 }
 
 // Leases lists every lease (linearizable).

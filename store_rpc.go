@@ -5,13 +5,15 @@ import (
 	"fmt"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/keeldb/keel/internal/wire"
 )
 
 // Member-to-member messages (over transport.Call):
 //
 //	request  = msg:byte payload
 //	msgPropose   payload = a replicated command; reply = a result (see
-//	             command.go), ErrNotLeader if this member does not lead
+//	             result.go), ErrNotLeader if this member does not lead
 //	msgReadIndex payload = empty; reply = code:byte [index:uvarint]
 //	msgConfirm    payload = term:uvarint leaderID; reply = 1 (yes) or 0
 //	msgLeaseRenew payload = id:varint; reply = code:byte [ttl:varint]
@@ -66,10 +68,10 @@ func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
 		if s.raft.State() != raft.Leader {
 			return encodeReadIndexResponse(0, ErrNotLeader), nil
 		}
-		d := decoder{b: req[1:]}
-		id := LeaseID(d.varint())
-		withKeys := req[0] == msgLeaseTTL && d.bool()
-		if err := d.done(); err != nil {
+		d := wire.NewDecoder(req[1:], ErrCorruptCommand)
+		id := LeaseID(d.Varint())
+		withKeys := req[0] == msgLeaseTTL && d.Bool()
+		if err := d.Finish(); err != nil {
 			return nil, err
 		}
 		if req[0] == msgLeaseRenew {
@@ -81,28 +83,28 @@ func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
 }
 
 func encodeReadIndexResponse(idx uint64, err error) []byte {
-	e := encoder{}
+	e := wire.Encoder{}
 	if err != nil {
 		encodeError(&e, err)
-		return e.b
+		return e.Buf
 	}
-	e.byte(0)
-	e.uvarint(idx)
-	return e.b
+	e.Byte(0)
+	e.Uvarint(idx)
+	return e.Buf
 }
 
 func decodeReadIndexResponse(b []byte) (uint64, error) {
-	d := decoder{b: b}
-	code := d.byte()
+	d := wire.NewDecoder(b, ErrCorruptCommand)
+	code := d.Byte()
 	if code != 0 {
-		err := decodeError(&d, code)
-		if derr := d.done(); derr != nil {
+		err := decodeError(d, code)
+		if derr := d.Finish(); derr != nil {
 			return 0, derr
 		}
 		return 0, err
 	}
-	idx := d.uvarint()
-	return idx, d.done()
+	idx := d.Uvarint()
+	return idx, d.Finish()
 }
 
 // inlineRPC answers leadership confirmations on the connection's reader

@@ -1,6 +1,9 @@
 package transport
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Sentinel errors. Errors returned by this package wrap one of these (check
 // with errors.Is); context errors are wrapped so that
@@ -51,6 +54,10 @@ var (
 	// ErrInvalidConfig is returned by Listen for an unusable Config.
 	ErrInvalidConfig = errors.New("transport: invalid config")
 )
+
+// errBadRaftMessage is the base of the raft codec's decoding errors: an
+// ErrBadFrame whose text names the raft payload as the part that failed.
+var errBadRaftMessage = fmt.Errorf("%w: raft message", ErrBadFrame)
 
 // RemoteError is the error returned by Call when the peer's Handler returned
 // an error. It wraps ErrRemote; Message is the remote error's text.

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+
+	"github.com/keeldb/keel/internal/wire"
 )
 
 // Wire format of a raft connection (after the 'R' header and cluster ID):
@@ -25,12 +27,16 @@ import (
 //	payload [length]byte
 //
 // Payloads are the fields of hashicorp/raft's request and response structs
-// in declaration order: unsigned integers as uvarints, signed ones as
-// varints, booleans as one byte (0 or 1), byte strings as a uvarint length
-// and the bytes, a time as a varint of Unix nanoseconds (0 is the zero
-// time). An AppendEntries payload holds its entries inline; decoding
-// slices their Data and Extensions out of the payload without copying.
-// Trailing bytes after the last field are an error.
+// in declaration order, in internal/wire's primitives: unsigned integers
+// as uvarints, signed ones as varints, booleans as one byte (0 or 1), byte
+// strings as a uvarint length and the bytes, a time as a varint of Unix
+// nanoseconds (0 is the zero time). An AppendEntries payload holds its
+// entries inline; decoding slices their Data and Extensions out of the
+// payload without copying. Decoding fails with ErrBadFrame on trailing
+// bytes after the last field, on a varint in other than its minimal
+// encoding (so every message has exactly one encoding), on a bool other
+// than 0 or 1, and on a length or entry count the rest of the payload
+// cannot hold (an entry takes at least raftLogMinSize bytes).
 
 // Raft request kinds.
 const (
@@ -76,71 +82,71 @@ func finishRaftFrame(frame []byte, kind byte) ([]byte, error) {
 // encodeRaftRequest appends a request frame for cmd (a pointer to one of
 // raft's request structs) to dst[:0].
 func encodeRaftRequest(dst []byte, cmd any) ([]byte, error) {
-	e := raftEncoder{b: appendRaftFrameHeader(dst)}
+	e := raftEncoder{wire.Encoder{Buf: appendRaftFrameHeader(dst)}}
 	var kind byte
 	switch r := cmd.(type) {
 	case *raft.AppendEntriesRequest:
 		kind = raftAppendEntries
 		e.header(r.RPCHeader)
-		e.uint(r.Term)
-		e.bytes(r.Leader)
-		e.uint(r.PrevLogEntry)
-		e.uint(r.PrevLogTerm)
-		e.uint(uint64(len(r.Entries)))
+		e.Uvarint(r.Term)
+		e.Bytes(r.Leader)
+		e.Uvarint(r.PrevLogEntry)
+		e.Uvarint(r.PrevLogTerm)
+		e.Uvarint(uint64(len(r.Entries)))
 		for _, l := range r.Entries {
 			e.log(l)
 		}
-		e.uint(r.LeaderCommitIndex)
+		e.Uvarint(r.LeaderCommitIndex)
 	case *raft.RequestVoteRequest:
 		kind = raftRequestVote
 		e.header(r.RPCHeader)
-		e.uint(r.Term)
-		e.bytes(r.Candidate)
-		e.uint(r.LastLogIndex)
-		e.uint(r.LastLogTerm)
-		e.bool(r.LeadershipTransfer)
+		e.Uvarint(r.Term)
+		e.Bytes(r.Candidate)
+		e.Uvarint(r.LastLogIndex)
+		e.Uvarint(r.LastLogTerm)
+		e.Bool(r.LeadershipTransfer)
 	case *raft.RequestPreVoteRequest:
 		kind = raftRequestPreVote
 		e.header(r.RPCHeader)
-		e.uint(r.Term)
-		e.uint(r.LastLogIndex)
-		e.uint(r.LastLogTerm)
+		e.Uvarint(r.Term)
+		e.Uvarint(r.LastLogIndex)
+		e.Uvarint(r.LastLogTerm)
 	case *raft.InstallSnapshotRequest:
 		kind = raftInstallSnapshot
 		e.header(r.RPCHeader)
-		e.int(int64(r.SnapshotVersion))
-		e.uint(r.Term)
-		e.bytes(r.Leader)
-		e.uint(r.LastLogIndex)
-		e.uint(r.LastLogTerm)
-		e.bytes(r.Peers)
-		e.bytes(r.Configuration)
-		e.uint(r.ConfigurationIndex)
-		e.int(r.Size)
+		e.Varint(int64(r.SnapshotVersion))
+		e.Uvarint(r.Term)
+		e.Bytes(r.Leader)
+		e.Uvarint(r.LastLogIndex)
+		e.Uvarint(r.LastLogTerm)
+		e.Bytes(r.Peers)
+		e.Bytes(r.Configuration)
+		e.Uvarint(r.ConfigurationIndex)
+		e.Varint(r.Size)
 	case *raft.TimeoutNowRequest:
 		kind = raftTimeoutNow
 		e.header(r.RPCHeader)
 	default:
 		return nil, fmt.Errorf("%w: raft request of type %T", ErrBadFrame, cmd)
 	}
-	return finishRaftFrame(e.b, kind)
+	return finishRaftFrame(e.Buf, kind)
 }
 
 // decodeRaftRequest decodes a request payload of the given kind. Byte
 // strings and entries' Data and Extensions alias p, which the caller must
 // not reuse.
 func decodeRaftRequest(kind byte, p []byte) (any, error) {
-	d := raftDecoder{b: p}
+	d := raftDecoder{wire.NewDecoder(p, errBadRaftMessage)}
 	var cmd any
 	switch kind {
 	case raftAppendEntries:
 		r := &raft.AppendEntriesRequest{}
 		r.RPCHeader = d.header()
-		r.Term = d.uint()
-		r.Leader = d.bytes()
-		r.PrevLogEntry = d.uint()
-		r.PrevLogTerm = d.uint()
-		if n := d.count(); n > 0 {
+		r.Term = d.Uvarint()
+		r.Leader = d.View()
+		r.PrevLogEntry = d.Uvarint()
+		r.PrevLogTerm = d.Uvarint()
+		if n := d.Count(raftLogMinSize); n > 0 {
 			logs := make([]raft.Log, n)
 			r.Entries = make([]*raft.Log, n)
 			for i := range logs {
@@ -148,38 +154,38 @@ func decodeRaftRequest(kind byte, p []byte) (any, error) {
 				r.Entries[i] = &logs[i]
 			}
 		}
-		r.LeaderCommitIndex = d.uint()
+		r.LeaderCommitIndex = d.Uvarint()
 		cmd = r
 	case raftRequestVote:
 		r := &raft.RequestVoteRequest{}
 		r.RPCHeader = d.header()
-		r.Term = d.uint()
-		r.Candidate = d.bytes()
-		r.LastLogIndex = d.uint()
-		r.LastLogTerm = d.uint()
-		r.LeadershipTransfer = d.bool()
+		r.Term = d.Uvarint()
+		r.Candidate = d.View()
+		r.LastLogIndex = d.Uvarint()
+		r.LastLogTerm = d.Uvarint()
+		r.LeadershipTransfer = d.Bool()
 		cmd = r
 	case raftRequestPreVote:
 		r := &raft.RequestPreVoteRequest{}
 		r.RPCHeader = d.header()
-		r.Term = d.uint()
-		r.LastLogIndex = d.uint()
-		r.LastLogTerm = d.uint()
+		r.Term = d.Uvarint()
+		r.LastLogIndex = d.Uvarint()
+		r.LastLogTerm = d.Uvarint()
 		cmd = r
 	case raftInstallSnapshot:
 		r := &raft.InstallSnapshotRequest{}
 		r.RPCHeader = d.header()
-		r.SnapshotVersion = raft.SnapshotVersion(d.int())
-		r.Term = d.uint()
-		r.Leader = d.bytes()
-		r.LastLogIndex = d.uint()
-		r.LastLogTerm = d.uint()
-		r.Peers = d.bytes()
-		r.Configuration = d.bytes()
-		r.ConfigurationIndex = d.uint()
-		r.Size = d.int()
-		if d.err == nil && r.Size < 0 {
-			d.fail("negative snapshot size")
+		r.SnapshotVersion = raft.SnapshotVersion(d.Varint())
+		r.Term = d.Uvarint()
+		r.Leader = d.View()
+		r.LastLogIndex = d.Uvarint()
+		r.LastLogTerm = d.Uvarint()
+		r.Peers = d.View()
+		r.Configuration = d.View()
+		r.ConfigurationIndex = d.Uvarint()
+		r.Size = d.Varint()
+		if r.Size < 0 {
+			d.Fail("negative snapshot size")
 		}
 		cmd = r
 	case raftTimeoutNow:
@@ -189,7 +195,7 @@ func decodeRaftRequest(kind byte, p []byte) (any, error) {
 	default:
 		return nil, fmt.Errorf("%w: raft request kind %d", ErrBadFrame, kind)
 	}
-	if err := d.finish(); err != nil {
+	if err := d.Finish(); err != nil {
 		return nil, err
 	}
 	return cmd, nil
@@ -198,218 +204,122 @@ func decodeRaftRequest(kind byte, p []byte) (any, error) {
 // encodeRaftReply appends a reply frame to dst[:0]: the response (a pointer
 // to one of raft's response structs) when rpcErr is nil, else rpcErr's text.
 func encodeRaftReply(dst []byte, resp any, rpcErr error) ([]byte, error) {
-	e := raftEncoder{b: appendRaftFrameHeader(dst)}
+	e := raftEncoder{wire.Encoder{Buf: appendRaftFrameHeader(dst)}}
 	if rpcErr != nil {
-		e.b = append(e.b, rpcErr.Error()...)
-		return finishRaftFrame(e.b, raftReplyError)
+		e.Buf = append(e.Buf, rpcErr.Error()...)
+		return finishRaftFrame(e.Buf, raftReplyError)
 	}
 	switch r := resp.(type) {
 	case *raft.AppendEntriesResponse:
 		e.header(r.RPCHeader)
-		e.uint(r.Term)
-		e.uint(r.LastLog)
-		e.bool(r.Success)
-		e.bool(r.NoRetryBackoff)
+		e.Uvarint(r.Term)
+		e.Uvarint(r.LastLog)
+		e.Bool(r.Success)
+		e.Bool(r.NoRetryBackoff)
 	case *raft.RequestVoteResponse:
 		e.header(r.RPCHeader)
-		e.uint(r.Term)
-		e.bytes(r.Peers)
-		e.bool(r.Granted)
+		e.Uvarint(r.Term)
+		e.Bytes(r.Peers)
+		e.Bool(r.Granted)
 	case *raft.RequestPreVoteResponse:
 		e.header(r.RPCHeader)
-		e.uint(r.Term)
-		e.bool(r.Granted)
+		e.Uvarint(r.Term)
+		e.Bool(r.Granted)
 	case *raft.InstallSnapshotResponse:
 		e.header(r.RPCHeader)
-		e.uint(r.Term)
-		e.bool(r.Success)
+		e.Uvarint(r.Term)
+		e.Bool(r.Success)
 	case *raft.TimeoutNowResponse:
 		e.header(r.RPCHeader)
 	default:
 		return nil, fmt.Errorf("%w: raft response of type %T", ErrBadFrame, resp)
 	}
-	return finishRaftFrame(e.b, raftReplyOK)
+	return finishRaftFrame(e.Buf, raftReplyOK)
 }
 
 // decodeRaftResponse decodes a reply payload with status raftReplyOK into
 // resp, which must be the response type matching the request sent.
 func decodeRaftResponse(p []byte, resp any) error {
-	d := raftDecoder{b: p}
+	d := raftDecoder{wire.NewDecoder(p, errBadRaftMessage)}
 	switch r := resp.(type) {
 	case *raft.AppendEntriesResponse:
 		r.RPCHeader = d.header()
-		r.Term = d.uint()
-		r.LastLog = d.uint()
-		r.Success = d.bool()
-		r.NoRetryBackoff = d.bool()
+		r.Term = d.Uvarint()
+		r.LastLog = d.Uvarint()
+		r.Success = d.Bool()
+		r.NoRetryBackoff = d.Bool()
 	case *raft.RequestVoteResponse:
 		r.RPCHeader = d.header()
-		r.Term = d.uint()
-		r.Peers = d.bytes()
-		r.Granted = d.bool()
+		r.Term = d.Uvarint()
+		r.Peers = d.View()
+		r.Granted = d.Bool()
 	case *raft.RequestPreVoteResponse:
 		r.RPCHeader = d.header()
-		r.Term = d.uint()
-		r.Granted = d.bool()
+		r.Term = d.Uvarint()
+		r.Granted = d.Bool()
 	case *raft.InstallSnapshotResponse:
 		r.RPCHeader = d.header()
-		r.Term = d.uint()
-		r.Success = d.bool()
+		r.Term = d.Uvarint()
+		r.Success = d.Bool()
 	case *raft.TimeoutNowResponse:
 		r.RPCHeader = d.header()
 	default:
 		return fmt.Errorf("%w: raft response of type %T", ErrBadFrame, resp)
 	}
-	return d.finish()
+	return d.Finish()
 }
 
-// raftEncoder appends fields to b.
-type raftEncoder struct{ b []byte }
-
-func (e *raftEncoder) uint(v uint64) { e.b = binary.AppendUvarint(e.b, v) }
-func (e *raftEncoder) int(v int64)   { e.b = binary.AppendVarint(e.b, v) }
-
-func (e *raftEncoder) bool(v bool) {
-	if v {
-		e.b = append(e.b, 1)
-	} else {
-		e.b = append(e.b, 0)
-	}
-}
-
-func (e *raftEncoder) bytes(p []byte) {
-	e.uint(uint64(len(p)))
-	e.b = append(e.b, p...)
-}
+// raftEncoder adds raft's compound fields to wire.Encoder.
+type raftEncoder struct{ wire.Encoder }
 
 func (e *raftEncoder) header(h raft.RPCHeader) {
-	e.int(int64(h.ProtocolVersion))
-	e.bytes(h.ID)
-	e.bytes(h.Addr)
+	e.Varint(int64(h.ProtocolVersion))
+	e.Bytes(h.ID)
+	e.Bytes(h.Addr)
 }
 
 func (e *raftEncoder) log(l *raft.Log) {
-	e.uint(l.Index)
-	e.uint(l.Term)
-	e.uint(uint64(l.Type))
-	e.bytes(l.Data)
-	e.bytes(l.Extensions)
+	e.Uvarint(l.Index)
+	e.Uvarint(l.Term)
+	e.Uvarint(uint64(l.Type))
+	e.Bytes(l.Data)
+	e.Bytes(l.Extensions)
 	var at int64
 	if !l.AppendedAt.IsZero() {
 		at = l.AppendedAt.UnixNano()
 	}
-	e.int(at)
+	e.Varint(at)
 }
 
-// raftDecoder reads fields from b; the first error sticks and makes every
-// later read return zero values.
-type raftDecoder struct {
-	b   []byte
-	err error
-}
+// raftLogMinSize is the smallest encoded log entry: six one-byte fields.
+// Decoding an AppendEntries refuses an entry count the payload's remaining
+// bytes cannot hold at this size before allocating the entries.
+const raftLogMinSize = 6
 
-func (d *raftDecoder) fail(what string) {
-	if d.err == nil {
-		d.err = fmt.Errorf("%w: raft message: %s", ErrBadFrame, what)
-		d.b = nil
-	}
-}
-
-func (d *raftDecoder) uint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("bad uvarint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *raftDecoder) int() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *raftDecoder) bool() bool {
-	if len(d.b) == 0 {
-		d.fail("truncated bool")
-		return false
-	}
-	v := d.b[0]
-	if v > 1 {
-		d.fail("bad bool")
-		return false
-	}
-	d.b = d.b[1:]
-	return v == 1
-}
-
-// bytes returns the next byte string, aliasing the payload (capacity
-// capped, so appending to it cannot overwrite what follows); nil if empty.
-func (d *raftDecoder) bytes() []byte {
-	n := d.uint()
-	if d.err != nil {
-		return nil
-	}
-	if n > uint64(len(d.b)) {
-		d.fail("byte string past the end")
-		return nil
-	}
-	if n == 0 {
-		return nil
-	}
-	p := d.b[:n:n]
-	d.b = d.b[n:]
-	return p
-}
-
-// count reads an entry count, refusing one larger than the bytes left (an
-// entry takes at least one byte per field), so a forged count cannot make
-// the decoder allocate more than the payload justifies.
-func (d *raftDecoder) count() int {
-	n := d.uint()
-	if d.err != nil {
-		return 0
-	}
-	if n > uint64(len(d.b)) {
-		d.fail("entry count past the end")
-		return 0
-	}
-	return int(n)
-}
+// raftDecoder adds raft's compound fields to wire.Decoder, whose errors
+// wrap errBadRaftMessage (an ErrBadFrame). Byte strings alias the payload
+// (wire.Decoder.View).
+type raftDecoder struct{ *wire.Decoder }
 
 func (d *raftDecoder) header() raft.RPCHeader {
 	return raft.RPCHeader{
-		ProtocolVersion: raft.ProtocolVersion(d.int()),
-		ID:              d.bytes(),
-		Addr:            d.bytes(),
+		ProtocolVersion: raft.ProtocolVersion(d.Varint()),
+		ID:              d.View(),
+		Addr:            d.View(),
 	}
 }
 
 func (d *raftDecoder) log(l *raft.Log) {
-	l.Index = d.uint()
-	l.Term = d.uint()
-	t := d.uint()
+	l.Index = d.Uvarint()
+	l.Term = d.Uvarint()
+	t := d.Uvarint()
 	if t > 255 {
-		d.fail("bad log type")
+		d.Fail("log type out of range")
 	}
 	l.Type = raft.LogType(t)
-	l.Data = d.bytes()
-	l.Extensions = d.bytes()
-	if at := d.int(); at != 0 {
+	l.Data = d.View()
+	l.Extensions = d.View()
+	if at := d.Varint(); at != 0 {
 		l.AppendedAt = time.Unix(0, at)
 	}
-}
-
-// finish reports the first error, or an error if bytes are left over.
-func (d *raftDecoder) finish() error {
-	if d.err == nil && len(d.b) != 0 {
-		d.fail(fmt.Sprintf("%d trailing bytes", len(d.b)))
-	}
-	return d.err
 }

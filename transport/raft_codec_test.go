@@ -120,21 +120,26 @@ func TestRaftDecodeRejects(t *testing.T) {
 		name    string
 		kind    byte
 		payload []byte
+		what    string // in the error's text
 	}{
-		{"unknown kind", 99, validPayload},
-		{"empty", raftAppendEntries, nil},
-		{"truncated", raftAppendEntries, validPayload[:len(validPayload)-1]},
-		{"trailing byte", raftAppendEntries, append(append([]byte(nil), validPayload...), 0)},
-		{"entry count past the end", raftAppendEntries, []byte{0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0x03}},
-		{"byte string past the end", raftTimeoutNow, []byte{0, 9, 'a'}},
-		{"overlong uvarint", raftTimeoutNow, []byte{0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}},
-		{"bad bool", raftRequestVote, []byte{0, 0, 0, 1, 0, 0, 0, 2}},
-		{"negative snapshot size", raftInstallSnapshot, negSize},
+		{"unknown kind", 99, validPayload, "raft request kind 99"},
+		{"empty", raftAppendEntries, nil, "truncated varint"},
+		{"truncated", raftAppendEntries, validPayload[:len(validPayload)-1], "truncated uvarint"},
+		{"trailing byte", raftAppendEntries, append(append([]byte(nil), validPayload...), 0), "1 trailing bytes"},
+		{"entry count past the end", raftAppendEntries, []byte{0, 0, 0, 1, 0, 0, 0, 0xff, 0xff, 0x03}, "count 65535"},
+		{"byte string past the end", raftTimeoutNow, []byte{0, 9, 'a'}, "length 9 exceeds the 1 bytes left"},
+		{"overlong uvarint", raftTimeoutNow, []byte{0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01}, "length overflows 64 bits"},
+		{"non-minimal uvarint", raftRequestPreVote, []byte{0, 0, 0, 0x81, 0x00, 0, 0}, "non-minimal uvarint"},
+		{"non-minimal varint", raftTimeoutNow, []byte{0x80, 0x00, 0, 0}, "non-minimal varint"},
+		{"entry count past the smallest entries", raftAppendEntries, []byte{0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, "count 2 of 6-byte elements"},
+		{"bad bool", raftRequestVote, []byte{0, 0, 0, 1, 0, 0, 0, 2}, "bool not 0 or 1"},
+		{"negative snapshot size", raftInstallSnapshot, negSize, "negative snapshot size"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := decodeRaftRequest(tc.kind, tc.payload)
 			require.ErrorIs(t, err, ErrBadFrame)
+			require.Contains(t, err.Error(), tc.what)
 		})
 	}
 	t.Run("response of the wrong type", func(t *testing.T) {
