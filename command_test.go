@@ -53,27 +53,35 @@ func TestCommandDecodeRejects(t *testing.T) {
 	for range maxTxnDepth + 1 {
 		deep = OpTxn(nil, []Op{deep}, nil)
 	}
+	// cmd is a command of kind with request ID 0 and body, so that each
+	// case reaches the check it is named for.
+	cmd := func(kind byte, body ...byte) []byte {
+		return append([]byte{commandVersion, kind, 0, 0, 0, 0, 0, 0, 0, 0}, body...)
+	}
 	tests := []struct {
 		name string
 		in   []byte
+		want string // in the error's text
 	}{
-		{name: "empty", in: nil},
-		{name: "unknown version", in: []byte{9, cmdNoop}},
-		{name: "unknown kind", in: []byte{commandVersion, 77}},
-		{name: "unknown op type", in: []byte{commandVersion, cmdOp, 99}},
-		{name: "trailing bytes", in: append(encodeNoop(), 0)},
+		{name: "empty", in: nil, want: "truncated"},
+		{name: "unknown version", in: []byte{9, cmdNoop}, want: "version"},
+		{name: "no request ID", in: []byte{commandVersion, cmdNoop, 0}, want: "8-byte"},
+		{name: "unknown kind", in: cmd(77), want: "kind"},
+		{name: "unknown op type", in: cmd(cmdOp, 99), want: "op type"},
+		{name: "trailing bytes", in: append(encodeNoop(), 0), want: "trailing"},
 		{name: "truncated", in: valid[:len(valid)-1]},
-		{name: "forged length", in: []byte{commandVersion, cmdOp, byte(tPut), 0xff, 0xff, 0xff, 0xff, 0x0f}},
-		{name: "forged count", in: []byte{commandVersion, cmdOp, byte(tTxn), 0xff, 0xff, 0xff, 0xff, 0x0f}},
-		{name: "bad flags", in: []byte{commandVersion, cmdOp, byte(tDeleteRange), 1, 'a', 0, 0xf0}},
-		{name: "too deep", in: encodeOpCommand(&deep)},
-		{name: "non-minimal varint", in: []byte{commandVersion, cmdLeaseRevoke, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x00}},
-		{name: "bad bool", in: []byte{commandVersion, cmdCompact, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2}},
+		{name: "forged length", in: cmd(cmdOp, byte(tPut), 0xff, 0xff, 0xff, 0xff, 0x0f), want: "length"},
+		{name: "forged count", in: cmd(cmdOp, byte(tTxn), 0xff, 0xff, 0xff, 0xff, 0x0f), want: "count"},
+		{name: "bad flags", in: cmd(cmdOp, byte(tDeleteRange), 1, 'a', 0, 0xf0), want: "flags"},
+		{name: "too deep", in: encodeOpCommand(&deep), want: "deep"},
+		{name: "non-minimal varint", in: cmd(cmdLeaseRevoke, 0x80, 0x00), want: "non-minimal"},
+		{name: "bad bool", in: cmd(cmdCompact, 2, 2), want: "bool"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := decodeCommand(tc.in)
 			requireCorrupt(t, err)
+			require.Contains(t, err.Error(), tc.want)
 		})
 	}
 }
@@ -98,7 +106,7 @@ func FuzzCommandDecode(f *testing.F) {
 	f.Add(encodeLeaseGrantCommand(7, 60))
 	f.Add(encodeLeaseRevokeCommand(7))
 	f.Add(encodeLeaseCheckpointCommand([]leaseCheckpoint{{id: 1, remaining: 1500}, {id: 9, remaining: 1}}))
-	f.Add([]byte{commandVersion, cmdOp, byte(tTxn), 0xff, 0xff, 0x03})
+	f.Add([]byte{commandVersion, cmdOp, 0, 0, 0, 0, 0, 0, 0, 0, byte(tTxn), 0xff, 0xff, 0x03}) // a forged txn count
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeCommand(b)
 		if err != nil {

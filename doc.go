@@ -98,6 +98,12 @@
 // renewing every TTL/3 always reaches a new leader in time: 5 s with the
 // default timeouts, 1 s for a single member.
 //
+// # Testing
+//
+// Package keeltest runs clusters of any size inside a test, on loopback,
+// with faults (stop, crash, restart, partitions, lossy and slow links): a
+// service that embeds Keel tests its own behaviour under failover with it.
+//
 // # Caveats
 //
 //   - A Dir belongs to one member; reopening it with another ID fails.

@@ -13,3 +13,14 @@ func (s *Store) fillHeaders(r OpResponse) {
 		h.ClusterID, h.MemberID, h.RaftTerm = s.id.ClusterID, s.memberID, term
 	})
 }
+
+// fillHeader completes a header with this member's identity and term.
+func (s *Store) fillHeader(h *ResponseHeader) {
+	h.ClusterID, h.MemberID, h.RaftTerm = s.id.ClusterID, s.memberID, s.raft.CurrentTerm()
+}
+
+// headerPtr returns a header for this member at its current revision.
+func (s *Store) headerPtr() *ResponseHeader {
+	h := s.header(s.kv.Rev())
+	return &h
+}

@@ -8,6 +8,9 @@ type LeaseID int64
 // NoLease is the zero LeaseID: no lease attached.
 const NoLease LeaseID = 0
 
+// MaxLeaseTTL is the largest TTL Grant accepts, in seconds (etcd's limit).
+const MaxLeaseTTL = 9_000_000_000
+
 // Lease is the lease API of a Keel member, as in etcd's clientv3.Lease.
 // *Store implements it.
 //

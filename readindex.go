@@ -10,6 +10,7 @@ import (
 
 	"github.com/hashicorp/raft"
 
+	"github.com/keeldb/keel/internal/wire"
 	"github.com/keeldb/keel/transport"
 )
 
@@ -245,4 +246,29 @@ func (s *Store) serveConfirm(payload []byte) []byte {
 		return []byte{1}
 	}
 	return []byte{0}
+}
+
+func encodeReadIndexResponse(idx uint64, err error) []byte {
+	e := wire.Encoder{}
+	if err != nil {
+		encodeError(&e, err)
+		return e.Buf
+	}
+	e.Byte(0)
+	e.Uvarint(idx)
+	return e.Buf
+}
+
+func decodeReadIndexResponse(b []byte) (uint64, error) {
+	d := wire.NewDecoder(b, ErrCorruptCommand)
+	code := d.Byte()
+	if code != 0 {
+		err := decodeError(d, code)
+		if derr := d.Finish(); derr != nil {
+			return 0, derr
+		}
+		return 0, err
+	}
+	idx := d.Uvarint()
+	return idx, d.Finish()
 }

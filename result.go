@@ -7,7 +7,7 @@ import (
 	"github.com/keeldb/keel/internal/wire"
 )
 
-// Result format: the reply to msgPropose (store_rpc.go), carrying the
+// Result format: the reply to msgPropose (rpc.go), carrying the
 // result of applying a forwarded write from the leader back to the member
 // that forwarded it:
 //

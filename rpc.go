@@ -3,6 +3,7 @@ package keel
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -82,31 +83,6 @@ func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
 	return nil, fmt.Errorf("%w: unknown message %d", ErrCorruptCommand, req[0])
 }
 
-func encodeReadIndexResponse(idx uint64, err error) []byte {
-	e := wire.Encoder{}
-	if err != nil {
-		encodeError(&e, err)
-		return e.Buf
-	}
-	e.Byte(0)
-	e.Uvarint(idx)
-	return e.Buf
-}
-
-func decodeReadIndexResponse(b []byte) (uint64, error) {
-	d := wire.NewDecoder(b, ErrCorruptCommand)
-	code := d.Byte()
-	if code != 0 {
-		err := decodeError(d, code)
-		if derr := d.Finish(); derr != nil {
-			return 0, derr
-		}
-		return 0, err
-	}
-	idx := d.Uvarint()
-	return idx, d.Finish()
-}
-
 // inlineRPC answers leadership confirmations on the connection's reader
 // (transport.Config.Inline): serveConfirm only reads raft's state, and a
 // read-index round waits for these replies.
@@ -119,5 +95,40 @@ func (s *Store) inlineRPC(req []byte) ([]byte, bool) {
 		return s.serveConfirm(req[1:]), true
 	default:
 		return nil, false // the regular handler waits for the start
+	}
+}
+
+// callLeader runs a leader-only request: locally on the leader, else
+// forwarded to it. The requests it carries are idempotent, so it retries
+// until ctx ends on any failure that is not a definite answer.
+func (s *Store) callLeader(ctx context.Context, req []byte, local func(context.Context) ([]byte, error)) ([]byte, error) {
+	backoff := 5 * time.Millisecond
+	for {
+		if s.stopped() {
+			return nil, ErrStopped
+		}
+		var reply []byte
+		var err error
+		if s.raft.State() == raft.Leader {
+			reply, err = local(ctx)
+		} else if addr := s.leaderAddr(); addr != "" {
+			reply, err = s.trans.Call(ctx, addr, req)
+		} else {
+			err = ErrNoLeader
+		}
+		if err == nil && !(len(reply) > 0 && int(reply[0]) < len(errorCodes) && (errorCodes[reply[0]] == ErrNotLeader || errorCodes[reply[0]] == ErrNoLeader || errorCodes[reply[0]] == ErrTimeout)) {
+			return reply, nil
+		}
+		select {
+		case <-ctx.Done():
+			if s.leaderAddr() == "" {
+				return nil, fmt.Errorf("%w: %w", ErrNoLeader, ctx.Err())
+			}
+			return nil, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+		case <-s.stop:
+			return nil, ErrStopped
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 100*time.Millisecond)
 	}
 }
