@@ -68,22 +68,23 @@ func NewCluster(tb testing.TB, n int, opts ...Option) *Cluster {
 		peers[i] = keel.Peer{ID: fmt.Sprintf("m%d", i), Addr: p.addr()}
 	}
 	c.net = newNetwork(c.ports)
+	var clusterPeers []keel.Peer // none for a single member
+	if n > 1 {
+		clusterPeers = peers
+	}
 	for i := range n {
-		cfg := keel.Config{ID: peers[i].ID, Dir: dirs[i], Addr: peers[i].Addr, Logger: testLogger(peers[i].ID)}
+		cfg := keel.Config{Dir: dirs[i], Logger: testLogger(peers[i].ID)}
 		if n > 1 {
-			cfg.Peers = peers
 			cfg.HeartbeatTimeout = HeartbeatTimeout
 		}
+		cfg.ID, cfg.Addr, cfg.Peers = peers[i].ID, peers[i].Addr, clusterPeers
 		for _, hook := range o.configs {
 			hook(i, &cfg)
 		}
 		if n > 1 && cfg.LeaderLeaseTimeout == 0 {
 			cfg.LeaderLeaseTimeout = cfg.HeartbeatTimeout
 		}
-		cfg.ID, cfg.Addr, cfg.Peers = peers[i].ID, peers[i].Addr, nil
-		if n > 1 {
-			cfg.Peers = peers
-		}
+		cfg.ID, cfg.Addr, cfg.Peers = peers[i].ID, peers[i].Addr, clusterPeers // not the hooks' to change
 		c.cfgs[i] = cfg
 	}
 	for i := range n {
