@@ -2,12 +2,10 @@ package keel_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
 
 	"github.com/keeldb/keel"
@@ -58,7 +56,8 @@ func TestClusterLeaseAcrossLeaderChanges(t *testing.T) {
 	// lease must survive (no premature expiry across leader changes).
 	const expired = "a kept-alive lease expired across leader changes"
 	for range 2 {
-		require.NoError(t, c.Leader().TransferLeadership(ctx))
+		_, err := c.Leader().MoveLeader(ctx, c.Follower().MemberID())
+		require.NoError(t, err)
 		requireQuiet(t, wch, ttl/2, expired)
 	}
 	requireQuiet(t, wch, ttl, expired)
@@ -102,7 +101,7 @@ func TestClusterLeaseTTLNotResetByLeaderChanges(t *testing.T) {
 	// TTLs; without checkpoints each new leader would restart the TTL and
 	// the lease would never expire.
 	transfer := func() {
-		if err := c.Leader().TransferLeadership(ctx); err != nil && !errors.Is(err, raft.ErrLeadershipTransferInProgress) {
+		if _, err := c.Leader().MoveLeader(ctx, c.Follower().MemberID()); err != nil {
 			t.Logf("transfer: %v", err)
 		}
 	}

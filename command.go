@@ -22,6 +22,8 @@ import (
 //	kind 4 (cmdLeaseGrant) body = id:varint ttl:varint
 //	kind 5 (cmdLeaseRevoke) body = id:varint
 //	kind 6 (cmdLeaseCheckpoint) body = n:uvarint (id:varint remainingMillis:varint)*n
+//	kind 7 (cmdMember) body = base:uvarint state:bytes   the member records
+//	                   (membership.go), if they were last set at index base
 //
 //	op    = type:byte(1 range|2 put|3 delete|4 txn) fields
 //	range = key end limit:varint rev:varint sortTarget:byte sortOrder:byte
@@ -47,6 +49,8 @@ const (
 	cmdLeaseRevoke     = 5
 	cmdLeaseCheckpoint = 6
 
+	cmdMember = 7
+
 	maxTxnDepth = 32
 )
 
@@ -61,6 +65,9 @@ type command struct {
 	leaseID     LeaseID           // cmdLeaseGrant, cmdLeaseRevoke
 	ttl         int64             // cmdLeaseGrant, seconds
 	checkpoints []leaseCheckpoint // cmdLeaseCheckpoint
+
+	base    uint64       // cmdMember: index of the state it replaces
+	members clusterState // cmdMember
 }
 
 // leaseCheckpoint carries a lease's remaining TTL from the leader to every
@@ -90,6 +97,14 @@ func encodeLeaseCheckpointCommand(cps []leaseCheckpoint) []byte {
 		e.Varint(int64(cp.id))
 		e.Varint(cp.remaining)
 	}
+	return e.Buf
+}
+
+func encodeMemberCommand(base uint64, cs *clusterState) []byte {
+	state := cs.encode()
+	e := newCommand(cmdMember, 16+len(state))
+	e.Uvarint(base)
+	e.Bytes(state)
 	return e.Buf
 }
 
@@ -138,6 +153,8 @@ func (c *command) encodeBody() []byte {
 		return encodeLeaseRevokeCommand(c.leaseID)
 	case cmdLeaseCheckpoint:
 		return encodeLeaseCheckpointCommand(c.checkpoints)
+	case cmdMember:
+		return encodeMemberCommand(c.base, &c.members)
 	}
 	return encodeNoop()
 }
@@ -178,6 +195,15 @@ func decodeCommand(b []byte) (command, error) {
 			for i := range c.checkpoints {
 				c.checkpoints[i] = leaseCheckpoint{id: LeaseID(d.Varint()), remaining: d.Varint()}
 			}
+		}
+	case cmdMember:
+		c.base = d.Uvarint()
+		if state := d.Bytes(); d.Err() == nil {
+			cs, err := decodeClusterState(state)
+			if err != nil {
+				return command{}, err
+			}
+			c.members = cs
 		}
 	default:
 		d.Fail("unknown command kind")

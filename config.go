@@ -40,26 +40,55 @@ type Config struct {
 	// the port actually bound.
 	AdvertiseAddr string
 	// Peers lists every first member of a static cluster, the same list on
-	// each member. Empty means a single-member cluster. Peers is only used
-	// to bootstrap a new Dir; on reopen, membership comes from the raft log.
+	// each member. Empty means a single-member cluster (unless Join is
+	// set). Peers is only used to bootstrap a new Dir; on reopen,
+	// membership comes from the raft log.
 	Peers []Peer
+	// Join lists addresses ("host:port"; host names are resolved at each
+	// dial) of running members, any of them. A member opened with Join and
+	// a Dir that has no cluster joins the cluster through them instead of
+	// bootstrapping one: it is added as a learner, catches up, and is
+	// promoted to voter once it keeps up (see doc.go, "Membership"). Open
+	// returns once it is a member and serves. The cluster must authorise
+	// the join: see ClusterToken and TLS. A Dir that already belongs to a
+	// cluster ignores Join. Join and Peers are exclusive.
+	Join []string
+	// Learner makes a joining member a permanent learner: a non-voting
+	// read replica that is never promoted automatically (MemberPromote
+	// still promotes it).
+	Learner bool
+	// JoinTimeout bounds how long Open waits for a join to be accepted
+	// and for the new member to catch up. Default 5 minutes.
+	JoinTimeout time.Duration
 	// ClusterToken distinguishes clusters bootstrapped with the same Peers
 	// (etcd's --initial-cluster-token): give each cluster its own, the
 	// same on all of its first members. The cluster ID is derived from
 	// Peers (IDs and addresses) and ClusterToken when a Dir is
 	// bootstrapped and persisted in it; members accept connections only
 	// from members with the same cluster ID. Default "".
+	//
+	// Without TLS, ClusterToken is also the join secret: a process joins
+	// (Config.Join) only if it presents the same token, compared in
+	// constant time and never logged, and a cluster without a token
+	// refuses every join. A member's token can be set or changed at any
+	// Open; only the token at bootstrap goes into the cluster ID.
 	ClusterToken string
 	// TLS, when non-nil, secures all member traffic with TLS: it is used
 	// both to accept and to dial, so give it certificates, RootCAs and
 	// (for mutual TLS) ClientCAs with ClientAuth set. nil means plaintext.
+	// With TLS, a joining process is authorised by its certificate: it
+	// must be verified against ClientCAs (ClientAuth at least
+	// VerifyClientCertIfGiven) and name the joiner's Config.ID as its
+	// common name or one of its DNS names.
 	TLS *tls.Config
 	// Logger receives Keel's and raft's logs. nil discards them.
 	Logger *slog.Logger
 
 	// HeartbeatTimeout is how long a follower waits without hearing from
 	// the leader before starting an election. Default 1s (a single-member
-	// cluster uses 100ms, as it has nobody to disturb).
+	// cluster uses 100ms, as it has nobody to disturb, with a leader lease
+	// of 100ms; when a second member joins it switches to 400ms at once and
+	// to the default at its next Open).
 	HeartbeatTimeout time.Duration
 	// ElectionTimeout is how long a candidate waits before retrying an
 	// election. Default: HeartbeatTimeout.
@@ -147,6 +176,7 @@ const (
 	maxMaxAppendEntries      = 1024
 	defaultWatchBufferSize   = 64
 	defaultAutoCompactEvery  = 5 * time.Minute
+	defaultJoinTimeout       = 5 * time.Minute
 )
 
 // withDefaults returns cfg with every zero field set to its default.
@@ -180,6 +210,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = defaultMaxRequestBytes
+	}
+	if cfg.JoinTimeout <= 0 {
+		cfg.JoinTimeout = defaultJoinTimeout
 	}
 	if cfg.WatchBufferSize <= 0 {
 		cfg.WatchBufferSize = defaultWatchBufferSize
@@ -216,6 +249,12 @@ func (cfg Config) validate() error {
 	}
 	if cfg.ElectionTimeout < cfg.HeartbeatTimeout {
 		return fmt.Errorf("%w: ElectionTimeout must not be below HeartbeatTimeout", ErrInvalidConfig)
+	}
+	if len(cfg.Join) > 0 && len(cfg.Peers) > 0 {
+		return fmt.Errorf("%w: Join and Peers are exclusive", ErrInvalidConfig)
+	}
+	if cfg.Learner && len(cfg.Peers) > 0 {
+		return fmt.Errorf("%w: the first members (Peers) are voters; Learner is for joining members", ErrInvalidConfig)
 	}
 	if len(cfg.Peers) == 0 {
 		return nil

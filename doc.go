@@ -23,6 +23,48 @@
 // TLS). Consensus is hashicorp/raft; the raft log is Keel's wal package, the
 // state machine Keel's mvcc package over bbolt.
 //
+// # Membership
+//
+// A cluster grows, shrinks and heals while it serves:
+//
+//   - Join. A process opened with Config.Join (addresses of any running
+//     members) and an empty Dir asks a member, which forwards to the
+//     leader. The leader adds it as a learner (a non-voting member). It
+//     catches up by log or snapshot, and Open returns once it serves a
+//     linearizable read. The leader promotes it to voter once its raft
+//     log is within 1024 entries of the leader's in three probes in a
+//     row, one per HeartbeatTimeout: it has caught up and keeps up.
+//     etcd leaves promotion to the operator; Keel does it, unless the
+//     member is a permanent learner (Config.Learner, MemberAddAsLearner).
+//   - Authorisation. With Config.TLS, the joiner's certificate must be
+//     verified by the members' ClientCAs and name its Config.ID. Without
+//     TLS, it must present the cluster's Config.ClusterToken; a cluster
+//     with neither takes no joins. A refused join fails Open with
+//     ErrJoinRefused and changes nothing.
+//   - The calls of clientv3's Cluster interface: MemberList (linearizable
+//     unless WithSerializable), MemberAdd and MemberAddAsLearner (reserve
+//     a member for an address: the process that joins from it takes the
+//     entry and its ID; unlike etcd, the reservation does not count toward
+//     the quorum until that member has caught up), MemberRemove,
+//     MemberUpdate, MemberPromote and MoveLeader, on any member. Leave
+//     removes this member and closes it: the graceful scale-down.
+//   - Changes are made one at a time, through raft (another is refused
+//     with ErrChangeInProgress). A removal that would leave fewer reachable
+//     voters than a quorum of the remaining voters is refused with
+//     ErrUnhealthy unless WithForce, and the last voter is never removed.
+//     A leader asked to remove itself hands leadership away first.
+//   - A removed member stops serving: its calls return ErrRemoved, as does
+//     Err. A removed member that comes back with its old Dir learns it was
+//     removed from the members it still knows and stops; it does not
+//     disturb the cluster (raft's pre-vote, and a member refuses votes
+//     while it hears from a leader). A member ID is never reused: a member
+//     removed and joined again with a fresh Dir gets a new one.
+//   - Members are identified by ID, never by address. A member that
+//     restarts with its Dir at a new address (a rescheduled pod) records
+//     its new address itself.
+//   - A single-member store grows the same way; it switches from its short
+//     single-member timeouts to cluster ones when a second member joins.
+//
 // # Data model
 //
 // The store has a global revision that starts at 1 and grows by one with
@@ -113,9 +155,13 @@
 //     process of another cluster that reaches a member's address (a stale
 //     member, a reused port or IP) is refused rather than mixed in. Give
 //     clusters bootstrapped with identical Peers distinct ClusterTokens.
-//   - Membership is fixed at bootstrap (Peers); adding and removing members
-//     at run time is not available yet. Reopening a member keeps the
-//     address recorded at bootstrap, so give members fixed addresses.
+//   - A member that restarts at a new address can update its entry only
+//     if it reaches a member whose address it knows (its last
+//     configuration, or Config.Join): give members Join addresses that
+//     stay valid (a DNS name, a Kubernetes service) if all of them move.
+//   - A removal is complete only when raft's configuration change
+//     commits: WithForce can remove a member while the remaining voters
+//     lack a quorum, and the change then waits for them.
 //   - Watch is not linearizable: a watcher sees revisions as its member
 //     applies them.
 //   - Values returned by reads are copies the caller owns.

@@ -2,6 +2,7 @@ package keel
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/keeldb/keel/mvcc"
 )
@@ -55,9 +56,9 @@ var (
 	// ErrNoLeader is returned when no leader could be found before the
 	// request's context expired. The request was not applied.
 	ErrNoLeader = errors.New("keel: no leader")
-	// ErrNotLeader is returned by leader-only calls (TransferLeadership)
-	// on a member that does not lead. Internally it also marks a request
-	// that was refused before entering the raft log, which is safe to retry.
+	// ErrNotLeader marks a request that a member refused because it does
+	// not lead: refused before entering the raft log, so safe to retry.
+	// Calls forward to the leader and retry, so callers rarely see it.
 	ErrNotLeader = errors.New("keel: not the leader")
 	// ErrTimeout is returned when the outcome of a write is unknown: the
 	// context expired after the request was proposed or forwarded, or the
@@ -74,4 +75,46 @@ var (
 	// ErrCorruptCommand is returned when a replicated command or a
 	// forwarded message cannot be decoded.
 	ErrCorruptCommand = errors.New("keel: corrupt command")
+
+	// ErrMemberNotFound is returned by membership calls naming a member ID
+	// the cluster does not have.
+	ErrMemberNotFound = errors.New("keel: member not found")
+	// ErrMemberExists is returned when a member joins with the ID (Name) of
+	// a current member whose member ID differs: a second process with the
+	// same Config.ID, or a member that lost its Dir and must be removed
+	// before it joins again.
+	ErrMemberExists = errors.New("keel: member already exists")
+	// ErrPeerURLExists is returned by MemberAdd and MemberUpdate when
+	// another member already has the address.
+	ErrPeerURLExists = errors.New("keel: peer URL already exists")
+	// ErrInvalidPeerURL is returned by MemberAdd and MemberUpdate unless
+	// they are given exactly one address, "host:port" (an "http://" or
+	// "https://" prefix, as etcd peer URLs have, is accepted and dropped).
+	ErrInvalidPeerURL = errors.New("keel: invalid peer URL")
+	// ErrMemberNotLearner is returned by MemberPromote for a voter.
+	ErrMemberNotLearner = errors.New("keel: can only promote a learner member")
+	// ErrLearnerNotReady is returned by MemberPromote when the learner's
+	// raft log is more than PromoteMaxLag entries behind the leader's, or
+	// the leader cannot reach it.
+	ErrLearnerNotReady = errors.New("keel: can only promote a learner member which is in sync with leader")
+	// ErrBadLeaderTransferee is returned by MoveLeader when the target is
+	// not a voter of the cluster.
+	ErrBadLeaderTransferee = errors.New("keel: bad leader transferee")
+	// ErrUnhealthy is returned when a membership change would leave fewer
+	// reachable voters than a quorum of the new configuration (use
+	// WithForce to remove anyway), or remove the last voter.
+	ErrUnhealthy = errors.New("keel: unhealthy cluster")
+	// ErrChangeInProgress is returned when a membership change is asked
+	// for while another is still being made: changes are made one at a
+	// time. Retry it.
+	ErrChangeInProgress = errors.New("keel: another membership change is in progress")
+	// ErrRemoved is returned by every call on a member that was removed
+	// from its cluster, and by Open for a Dir whose member was removed.
+	// It wraps ErrStopped.
+	ErrRemoved = fmt.Errorf("keel: the member was removed from the cluster: %w", ErrStopped)
+	// ErrJoinRefused is returned by Open when the cluster refuses the
+	// join: with TLS, the certificate is not valid for the cluster's CA or
+	// does not name Config.ID; without TLS, Config.ClusterToken does not
+	// match the cluster's (or the cluster has none).
+	ErrJoinRefused = errors.New("keel: join refused")
 )

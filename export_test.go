@@ -29,3 +29,18 @@ type EventRecord = eventRecord
 // Collect reads n events from wch, checking the watch guarantees on the
 // way (see collect).
 func Collect(tb testing.TB, wch WatchChan, n int) []EventRecord { return collect(tb, wch, n) }
+
+// HoldReconfig makes the member's next membership change (on the leader)
+// wait until release is closed, signalling entered once it holds the
+// change lock; nil clears it.
+func (s *Store) HoldReconfig(entered chan<- struct{}, release <-chan struct{}) {
+	if release == nil {
+		s.reconfigHook.Store(nil)
+		return
+	}
+	f := func() {
+		entered <- struct{}{}
+		<-release
+	}
+	s.reconfigHook.Store(&f)
+}

@@ -43,6 +43,10 @@ type fsm struct {
 	// waitDurable blocks until this member's WAL holds entry idx durably
 	// (see package internal/durable); nil in tests that drive the FSM alone.
 	waitDurable func(idx uint64) error
+	// membersChanged is called after the member records change (a
+	// cmdMember applied, or a snapshot restored); nil in tests that drive
+	// the FSM alone.
+	membersChanged func()
 
 	applied atomic.Uint64
 
@@ -133,6 +137,12 @@ func (f *fsm) applyDecoded(l *raft.Log, c *command) *applyResult {
 			f.leases.checkpointed(c.checkpoints)
 		}
 		return res
+	case cmdMember:
+		res := applyMember(f.kv, l.Index, c.base, c.members)
+		if res.err == nil && f.membersChanged != nil {
+			f.membersChanged()
+		}
+		return res
 	default: // cmdNoop
 		f.kv.Write(l.Index).End()
 		return &applyResult{}
@@ -196,6 +206,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	f.mu.Unlock()
 	if f.leases != nil {
 		f.leases.reload()
+	}
+	if f.membersChanged != nil {
+		f.membersChanged()
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package keel
 
 import (
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -14,10 +15,14 @@ import (
 )
 
 // identity is what a member persists about itself in Dir/keel.json on its
-// first Open: its ID and the ID of the cluster it was bootstrapped into.
+// first Open: its ID and the ID of the cluster it was bootstrapped into or
+// joined (0 until a joining member is admitted).
 type identity struct {
 	MemberID  string `json:"member_id"`
 	ClusterID uint64 `json:"cluster_id"`
+	// Number is the member's numeric ID (Member.ID) when the cluster chose
+	// it (a member that joined); 0 means memberNumber(MemberID).
+	Number uint64 `json:"member_number,omitempty"`
 	// Single records that the member was bootstrapped as a one-member
 	// cluster; it then uses short raft timeouts unless Config sets them.
 	Single bool `json:"single,omitempty"`
@@ -43,20 +48,39 @@ func loadIdentity(dir string, cfg Config) (identity, error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return identity{}, err
 	}
-	id := identity{MemberID: cfg.ID, Single: len(cfg.Peers) == 0}
-	if id.MemberID == "" {
-		var r [8]byte
-		if _, err := rand.Read(r[:]); err != nil {
-			return identity{}, err
-		}
-		id.MemberID = hex.EncodeToString(r[:])
-	}
-	id.ClusterID = clusterID(id.MemberID, cfg.Peers, cfg.ClusterToken)
-	b, err = json.Marshal(id)
-	if err != nil {
+	id := identity{MemberID: cfg.ID, Single: len(cfg.Peers) == 0 && len(cfg.Join) == 0}
+	var r [16]byte
+	if _, err := rand.Read(r[:]); err != nil {
 		return identity{}, err
 	}
-	return id, writeFileAtomic(path, b)
+	if id.MemberID == "" {
+		id.MemberID = hex.EncodeToString(r[:8])
+	}
+	if len(cfg.Join) > 0 {
+		// The ID this member proposes when it joins (the cluster may give
+		// it another); the cluster ID is learnt by joining.
+		id.Number = max(1, binary.BigEndian.Uint64(r[8:]))
+	} else {
+		id.ClusterID = clusterID(id.MemberID, cfg.Peers, cfg.ClusterToken)
+	}
+	return id, saveIdentity(dir, id)
+}
+
+// saveIdentity persists id in dir.
+func saveIdentity(dir string, id identity) error {
+	b, err := json.Marshal(id)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, identityFile), b)
+}
+
+// number returns the member's numeric ID.
+func (id identity) number() uint64 {
+	if id.Number != 0 {
+		return id.Number
+	}
+	return memberNumber(id.MemberID)
 }
 
 // clusterID derives the ID of a new cluster from what every first member
@@ -79,7 +103,7 @@ func clusterID(self string, peers []Peer, token string) uint64 {
 		h.Write([]byte{0})
 	}
 	h.Write([]byte(token))
-	return h.Sum64()
+	return max(1, h.Sum64()) // 0 means "not joined yet"
 }
 
 // memberNumber maps a member ID to the uint64 reported in headers.

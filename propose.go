@@ -80,7 +80,7 @@ func (s *Store) propose(ctx context.Context, cmd []byte) (*applyResult, error) {
 	backoff := 2 * time.Millisecond
 	for {
 		if s.stopped() {
-			return nil, ErrStopped
+			return nil, s.errStopped()
 		}
 		var res *applyResult
 		var err error
@@ -105,7 +105,7 @@ func (s *Store) propose(ctx context.Context, cmd []byte) (*applyResult, error) {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("%w: %w", ErrNoLeader, ctx.Err())
 		case <-s.stop:
-			return nil, ErrStopped
+			return nil, s.errStopped()
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 50*time.Millisecond)
@@ -141,7 +141,7 @@ func (s *Store) proposeLocal(ctx context.Context, cmd []byte) (*applyResult, err
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
 	case <-s.stop:
-		return nil, fmt.Errorf("%w: %w", ErrTimeout, ErrStopped)
+		return nil, fmt.Errorf("%w: %w", ErrTimeout, s.errStopped())
 	}
 }
 
@@ -155,7 +155,7 @@ func (s *Store) forward(ctx context.Context, addr string, cmd []byte) (*applyRes
 	case errors.Is(err, transport.ErrUnreachable):
 		return nil, ErrNotLeader // never sent: safe to retry
 	case s.stopped():
-		return nil, fmt.Errorf("%w: %w", ErrTimeout, ErrStopped)
+		return nil, fmt.Errorf("%w: %w", ErrTimeout, s.errStopped())
 	default: // sent, outcome unknown
 		return nil, fmt.Errorf("%w: forwarding to %s: %w", ErrTimeout, addr, err)
 	}

@@ -22,7 +22,7 @@ func (s *Store) read(ctx context.Context, serializable bool, fn func() (OpRespon
 // after the call.
 func (s *Store) readBarrier(ctx context.Context, serializable bool) error {
 	if s.stopped() {
-		return ErrStopped
+		return s.errStopped()
 	}
 	if serializable {
 		return nil
@@ -38,7 +38,7 @@ func (s *Store) readBarrier(ctx context.Context, serializable bool) error {
 func (s *Store) readDone(resp OpResponse, err error) (OpResponse, error) {
 	if err != nil {
 		if errors.Is(err, mvcc.ErrClosed) {
-			return OpResponse{}, ErrStopped
+			return OpResponse{}, s.errStopped()
 		}
 		return OpResponse{}, err
 	}

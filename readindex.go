@@ -63,7 +63,7 @@ func (ri *readIndexer) index(ctx context.Context) (uint64, error) {
 		}
 		return 0, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
 	case <-ri.s.stop:
-		return 0, ErrStopped
+		return 0, ri.s.errStopped()
 	}
 }
 
@@ -132,7 +132,7 @@ func (s *Store) fetchReadIndex(ctx context.Context) (uint64, error) {
 	resp, err := s.trans.Call(ctx, addr, []byte{msgReadIndex})
 	if err != nil {
 		if errors.Is(err, transport.ErrClosed) && s.stopped() {
-			return 0, ErrStopped
+			return 0, s.errStopped()
 		}
 		return 0, err
 	}
@@ -156,7 +156,7 @@ func (s *Store) leaderReadIndex(ctx context.Context) (uint64, error) {
 			case <-ctx.Done():
 				return 0, fmt.Errorf("%w: leader not ready: %w", ErrTimeout, ctx.Err())
 			case <-s.stop:
-				return 0, ErrStopped
+				return 0, s.errStopped()
 			}
 		}
 		idx := s.raft.CommitIndex()

@@ -33,29 +33,49 @@ import (
 // errorCodes maps the errors that cross the wire to stable codes. Code 0
 // means success; codeOther carries any other error as text.
 var errorCodes = []error{
-	1:  ErrKeyNotFound,
-	2:  ErrLeaseNotFound,
-	3:  ErrCompacted,
-	4:  ErrFutureRev,
-	5:  ErrValueProvided,
-	6:  ErrLeaseProvided,
-	7:  ErrTooManyOps,
-	8:  ErrDuplicateKey,
-	9:  ErrRequestTooLarge,
-	10: ErrEmptyKey,
-	11: ErrInvalidOption,
-	12: ErrCorruptCommand,
-	13: ErrTimeout,
-	14: ErrStopped,
-	15: ErrNoLeader,
-	16: ErrNotLeader,
-	17: ErrLeaseExists,
-	18: ErrLeaseTTLTooLarge,
+	1:           ErrKeyNotFound,
+	2:           ErrLeaseNotFound,
+	3:           ErrCompacted,
+	4:           ErrFutureRev,
+	5:           ErrValueProvided,
+	6:           ErrLeaseProvided,
+	7:           ErrTooManyOps,
+	8:           ErrDuplicateKey,
+	9:           ErrRequestTooLarge,
+	10:          ErrEmptyKey,
+	11:          ErrInvalidOption,
+	12:          ErrCorruptCommand,
+	13:          ErrTimeout,
+	14:          ErrStopped,
+	15:          ErrNoLeader,
+	16:          ErrNotLeader,
+	17:          ErrLeaseExists,
+	18:          ErrLeaseTTLTooLarge,
+	19:          ErrMemberNotFound,
+	20:          ErrMemberExists,
+	21:          ErrPeerURLExists,
+	22:          ErrInvalidPeerURL,
+	23:          ErrMemberNotLearner,
+	24:          ErrLearnerNotReady,
+	25:          ErrBadLeaderTransferee,
+	26:          ErrUnhealthy,
+	27:          ErrChangeInProgress,
+	codeRemoved: ErrRemoved,
+	29:          ErrJoinRefused,
 }
+
+const codeRemoved = 28
 
 const codeOther = 255
 
 func encodeError(e *wire.Encoder, err error) {
+	// In code order: the first match wins (ErrTimeout wrapping ErrStopped
+	// stays a timeout), except that ErrRemoved, which wraps ErrStopped,
+	// keeps its own code.
+	if errors.Is(err, ErrRemoved) && !errors.Is(err, ErrTimeout) {
+		e.Byte(codeRemoved)
+		return
+	}
 	for code, target := range errorCodes {
 		if target != nil && errors.Is(err, target) {
 			e.Byte(byte(code))

@@ -20,12 +20,18 @@ import (
 //	msgLeaseRenew payload = id:varint; reply = code:byte [ttl:varint]
 //	msgLeaseTTL   payload = id:varint keys:byte; reply = code:byte
 //	              [ttl:varint granted:varint n:uvarint key:bytes*n]
+//	msgMember     payload = a membership change (reconfig.go); run on the
+//	              leader, forwarded there by any other member
+//	msgProgress   payload = empty; reply = memberID:bytes lastIndex:uvarint
+//	              (probe.go)
 const (
 	msgPropose    = 1
 	msgReadIndex  = 2
 	msgLeaseRenew = 3
 	msgLeaseTTL   = 4
 	msgConfirm    = 5
+	msgMember     = 6
+	msgProgress   = 7
 )
 
 // handleRPC serves requests forwarded by other members.
@@ -65,6 +71,17 @@ func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
 		return encodeReadIndexResponse(idx, err), nil
 	case msgConfirm:
 		return s.serveConfirm(req[1:]), nil
+	case msgProgress:
+		return s.serveProgress(), nil
+	case msgMember:
+		c, err := decodeMemberChange(req[1:])
+		if err != nil {
+			return nil, err
+		}
+		return s.callLeader(ctx, req, func(ctx context.Context) ([]byte, error) {
+			res, err := s.changeMembers(ctx, c)
+			return encodeChangeReply(res, err), nil
+		})
 	case msgLeaseRenew, msgLeaseTTL:
 		if s.raft.State() != raft.Leader {
 			return encodeReadIndexResponse(0, ErrNotLeader), nil
@@ -105,7 +122,7 @@ func (s *Store) callLeader(ctx context.Context, req []byte, local func(context.C
 	backoff := 5 * time.Millisecond
 	for {
 		if s.stopped() {
-			return nil, ErrStopped
+			return nil, s.errStopped()
 		}
 		var reply []byte
 		var err error
@@ -126,7 +143,7 @@ func (s *Store) callLeader(ctx context.Context, req []byte, local func(context.C
 			}
 			return nil, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
 		case <-s.stop:
-			return nil, ErrStopped
+			return nil, s.errStopped()
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 100*time.Millisecond)

@@ -47,6 +47,20 @@ type Store struct {
 	leases  *lessor
 	props   *proposals
 	batch   *proposalBatch
+	probes  *probes
+
+	// reconfigMu makes membership changes one at a time (reconfig.go);
+	// reconfigHook, if set (tests), runs while a change holds it.
+	reconfigMu   sync.Mutex
+	reconfigHook atomic.Pointer[func()]
+	// selfCheck asks memberLoop to confirm with the cluster that this
+	// member still belongs to it (set when a member with state reopens).
+	selfCheck atomic.Bool
+	// removed is set once this member learns it was removed.
+	removed atomic.Bool
+	// singleTimeouts records that Open chose the short single-member
+	// timeouts (leaveSingleMode lengthens them).
+	singleTimeouts bool
 
 	started   chan struct{} // closed once raft runs; RPCs wait for it
 	stop      chan struct{} // closed by Close
@@ -80,9 +94,14 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if id.Single && cfg.HeartbeatTimeout <= 0 {
-		// Nobody to disturb: elect quickly.
+	single := id.Single && cfg.HeartbeatTimeout <= 0
+	if single {
+		// Nobody to disturb: elect quickly. The lease is as long as
+		// allowed, so that leaveSingleMode can lengthen the heartbeat.
 		cfg.HeartbeatTimeout = singleHeartbeatTimeout
+		if cfg.LeaderLeaseTimeout <= 0 {
+			cfg.LeaderLeaseTimeout = singleHeartbeatTimeout
+		}
 	}
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
@@ -90,8 +109,8 @@ func Open(cfg Config) (*Store, error) {
 	}
 	s := &Store{
 		cfg: cfg, log: cfg.Logger.With("member", id.MemberID), id: id,
-		memberID: memberNumber(id.MemberID),
-		started:  make(chan struct{}), stop: make(chan struct{}),
+		memberID: id.number(), singleTimeouts: single,
+		started: make(chan struct{}), stop: make(chan struct{}),
 	}
 	s.stopCtx, s.stopCause = context.WithCancel(context.Background())
 	s.lead.init()
@@ -99,12 +118,19 @@ func Open(cfg Config) (*Store, error) {
 	// raft's future is not awaited (see proposals): the FSM delivers.
 	s.batch = newProposalBatch(func(p queuedProposal) { _ = s.raft.Apply(p.data, p.enqueueTimeout()) })
 	s.reads = newReadIndexer(s)
+	s.probes = newProbes(s)
 	if err := s.open(); err != nil {
 		s.closeParts(false)
 		return nil, err
 	}
 	if cfg.TestHooks != nil {
 		cfg.TestHooks.BindCrash(s.crash)
+	}
+	if s.id.ClusterID == 0 {
+		if err := s.joinAndCatchUp(); err != nil {
+			_ = s.close(false)
+			return nil, err
+		}
 	}
 	if s.isSingleVoter() {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -143,7 +169,8 @@ func (s *Store) open() error {
 	}
 	s.trans, err = transport.Listen(transport.Config{
 		Addr: cfg.Addr, AdvertiseAddr: cfg.AdvertiseAddr, TLS: cfg.TLS, ClusterID: s.id.ClusterID,
-		Logger: s.log, Handler: s.handleRPC, Inline: s.inlineRPC, Listener: cfg.Listener, Dial: cfg.Dial,
+		Logger: s.log, Handler: s.handleRPC, Inline: s.inlineRPC, JoinHandler: s.handleJoin,
+		Listener: cfg.Listener, Dial: cfg.Dial,
 	})
 	if err != nil {
 		return fmt.Errorf("keel: listen: %w", err)
@@ -163,7 +190,10 @@ func (s *Store) open() error {
 	if err != nil {
 		return fmt.Errorf("keel: read raft state: %w", err)
 	}
-	if !has {
+	if has {
+		// It may have been removed, or have moved, while it was down.
+		s.selfCheck.Store(s.id.ClusterID != 0)
+	} else if s.id.ClusterID != 0 {
 		if err := raft.BootstrapCluster(rc, s.wal, stable, s.snaps, s.trans.Raft(), s.bootstrapConfiguration()); err != nil {
 			return fmt.Errorf("keel: bootstrap: %w", err)
 		}
@@ -171,6 +201,7 @@ func (s *Store) open() error {
 	s.fsm = newFSM(s.kv, s.log)
 	s.fsm.deliver = s.props.deliver
 	s.fsm.waitDurable = func(idx uint64) error { return s.wal.WaitDurable(s.stopCtx, idx) }
+	s.fsm.membersChanged = s.onMembersChanged
 	s.leases = newLessor(s)
 	s.leases.reload()
 	s.fsm.leases = s.leases
@@ -188,6 +219,7 @@ func (s *Store) open() error {
 	s.wg.Go(s.autoCompactLoop)
 	s.wg.Go(s.healthLoop)
 	s.wg.Go(s.leases.run)
+	s.wg.Go(s.memberLoop)
 	return nil
 }
 
@@ -207,6 +239,10 @@ func (s *Store) raftConfig(hl hclog.Logger) *raft.Config {
 	rc.MaxAppendEntries = s.cfg.MaxAppendEntries
 	rc.BatchApplyCh = true
 	rc.NoLegacyTelemetry = true
+	// Keel stops a removed member itself (onMembersChanged, checkSelf),
+	// after it has stopped serving; raft would only shut a removed leader
+	// down, and Keel's leaders hand leadership away before their removal.
+	rc.ShutdownOnRemove = false
 	return rc
 }
 
@@ -320,6 +356,42 @@ func (s *Store) stopRedialing() {
 	if s.trans != nil {
 		s.trans.Raft().StopRedialing()
 	}
+}
+
+// errStopped is the error of a call on a stopped member: ErrRemoved if it
+// was removed from the cluster, else ErrStopped.
+func (s *Store) errStopped() error {
+	if s.removed.Load() {
+		return ErrRemoved
+	}
+	return ErrStopped
+}
+
+// Err reports why the member stopped serving: nil while it runs,
+// ErrRemoved once it was removed from the cluster, ErrStopped after Close
+// (or after a storage failure made it stop; the log says which).
+func (s *Store) Err() error {
+	if s.removed.Load() {
+		return ErrRemoved
+	}
+	if s.stopped() {
+		return ErrStopped
+	}
+	return nil
+}
+
+// joinAndCatchUp joins the cluster through Config.Join and waits until
+// this member serves, within JoinTimeout.
+func (s *Store) joinAndCatchUp() error {
+	if len(s.cfg.Join) == 0 {
+		return fmt.Errorf("%w: Dir %s has not joined a cluster yet: set Join", ErrInvalidConfig, s.cfg.Dir)
+	}
+	ctx, cancel := context.WithTimeout(s.stopCtx, s.cfg.JoinTimeout)
+	defer cancel()
+	if err := s.join(ctx); err != nil {
+		return err
+	}
+	return s.waitServing(ctx)
 }
 
 func (s *Store) stopped() bool {

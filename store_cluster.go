@@ -7,26 +7,168 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// ID returns this member's ID.
+// ID returns this member's ID (its Config.ID, the Member's Name).
 func (s *Store) ID() string { return s.id.MemberID }
 
 // Addr returns the address other members dial to reach this member.
 func (s *Store) Addr() string { return s.trans.Addr() }
 
-// MemberList returns the cluster's members as this member knows them.
-func (s *Store) MemberList(ctx context.Context) ([]Member, error) {
+// MemberList lists the cluster's members: the voters and learners, and
+// the members added with MemberAdd that have not started yet (Name "").
+// It is linearizable by default: it reflects every membership change
+// completed before the call. With WithSerializable it returns this
+// member's view at once, which may lag.
+func (s *Store) MemberList(ctx context.Context, opts ...OpOption) (*MemberListResponse, error) {
+	op := OpGet("", opts...)
+	if err := s.readBarrier(ctx, op.serializable); err != nil {
+		return nil, err
+	}
+	views, err := s.memberViews()
+	if err != nil {
+		return nil, err
+	}
+	return &MemberListResponse{Header: s.clusterHeader(), Members: publicMembers(views)}, nil
+}
+
+// MemberAdd reserves a place for a voting member that will listen at
+// peerAddrs (one address, "host:port"; etcd's "http://host:port" is
+// accepted). The process started with Config.Join that advertises that
+// address takes the place and its ID. Unlike etcd, the reservation does
+// not count toward the quorum: the member joins as a learner and is
+// promoted once it has caught up, so adding a member never makes the
+// cluster less available.
+func (s *Store) MemberAdd(ctx context.Context, peerAddrs []string) (*MemberAddResponse, error) {
+	return s.memberAdd(ctx, peerAddrs, false)
+}
+
+// MemberAddAsLearner is MemberAdd for a member that stays a non-voting
+// learner until MemberPromote.
+func (s *Store) MemberAddAsLearner(ctx context.Context, peerAddrs []string) (*MemberAddResponse, error) {
+	return s.memberAdd(ctx, peerAddrs, true)
+}
+
+func (s *Store) memberAdd(ctx context.Context, peerAddrs []string, learner bool) (*MemberAddResponse, error) {
+	addr, err := parsePeerAddrs(peerAddrs)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.requestChange(ctx, memberChange{kind: changeAdd, addr: addr, learner: learner})
+	if err != nil {
+		return nil, err
+	}
+	views, err := s.memberViews()
+	if err != nil {
+		return nil, err
+	}
+	resp := &MemberAddResponse{Header: s.clusterHeader(), Members: publicMembers(views)}
+	for _, m := range resp.Members {
+		if m.ID == res.id {
+			resp.Member = m
+		}
+	}
+	if resp.Member == nil {
+		return nil, fmt.Errorf("%w: %016x was removed meanwhile", ErrMemberNotFound, res.id)
+	}
+	return resp, nil
+}
+
+// MemberRemove removes the member with id. Removing the leader hands
+// leadership to another voter first. The removal is refused with
+// ErrUnhealthy if fewer reachable voters than a quorum of the remaining
+// voters would be left (unless WithForce) and if id is the last voter.
+// The removed member stops serving: its calls return ErrRemoved.
+func (s *Store) MemberRemove(ctx context.Context, id uint64, opts ...MemberOption) (*MemberRemoveResponse, error) {
+	var o memberOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if _, err := s.requestChange(ctx, memberChange{kind: changeRemove, id: id, force: o.force}); err != nil {
+		return nil, err
+	}
+	views, err := s.memberViews()
+	if err != nil {
+		return nil, err
+	}
+	return &MemberRemoveResponse{Header: s.clusterHeader(), Members: publicMembers(views)}, nil
+}
+
+// MemberUpdate changes the address of the member with id. A member that
+// restarts at a new address updates its own entry, so this is needed
+// only for a member added with MemberAdd that has not started yet.
+func (s *Store) MemberUpdate(ctx context.Context, id uint64, peerAddrs []string) (*MemberUpdateResponse, error) {
+	addr, err := parsePeerAddrs(peerAddrs)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.requestChange(ctx, memberChange{kind: changeUpdate, id: id, addr: addr}); err != nil {
+		return nil, err
+	}
+	views, err := s.memberViews()
+	if err != nil {
+		return nil, err
+	}
+	return &MemberUpdateResponse{Header: s.clusterHeader(), Members: publicMembers(views)}, nil
+}
+
+// MemberPromote makes learner id a voter. As in etcd, it is refused with
+// ErrLearnerNotReady unless the learner's log is close to the leader's
+// (within promoteMaxLag entries). Learners that are not permanent are
+// promoted automatically; MemberPromote is for permanent learners
+// (MemberAddAsLearner, Config.Learner) and for not waiting.
+func (s *Store) MemberPromote(ctx context.Context, id uint64) (*MemberPromoteResponse, error) {
+	if _, err := s.requestChange(ctx, memberChange{kind: changePromote, id: id}); err != nil {
+		return nil, err
+	}
+	views, err := s.memberViews()
+	if err != nil {
+		return nil, err
+	}
+	return &MemberPromoteResponse{Header: s.clusterHeader(), Members: publicMembers(views)}, nil
+}
+
+// MoveLeader hands leadership to the voter with id. It may be called on
+// any member (etcd requires the leader). It returns once the transfer
+// is done, or with an error.
+func (s *Store) MoveLeader(ctx context.Context, toID uint64) (*MoveLeaderResponse, error) {
+	if _, err := s.requestChange(ctx, memberChange{kind: changeMoveLeader, id: toID}); err != nil {
+		return nil, err
+	}
+	return &MoveLeaderResponse{Header: s.clusterHeader()}, nil
+}
+
+// Leave removes this member from the cluster and closes it: the graceful
+// way to scale down. If it leads, it hands leadership to another voter
+// first. It fails, and the member keeps running, if the removal is
+// refused (MemberRemove's rules).
+func (s *Store) Leave(ctx context.Context) error {
 	if s.stopped() {
-		return nil, ErrStopped
+		return s.errStopped()
 	}
-	f := s.raft.GetConfiguration()
-	if err := f.Error(); err != nil {
-		return nil, fmt.Errorf("keel: member list: %w", err)
+	if _, err := s.requestChange(ctx, memberChange{kind: changeRemove, id: s.memberID}); err != nil && !s.removed.Load() {
+		return err
 	}
-	var out []Member
-	for _, srv := range f.Configuration().Servers {
-		out = append(out, Member{ID: string(srv.ID), Addr: string(srv.Address), IsLearner: srv.Suffrage != raft.Voter})
+	s.markRemoved()
+	return s.close(false)
+}
+
+// MemberID returns this member's numeric ID (Member.ID).
+func (s *Store) MemberID() uint64 { return s.memberID }
+
+// memberViews returns the members as this member last applied them.
+func (s *Store) memberViews() ([]memberView, error) {
+	if s.stopped() {
+		return nil, s.errStopped()
 	}
-	return out, nil
+	conf, cs, err := s.memberState()
+	if err != nil {
+		return nil, err
+	}
+	return members(conf, &cs), nil
+}
+
+// clusterHeader is the header of a membership response.
+func (s *Store) clusterHeader() *ResponseHeader {
+	return &ResponseHeader{ClusterID: s.id.ClusterID, MemberID: s.memberID, Revision: s.kv.Rev(), RaftTerm: s.raft.CurrentTerm()}
 }
 
 // Leader returns the ID of the current leader, or "" if none is known.
@@ -42,25 +184,29 @@ func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
 // round trip.
 func (s *Store) Status(ctx context.Context) (*Status, error) {
 	if s.stopped() {
-		return nil, ErrStopped
+		return nil, s.errStopped()
 	}
 	st := &Status{
-		Header: &ResponseHeader{
-			ClusterID: s.id.ClusterID, MemberID: s.memberID,
-			Revision: s.kv.Rev(), RaftTerm: s.raft.CurrentTerm(),
-		},
-		Leader: s.Leader(), IsLeader: s.IsLeader(),
+		Header:    s.clusterHeader(),
+		Leader:    s.Leader(),
+		IsLeader:  s.IsLeader(),
+		IsLearner: !s.isVoter(),
 		RaftIndex: s.raft.LastIndex(), RaftAppliedIndex: s.fsm.applied.Load(),
 		CompactRevision: s.kv.CompactRev(),
 	}
 	return st, nil
 }
 
-// TransferLeadership asks the leader (this member) to hand leadership to
-// another voter. It returns an error if this member does not lead.
-func (s *Store) TransferLeadership(ctx context.Context) error {
-	if s.raft.State() != raft.Leader {
-		return ErrNotLeader
+// isVoter reports whether this member votes in raft's latest configuration.
+func (s *Store) isVoter() bool {
+	f := s.raft.GetConfiguration()
+	if f.Error() != nil {
+		return false
 	}
-	return s.raft.LeadershipTransfer().Error()
+	for _, srv := range f.Configuration().Servers {
+		if srv.ID == raft.ServerID(s.id.MemberID) {
+			return srv.Suffrage == raft.Voter
+		}
+	}
+	return false
 }

@@ -41,7 +41,7 @@ func (s *Store) Compact(ctx context.Context, rev int64, opts ...CompactOption) (
 // round trip; compare members at equal header revisions.
 func (s *Store) HashKV(ctx context.Context) (*HashKVResponse, error) {
 	if s.stopped() {
-		return nil, ErrStopped
+		return nil, s.errStopped()
 	}
 	h, rev, err := s.kv.Hash()
 	if err != nil {
@@ -56,7 +56,7 @@ func (s *Store) HashKV(ctx context.Context) (*HashKVResponse, error) {
 // member had applied when Snapshot was called.
 func (s *Store) Snapshot(ctx context.Context, w io.Writer) (int64, error) {
 	if s.stopped() {
-		return 0, ErrStopped
+		return 0, s.errStopped()
 	}
 	sn, err := s.kv.Snapshot()
 	if err != nil {

@@ -77,7 +77,7 @@ func (s *Store) Watch(ctx context.Context, key string, opts ...OpOption) WatchCh
 // progress response carrying the current revision.
 func (s *Store) RequestProgress(ctx context.Context) error {
 	if s.stopped() {
-		return ErrStopped
+		return s.errStopped()
 	}
 	s.kv.RequestProgress()
 	return nil

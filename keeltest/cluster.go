@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -67,13 +68,13 @@ func NewCluster(tb testing.TB, n int, opts ...Option) *Cluster {
 		c.ports = append(c.ports, p)
 		peers[i] = keel.Peer{ID: fmt.Sprintf("m%d", i), Addr: p.addr()}
 	}
-	c.net = newNetwork(c.ports)
+	c.net = newNetwork(slices.Clone(c.ports))
 	var clusterPeers []keel.Peer // none for a single member
 	if n > 1 {
 		clusterPeers = peers
 	}
 	for i := range n {
-		cfg := keel.Config{Dir: dirs[i], Logger: testLogger(peers[i].ID)}
+		cfg := keel.Config{Dir: dirs[i], Logger: testLogger(peers[i].ID), ClusterToken: ClusterToken}
 		if n > 1 {
 			cfg.HeartbeatTimeout = HeartbeatTimeout
 		}
@@ -100,24 +101,33 @@ func NewCluster(tb testing.TB, n int, opts ...Option) *Cluster {
 // network, failing tb if it cannot.
 func (c *Cluster) start(i int) {
 	c.tb.Helper()
-	ln := c.ports[i].listen()
-	if ln == nil {
-		c.tb.Fatalf("keeltest: start member %d: its address is in use (a Listen listener is open)", i)
+	if err := c.open(i); err != nil {
+		c.tb.Fatalf("keeltest: start member %d: %v", i, err)
 	}
+}
+
+// open opens member i on its Config, its address and the cluster's
+// network.
+func (c *Cluster) open(i int) error {
 	c.mu.Lock()
-	cfg := c.cfgs[i]
+	cfg, p := c.cfgs[i], c.ports[i]
 	c.mu.Unlock()
+	ln := p.listen()
+	if ln == nil {
+		return fmt.Errorf("its address is in use (a Listen listener is open)")
+	}
 	hooks := &testhook.Hooks{}
 	cfg.Listener, cfg.TestHooks = ln, hooks
 	cfg.Dial = c.net.dialer(i, cfg.Dial)
 	s, err := keel.Open(cfg)
 	if err != nil {
 		_ = ln.Close() // Open closes it only once it got that far
-		c.tb.Fatalf("keeltest: start member %d: %v", i, err)
+		return err
 	}
 	c.mu.Lock()
 	c.stores[i], c.hooks[i] = s, hooks
 	c.mu.Unlock()
+	return nil
 }
 
 // take removes member i from the running members and returns it, failing
@@ -137,8 +147,11 @@ func (c *Cluster) take(i int) (*keel.Store, *testhook.Hooks) {
 
 func (c *Cluster) check(i int) {
 	c.tb.Helper()
-	if i < 0 || i >= len(c.ports) {
-		c.tb.Fatalf("keeltest: no member %d in a cluster of %d", i, len(c.ports))
+	c.mu.Lock()
+	n := len(c.ports)
+	c.mu.Unlock()
+	if i < 0 || i >= n {
+		c.tb.Fatalf("keeltest: no member %d in a cluster of %d", i, n)
 	}
 }
 
@@ -365,7 +378,7 @@ func (c *Cluster) Listen(i int) net.Listener {
 	if c.Member(i) != nil {
 		c.tb.Fatalf("keeltest: listen on member %d's address: the member is running", i)
 	}
-	ln := c.ports[i].listen()
+	ln := c.net.port(i).listen()
 	if ln == nil {
 		c.tb.Fatalf("keeltest: listen on member %d's address: in use", i)
 	}
@@ -448,7 +461,10 @@ func (c *Cluster) close() {
 		}
 	}
 	wg.Wait()
-	for _, p := range c.ports {
+	c.mu.Lock()
+	ports := c.ports
+	c.mu.Unlock()
+	for _, p := range ports {
 		p.close()
 	}
 }

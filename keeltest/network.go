@@ -52,8 +52,25 @@ func newNetwork(ports []*port) *network {
 	}
 }
 
+// add connects one more member, at position len(ports).
+func (n *network) add(p *port) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.ports = append(n.ports, p)
+	n.isolated = append(n.isolated, false)
+}
+
+// port returns member i's port.
+func (n *network) port(i int) *port {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.ports[i]
+}
+
 // member returns the member whose address is addr, or -1.
 func (n *network) member(addr string) int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
 	for i, p := range n.ports {
 		if p.addr() == addr {
 			return i
@@ -112,8 +129,8 @@ func (n *network) refuse(from, to int, addr string) error {
 	if n.rule(link{from, to}).cut {
 		return fmt.Errorf("keeltest: dial %s: %w", addr, ErrPartitioned)
 	}
-	if !n.ports[to].up() {
-		return &net.OpError{Op: "dial", Net: "tcp", Addr: n.ports[to].ln.Addr(), Err: syscall.ECONNREFUSED}
+	if p := n.port(to); !p.up() {
+		return &net.OpError{Op: "dial", Net: "tcp", Addr: p.ln.Addr(), Err: syscall.ECONNREFUSED}
 	}
 	return nil
 }

@@ -24,6 +24,10 @@ const WaitLimit = 30 * time.Second
 // does not step down. A single member elects itself at once either way.
 const HeartbeatTimeout = 500 * time.Millisecond
 
+// ClusterToken is the Config.ClusterToken of a cluster's members unless a
+// Config hook sets another: a cluster needs one (or TLS) to take joins.
+const ClusterToken = "keeltest"
+
 // Option configures NewCluster.
 type Option func(*options)
 

@@ -29,6 +29,9 @@ var (
 	// deletion has got; Open resumes it when it is behind.
 	metaCompactRev         = []byte("compact_rev")
 	metaFinishedCompactRev = []byte("compact_finished_rev")
+	// metaClusterState is the owner's opaque cluster state (see
+	// TxnWrite.SetClusterState); absent until first set.
+	metaClusterState = []byte("cluster_state")
 
 	// schemaV2 is the current schema: v1 plus the lease bucket. A v1
 	// database (no leases) is read as having no leases and upgraded to v2
@@ -98,6 +101,7 @@ type loadedState struct {
 	finishedRev     int64 // physical deletion done up to here
 	consistentIndex uint64
 	leases          leaseTable
+	clusterState    []byte
 }
 
 // loadState validates the schema and rebuilds the key index, the current
@@ -166,6 +170,9 @@ func loadStateTx(tx *bolt.Tx) (*loadedState, error) {
 		return nil, err
 	}
 	st.finishedRev = int64(fr)
+	if v := mb.Get(metaClusterState); v != nil {
+		st.clusterState = append([]byte{}, v...)
+	}
 	if st.compactRev < 0 || st.finishedRev < 0 || st.finishedRev > st.compactRev {
 		return nil, fmt.Errorf("%w: bad compaction revisions %d (finished %d)", ErrCorruptSnapshot, st.compactRev, st.finishedRev)
 	}

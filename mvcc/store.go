@@ -67,8 +67,14 @@ type Store struct {
 	// (committed together with pending, by the same bbolt transaction).
 	leases        leaseTable
 	pendingLeases []pendingLease
-	failErr       error
-	closed        bool
+	// clusterState is the owner's cluster state as of the latest ended
+	// txn (TxnWrite.SetClusterState); clusterDirty means the next commit
+	// writes it.
+	clusterState []byte
+	clusterDirty bool
+	clusterGen   uint64 // counts SetClusterState calls that ended
+	failErr      error
+	closed       bool
 
 	// Compaction state (see compactor.go). compactRev is what reads check;
 	// schedCompactRev is set at the End of the compacting txn and written
@@ -157,6 +163,8 @@ func (s *Store) setStateLocked(st *loadedState) {
 	s.pending = nil
 	s.leases = st.leases
 	s.pendingLeases = nil
+	s.clusterState = st.clusterState
+	s.clusterDirty = false
 }
 
 // Close commits every pending change, stops the background committer and
@@ -362,7 +370,8 @@ func (s *Store) commitPaced(paced bool) error {
 	leaseBatch := s.pendingLeases[:len(s.pendingLeases):len(s.pendingLeases)]
 	ci := s.consistentIndex
 	sched := s.schedCompactRev
-	dirty := len(batch) > 0 || len(leaseBatch) > 0 || ci != s.durableIndex || sched != s.durableSched
+	cluster, clusterDirty, clusterGen := s.clusterState, s.clusterDirty, s.clusterGen
+	dirty := len(batch) > 0 || len(leaseBatch) > 0 || ci != s.durableIndex || sched != s.durableSched || clusterDirty
 	s.mu.RUnlock()
 	if !dirty {
 		return nil
@@ -403,6 +412,11 @@ func (s *Store) commitPaced(paced bool) error {
 		if err := mb.Put(metaCompactRev, u64Bytes(uint64(sched))); err != nil {
 			return err
 		}
+		if clusterDirty {
+			if err := mb.Put(metaClusterState, cluster); err != nil {
+				return err
+			}
+		}
 		return mb.Put(metaConsistentIndex, u64Bytes(ci))
 	})
 
@@ -423,6 +437,9 @@ func (s *Store) commitPaced(paced bool) error {
 	s.pendingLeases = append([]pendingLease(nil), s.pendingLeases[len(leaseBatch):]...)
 	s.durableIndex = ci
 	s.durableSched = sched
+	if clusterDirty && s.clusterGen == clusterGen {
+		s.clusterDirty = false // not replaced since this commit read it
+	}
 	s.renewReadTxLocked()
 	return nil
 }

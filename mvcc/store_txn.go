@@ -23,6 +23,9 @@ type TxnWrite struct {
 	compactTo int64
 	// compactDone is closed when the physical deletion has finished.
 	compactDone chan struct{}
+	// clusterState is the value given to SetClusterState, if called.
+	clusterState    []byte
+	clusterStateSet bool
 	// leaseRecs holds the lease records this txn granted, checkpointed
 	// (the new record) or revoked (nil), applied to the Store at End.
 	leaseRecs map[int64]*LeaseRecord
@@ -248,6 +251,11 @@ func (t *TxnWrite) End() []Event {
 		s.pending = append(s.pending, t.changes...)
 	}
 	t.applyLeasesLocked()
+	if t.clusterStateSet {
+		s.clusterState = t.clusterState
+		s.clusterDirty = true
+		s.clusterGen++
+	}
 	s.consistentIndex = t.index
 	if t.compactTo > 0 {
 		// Persisted by the next commit together with this txn's index.

@@ -43,6 +43,11 @@ type Config struct {
 	// Handler serves Call from peers; nil makes calls to this member fail
 	// with ErrNoHandler.
 	Handler Handler
+	// JoinHandler serves Join requests: requests from processes that are
+	// not members, whatever cluster ID they present. It must authenticate
+	// them itself (JoinPeer carries the verified TLS certificates). nil
+	// makes joins to this member fail with ErrNoHandler.
+	JoinHandler JoinHandler
 
 	// Inline, if set, is offered every request first, on the connection's
 	// reader goroutine: if it returns ok, resp is the reply and Handler is

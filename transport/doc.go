@@ -8,8 +8,12 @@
 //
 // Every connection starts, after the TLS handshake when Config.TLS is set,
 // with one header byte and the dialer's Config.ClusterID (8 bytes,
-// big-endian): 'R' starts a raft connection (see Transport.Raft), 'K' starts a Keel RPC connection, which the acceptor
-// acknowledges with 'K'. Any other byte, a header not complete within
+// big-endian): 'R' starts a raft connection (see Transport.Raft), 'K'
+// starts a Keel RPC connection, which the acceptor acknowledges with 'K',
+// and 'J' starts a join connection (Transport.Join), acknowledged with
+// 'J', which carries one request and its reply from a process that is not
+// a member yet: its cluster ID is not checked, and Config.JoinHandler
+// authenticates it (JoinPeer gives it the verified TLS chain). Any other byte, a header not complete within
 // Config.RaftTimeout, or a ClusterID other than the acceptor's closes the
 // connection (logged); an RPC dial to a member of another cluster fails
 // with ErrClusterMismatch (and ErrUnreachable: nothing was sent), so two

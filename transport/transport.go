@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,6 +20,9 @@ import (
 const (
 	headerRaft byte = 'R' // raft requests and replies (raft_codec.go)
 	headerRPC  byte = 'K' // Keel request/response frames (frame.go)
+	// headerJoin starts a join connection (join.go): one request from a
+	// process that is not a member yet, whatever its cluster ID.
+	headerJoin byte = 'J'
 	// headerReject is an RPC connection's acknowledgement when the
 	// dialer's cluster ID is not the acceptor's.
 	headerReject byte = 'X'
@@ -38,6 +42,8 @@ type Transport struct {
 	advertise string
 	log       *slog.Logger
 	raftNet   *RaftTransport
+	// clusterID is Config.ClusterID, changed by SetClusterID.
+	clusterID atomic.Uint64
 
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
@@ -87,6 +93,7 @@ func Listen(cfg Config) (*Transport, error) {
 		conns:     make(map[net.Conn]struct{}),
 		peers:     make(map[string]*peer),
 	}
+	t.clusterID.Store(cfg.ClusterID)
 	t.raftNet = newRaftTransport(t)
 	t.wg.Add(1)
 	go t.acceptLoop()
@@ -96,6 +103,14 @@ func Listen(cfg Config) (*Transport, error) {
 // Addr returns the advertised address: the one peers dial and raft uses as
 // this member's ServerAddress.
 func (t *Transport) Addr() string { return t.advertise }
+
+// ClusterID returns the cluster ID this transport presents and accepts.
+func (t *Transport) ClusterID() uint64 { return t.clusterID.Load() }
+
+// SetClusterID changes the cluster ID this transport presents and accepts
+// (Config.ClusterID), for a process that learns its cluster by joining it.
+// Connections already open are not affected.
+func (t *Transport) SetClusterID(id uint64) { t.clusterID.Store(id) }
 
 // Raft returns the raft.Transport running over the multiplexed listener.
 // It implements raft.WithPreVote and raft.WithClose. Closing it directly
@@ -214,12 +229,12 @@ func (t *Transport) handleConn(raw net.Conn) {
 		t.log.Debug("reading connection header failed", "remote", raw.RemoteAddr().String(), "err", err)
 		return
 	}
-	if id := binary.BigEndian.Uint64(hdr[1:]); id != t.cfg.ClusterID && (hdr[0] == headerRaft || hdr[0] == headerRPC) {
+	if id := binary.BigEndian.Uint64(hdr[1:]); id != t.ClusterID() && (hdr[0] == headerRaft || hdr[0] == headerRPC) {
 		// A member of another cluster (a stale process, or one whose peer
 		// address now belongs to this member): talking to it would mix
 		// two clusters' raft logs.
 		t.log.Warn("closing connection from another cluster", "remote", raw.RemoteAddr().String(),
-			"err", ErrClusterMismatch, "cluster_id", fmt.Sprintf("%016x", t.cfg.ClusterID), "remote_cluster_id", fmt.Sprintf("%016x", id))
+			"err", ErrClusterMismatch, "cluster_id", fmt.Sprintf("%016x", t.ClusterID()), "remote_cluster_id", fmt.Sprintf("%016x", id))
 		if hdr[0] == headerRPC {
 			_, _ = c.Write([]byte{headerReject})
 		}
@@ -237,6 +252,8 @@ func (t *Transport) handleConn(raw net.Conn) {
 		}
 		_ = raw.SetDeadline(time.Time{})
 		t.serveRPC(c)
+	case headerJoin:
+		t.serveJoin(c)
 	default:
 		t.log.Warn("closing connection", "remote", raw.RemoteAddr().String(), "err", ErrBadHeader, "header", hdr[0])
 	}
@@ -292,16 +309,16 @@ func (t *Transport) dial(ctx context.Context, addr string, header byte) (net.Con
 		}
 		c = tc
 	}
-	if _, err := c.Write(encodeHeader(header, t.cfg.ClusterID)); err != nil {
+	if _, err := c.Write(encodeHeader(header, t.ClusterID())); err != nil {
 		return fail(err)
 	}
-	if header == headerRPC {
+	if header == headerRPC || header == headerJoin {
 		var ack [1]byte
 		if _, err := io.ReadFull(c, ack[:]); err != nil {
 			return fail(err)
 		}
 		switch ack[0] {
-		case headerRPC:
+		case header:
 		case headerReject:
 			return fail(fmt.Errorf("%w: %s belongs to another cluster", ErrClusterMismatch, addr))
 		default:

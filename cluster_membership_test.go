@@ -1,0 +1,443 @@
+package keel_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/keeldb/keel"
+	"github.com/keeldb/keel/keeltest"
+)
+
+// memberList returns s's linearizable member list.
+func memberList(tb testing.TB, s *keel.Store) []*keel.Member {
+	tb.Helper()
+	ml, err := s.MemberList(tb.Context())
+	require.NoError(tb, err)
+	return ml.Members
+}
+
+// voters returns the names of the voters and of the learners in ms.
+func voters(ms []*keel.Member) (v, l []string) {
+	for _, m := range ms {
+		if m.IsLearner {
+			l = append(l, m.Name)
+		} else {
+			v = append(v, m.Name)
+		}
+	}
+	return v, l
+}
+
+// waitVoter waits until s's member list shows name as a voter.
+func waitVoter(tb testing.TB, s *keel.Store, name string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(tb.Context(), keeltest.WaitLimit)
+	defer cancel()
+	for {
+		ml, err := s.MemberList(ctx)
+		if err == nil {
+			for _, m := range ml.Members {
+				if m.Name == name && !m.IsLearner {
+					return
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			tb.Fatalf("%s was not promoted to voter: %v (last list error: %v)", name, ctx.Err(), err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func TestJoinPromoteLeave(t *testing.T) {
+	c := keeltest.NewCluster(t, 3)
+	ctx := t.Context()
+	for i := range 20 {
+		_, err := c.Member(i%3).Put(ctx, fmt.Sprintf("k%02d", i), "v")
+		require.NoError(t, err)
+	}
+	n := c.Join(nil)
+	joined := c.Member(n)
+	require.NotZero(t, joined.MemberID())
+	// It serves at once: a linearizable read sees every write before.
+	gr, err := joined.Get(ctx, "k", keel.WithPrefix(), keel.WithCountOnly())
+	require.NoError(t, err)
+	require.EqualValues(t, 20, gr.Count)
+	waitVoter(t, c.Member(0), "m3")
+	v, l := voters(memberList(t, joined))
+	require.ElementsMatch(t, []string{"m0", "m1", "m2", "m3"}, v)
+	require.Empty(t, l)
+
+	// The new member writes, through the leader.
+	_, err = joined.Put(ctx, "from-m3", "x")
+	require.NoError(t, err)
+
+	// The leader leaves: leadership moves first, the rest go on.
+	li := c.Index(c.Leader())
+	c.Leave(li)
+	v, _ = voters(memberList(t, joined))
+	require.Len(t, v, 3)
+	require.NotContains(t, v, fmt.Sprintf("m%d", li))
+	_, err = joined.Put(ctx, "after-leave", "y")
+	require.NoError(t, err)
+	converge(t, c)
+}
+
+func TestMemberAddReservesAnAddress(t *testing.T) {
+	c := keeltest.NewCluster(t, 3)
+	ctx := t.Context()
+	f := c.Follower()
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := ln.Addr().String()
+	tests := []struct {
+		name    string
+		addrs   []string
+		wantErr error
+	}{
+		{"no address", nil, keel.ErrInvalidPeerURL},
+		{"two addresses", []string{addr, "127.0.0.1:1"}, keel.ErrInvalidPeerURL},
+		{"no port", []string{"127.0.0.1"}, keel.ErrInvalidPeerURL},
+		{"a member's address", []string{c.Member(0).Addr()}, keel.ErrPeerURLExists},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := f.MemberAdd(ctx, tc.addrs)
+			require.ErrorIs(t, err, tc.wantErr)
+		})
+	}
+
+	// An etcd-style peer URL works; the reservation is listed, unnamed.
+	ar, err := f.MemberAddAsLearner(ctx, []string{"http://127.0.0.1:1"})
+	require.NoError(t, err)
+	require.Equal(t, "", ar.Member.Name)
+	require.True(t, ar.Member.IsLearner)
+	require.Len(t, ar.Members, 4)
+	_, err = f.MemberAdd(ctx, []string{"127.0.0.1:1"})
+	require.ErrorIs(t, err, keel.ErrPeerURLExists)
+	_, err = f.MemberUpdate(ctx, ar.Member.ID, []string{addr})
+	require.NoError(t, err)
+	_, err = f.MemberUpdate(ctx, 12345, []string{"127.0.0.1:2"})
+	require.ErrorIs(t, err, keel.ErrMemberNotFound)
+
+	// The process that starts at the reserved address takes the entry:
+	// its ID, and its learner status (it is not promoted on its own).
+	s, err := keel.Open(keel.Config{
+		ID: "newcomer", Dir: t.TempDir(), Listener: ln, Join: []string{f.Addr()},
+		ClusterToken: keeltest.ClusterToken, HeartbeatTimeout: keeltest.HeartbeatTimeout,
+		LeaderLeaseTimeout: keeltest.HeartbeatTimeout,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	require.Equal(t, ar.Member.ID, s.MemberID())
+	for _, m := range memberList(t, c.Member(0)) {
+		if m.ID == ar.Member.ID {
+			require.Equal(t, "newcomer", m.Name)
+			require.Equal(t, []string{addr}, m.PeerURLs)
+			require.True(t, m.IsLearner)
+		}
+	}
+	st, err := s.Status(ctx)
+	require.NoError(t, err)
+	require.True(t, st.IsLearner)
+
+	// MemberPromote makes it a voter.
+	promote(t, f, ar.Member.ID)
+	v, l := voters(memberList(t, c.Member(1)))
+	require.Len(t, v, 4)
+	require.Empty(t, l)
+	_, err = f.MemberPromote(ctx, ar.Member.ID)
+	require.ErrorIs(t, err, keel.ErrMemberNotLearner)
+	require.NoError(t, s.Leave(ctx))
+	require.ErrorIs(t, s.Err(), keel.ErrRemoved)
+	_, err = s.Get(ctx, "x")
+	require.ErrorIs(t, err, keel.ErrRemoved)
+	require.ErrorIs(t, err, keel.ErrStopped)
+}
+
+// promote promotes learner id through s, retrying while it catches up.
+func promote(tb testing.TB, s *keel.Store, id uint64) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(tb.Context(), keeltest.WaitLimit)
+	defer cancel()
+	for {
+		_, err := s.MemberPromote(ctx, id)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, keel.ErrLearnerNotReady) || ctx.Err() != nil {
+			tb.Fatalf("promote %016x: %v", id, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestMembershipRefusals(t *testing.T) {
+	c := keeltest.NewCluster(t, 3)
+	ctx := t.Context()
+	l := c.Leader()
+
+	t.Run("promoting a lagging learner", func(t *testing.T) {
+		n := c.Join(func(cfg *keel.Config) { cfg.Learner = true })
+		id := c.Member(n).MemberID()
+		c.Stop(n) // it cannot answer the leader's probe: not in sync
+		_, err := l.MemberPromote(ctx, id)
+		require.ErrorIs(t, err, keel.ErrLearnerNotReady)
+		c.Restart(n)
+		promote(t, c.Member(0), id)
+		_, err = l.MemberPromote(ctx, id)
+		require.ErrorIs(t, err, keel.ErrMemberNotLearner)
+	})
+	t.Run("a second change while one is in flight", func(t *testing.T) {
+		l := c.Leader()
+		entered, release := make(chan struct{}, 1), make(chan struct{})
+		l.HoldReconfig(entered, release)
+		first := make(chan error, 1)
+		go func() {
+			_, err := l.MemberAdd(ctx, []string{"127.0.0.1:3"})
+			first <- err
+		}()
+		<-entered
+		_, err := c.Follower().MemberAdd(ctx, []string{"127.0.0.1:4"})
+		require.ErrorIs(t, err, keel.ErrChangeInProgress)
+		l.HoldReconfig(nil, nil)
+		close(release)
+		require.NoError(t, <-first)
+	})
+	t.Run("moving leadership to a learner", func(t *testing.T) {
+		ar, err := l.MemberAddAsLearner(ctx, []string{"127.0.0.1:5"})
+		require.NoError(t, err)
+		_, err = c.Follower().MoveLeader(ctx, ar.Member.ID)
+		require.ErrorIs(t, err, keel.ErrBadLeaderTransferee)
+	})
+}
+
+func TestRemoveKeepsQuorum(t *testing.T) {
+	c := keeltest.NewCluster(t, 3)
+	ctx := t.Context()
+	// One follower down: removing the other would leave one reachable
+	// voter of the two remaining.
+	down := c.Index(c.Follower())
+	c.Stop(down)
+	l := c.Leader()
+	var other *keel.Store
+	for _, s := range c.Members() {
+		if s != nil && s != l {
+			other = s
+		}
+	}
+	_, err := l.MemberRemove(ctx, other.MemberID())
+	require.ErrorIs(t, err, keel.ErrUnhealthy)
+	require.ErrorIs(t, other.Leave(ctx), keel.ErrUnhealthy)
+	_, err = l.MemberRemove(ctx, 424242)
+	require.ErrorIs(t, err, keel.ErrMemberNotFound)
+	v, _ := voters(memberList(t, l))
+	require.Len(t, v, 3, "nothing was removed")
+
+	// Forced, the removal goes ahead; it completes once the stopped
+	// member, which the new configuration needs, comes back.
+	removed := make(chan error, 1)
+	go func() {
+		_, err := l.MemberRemove(ctx, other.MemberID(), keel.WithForce())
+		removed <- err
+	}()
+	c.Restart(down)
+	require.NoError(t, <-removed)
+	c.Forget(c.Index(other))
+	v, _ = voters(memberList(t, c.Member(down)))
+	require.Len(t, v, 2)
+	_, err = c.Member(down).Put(ctx, "after", "force")
+	require.NoError(t, err)
+}
+
+func TestLeaveLastVoter(t *testing.T) {
+	c := keeltest.NewCluster(t, 1)
+	err := c.Member(0).Leave(t.Context())
+	require.ErrorIs(t, err, keel.ErrUnhealthy)
+	_, err = c.Member(0).Put(t.Context(), "still", "serving")
+	require.NoError(t, err)
+}
+
+func TestRemovedMemberStaysOut(t *testing.T) {
+	c := keeltest.NewCluster(t, 3)
+	ctx := t.Context()
+	l := c.Leader()
+	victim := c.Index(c.Follower())
+	oldID := c.Member(victim).MemberID()
+	_, err := l.MemberRemove(ctx, oldID)
+	require.NoError(t, err)
+	removed := c.Member(victim)
+	waitErr(t, removed, keel.ErrRemoved)
+	_, err = removed.Put(ctx, "k", "v")
+	require.ErrorIs(t, err, keel.ErrRemoved)
+	c.Forget(victim)
+	requireMembers(t, c.Leader(), memberNames(c, victim)...)
+
+	// The same ID joins again with a fresh Dir: it is a new member.
+	name := fmt.Sprintf("m%d", victim)
+	t.Run("same ID, fresh Dir", func(t *testing.T) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		require.NoError(t, err)
+		cfg := c.Config(victim)
+		cfg.Dir, cfg.Addr, cfg.Listener, cfg.Peers, cfg.Dial = t.TempDir(), ln.Addr().String(), ln, nil, nil
+		cfg.Join = []string{c.Leader().Addr()}
+		s, err := keel.Open(cfg)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = s.Close() })
+		require.NotEqual(t, oldID, s.MemberID(), "a member ID is never reused")
+		waitVoter(t, c.Leader(), name)
+		gr, err := s.Get(ctx, "k")
+		require.NoError(t, err)
+		require.Zero(t, gr.Count)
+	})
+
+	// The removed member's old Dir comes back: it learns it was removed,
+	// and the cluster does not notice.
+	term := status(t, c.Leader()).Header.RaftTerm
+	c.Restart(victim)
+	waitErr(t, c.Member(victim), keel.ErrRemoved)
+	c.Forget(victim)
+	for i := range 20 {
+		_, err := c.Leader().Put(ctx, fmt.Sprintf("after/%d", i), "v")
+		require.NoError(t, err)
+	}
+	require.Equal(t, term, status(t, c.Leader()).Header.RaftTerm, "the removed member disturbed the cluster")
+}
+
+// memberNames returns the names of c's members in positions 0..2 but
+// skip.
+func memberNames(c *keeltest.Cluster, skip int) []string {
+	var out []string
+	for i := range 3 {
+		if i != skip {
+			out = append(out, fmt.Sprintf("m%d", i))
+		}
+	}
+	return out
+}
+
+// waitErr waits until s.Err() reports want.
+func waitErr(tb testing.TB, s *keel.Store, want error) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(tb.Context(), keeltest.WaitLimit)
+	defer cancel()
+	for !errors.Is(s.Err(), want) {
+		select {
+		case <-ctx.Done():
+			tb.Fatalf("member %s: Err() = %v, want %v", s.ID(), s.Err(), want)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+func TestAddressChange(t *testing.T) {
+	c := keeltest.NewCluster(t, 3)
+	ctx := t.Context()
+	i := c.Index(c.Follower())
+	id := c.Member(i).MemberID()
+	c.Stop(i)
+
+	// The member restarts with the same Dir on another port.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	cfg := c.Config(i)
+	cfg.Addr, cfg.Listener, cfg.Dial = ln.Addr().String(), ln, nil
+	s, err := keel.Open(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	require.Equal(t, id, s.MemberID())
+
+	ctx2, cancel := context.WithTimeout(ctx, keeltest.WaitLimit)
+	defer cancel()
+	for {
+		ml, err := c.Leader().MemberList(ctx2)
+		require.NoError(t, err)
+		var addr string
+		for _, m := range ml.Members {
+			if m.ID == id {
+				addr = m.PeerURLs[0]
+			}
+		}
+		if addr == ln.Addr().String() {
+			break
+		}
+		select {
+		case <-ctx2.Done():
+			t.Fatalf("the member list still shows %s", addr)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	// It is reachable again: it applies a write made on the leader.
+	pr, err := c.Leader().Put(ctx, "moved", "yes")
+	require.NoError(t, err)
+	gr, err := s.Get(ctx, "moved")
+	require.NoError(t, err)
+	require.Equal(t, pr.Header.Revision, gr.Kvs[0].ModRevision)
+}
+
+func TestScaleUpAndDown(t *testing.T) {
+	c := keeltest.NewCluster(t, 1)
+	ctx := t.Context()
+	written := 0
+	write := func(s *keel.Store) {
+		for range 10 {
+			_, err := s.Put(ctx, fmt.Sprintf("k/%04d", written), "v")
+			require.NoError(t, err)
+			written++
+		}
+	}
+	check := func(wantVoters int) {
+		t.Helper()
+		running := 0
+		for _, s := range c.Members() {
+			if s == nil {
+				continue
+			}
+			running++
+			gr, err := s.Get(ctx, "k/", keel.WithPrefix(), keel.WithCountOnly())
+			require.NoError(t, err)
+			require.EqualValues(t, written, gr.Count, "member %s", s.ID())
+			waitVoter(t, s, s.ID())
+		}
+		require.Equal(t, wantVoters, running)
+		v, l := voters(memberList(t, c.Leader()))
+		require.Len(t, v, wantVoters)
+		require.Empty(t, l)
+	}
+	write(c.Member(0))
+	for _, size := range []int{3, 5} {
+		for len(liveMembers(c)) < size {
+			n := c.Join(nil)
+			write(c.Member(n))
+		}
+		check(size)
+	}
+	for _, size := range []int{3, 1} {
+		for len(liveMembers(c)) > size {
+			live := liveMembers(c)
+			c.Leave(live[0]) // the oldest first: the original member too
+			write(c.Leader())
+		}
+		check(size)
+	}
+	converge(t, c)
+}
+
+// liveMembers returns the positions of c's running members.
+func liveMembers(c *keeltest.Cluster) []int {
+	var out []int
+	for i, s := range c.Members() {
+		if s != nil {
+			out = append(out, i)
+		}
+	}
+	return out
+}

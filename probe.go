@@ -1,0 +1,191 @@
+package keel
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/raft"
+
+	"github.com/keeldb/keel/internal/wire"
+)
+
+// Promotion of learners. hashicorp/raft does not tell its caller how far
+// each follower has replicated, so the leader asks (msgProgress, answered
+// with the member's last log index) every HeartbeatTimeout. A learner that
+// may be promoted (not a permanent learner) is promoted automatically once
+// its log is at most promoteMaxLag entries behind the leader's in
+// promoteRounds consecutive probes: it has caught up and keeps up, so
+// counting it in the quorum does not stall commits. MemberPromote asks
+// for one fresh probe with the same bound.
+const (
+	promoteMaxLag = 1024
+	promoteRounds = 3
+)
+
+// probes is the leader's record of the other members' progress.
+type probes struct {
+	s  *Store
+	mu sync.Mutex
+	// inSync counts consecutive probes that found a learner caught up.
+	inSync map[raft.ServerID]int
+}
+
+func newProbes(s *Store) *probes {
+	return &probes{s: s, inSync: map[raft.ServerID]int{}}
+}
+
+// progress asks srv for its last log index, within a HeartbeatTimeout.
+func (p *probes) progress(ctx context.Context, srv raft.Server) (uint64, bool) {
+	ctx, cancel := context.WithTimeout(ctx, p.s.cfg.HeartbeatTimeout)
+	defer cancel()
+	reply, err := p.s.trans.Call(ctx, string(srv.Address), []byte{msgProgress})
+	if err != nil {
+		return 0, false
+	}
+	d := wire.NewDecoder(reply, ErrCorruptCommand)
+	name, last := string(d.Bytes()), d.Uvarint()
+	if d.Finish() != nil || name != string(srv.ID) {
+		return 0, false // another process answers at that address
+	}
+	return last, true
+}
+
+// serveProgress answers msgProgress: this member's ID and last log index.
+func (s *Store) serveProgress() []byte {
+	e := wire.Encoder{Buf: make([]byte, 0, 16+len(s.id.MemberID))}
+	e.Bytes([]byte(s.id.MemberID))
+	e.Uvarint(s.raft.LastIndex())
+	return e.Buf
+}
+
+// reachable reports whether srv answers a probe now.
+func (p *probes) reachable(ctx context.Context, srv raft.Server) bool {
+	_, ok := p.progress(ctx, srv)
+	return ok
+}
+
+// caughtUp reports whether srv's log is within promoteMaxLag entries of
+// this member's, by a fresh probe.
+func (p *probes) caughtUp(ctx context.Context, srv raft.Server) bool {
+	last, ok := p.progress(ctx, srv)
+	return ok && last+promoteMaxLag >= p.s.raft.LastIndex()
+}
+
+// forget drops what is known of id.
+func (p *probes) forget(id raft.ServerID) {
+	p.mu.Lock()
+	delete(p.inSync, id)
+	p.mu.Unlock()
+}
+
+// memberLoop runs the membership housekeeping every HeartbeatTimeout: on
+// the leader, promoting learners and finishing interrupted removals; on
+// other members, checking that this member still belongs to the cluster
+// when it has reason to doubt it (see checkSelf).
+func (s *Store) memberLoop() {
+	t := time.NewTicker(s.cfg.HeartbeatTimeout)
+	defer t.Stop()
+	var leaderless time.Time // since when no leader is known
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+		}
+		if term, _, _ := s.lead.get(); term != 0 {
+			leaderless = time.Time{}
+			s.autopilot()
+			continue
+		}
+		if s.leaderAddr() != "" {
+			leaderless = time.Time{}
+		} else if leaderless.IsZero() {
+			leaderless = time.Now()
+		}
+		if s.selfCheck.Load() || (!leaderless.IsZero() && time.Since(leaderless) > 5*s.cfg.ElectionTimeout) {
+			s.checkSelf()
+			if !leaderless.IsZero() {
+				leaderless = time.Now() // next check after as long again
+			}
+		}
+	}
+}
+
+// autopilot promotes the learners that have caught up and finishes
+// removals a previous leader did not.
+func (s *Store) autopilot() {
+	conf, cs, err := s.memberState()
+	if err != nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.stopCtx, 4*s.cfg.ElectionTimeout)
+	defer cancel()
+	for _, r := range cs.records {
+		if r.removed && r.name != s.id.MemberID {
+			s.finishRemoval(ctx, r.id)
+		}
+	}
+	for _, v := range members(conf, &cs) {
+		if v.server.ID != "" && v.IsLearner && !v.removed && (v.record == nil || !v.record.learner) {
+			s.maybePromote(ctx, v)
+		}
+	}
+}
+
+// maybePromote counts v's in-sync probes and promotes it after
+// promoteRounds.
+func (s *Store) maybePromote(ctx context.Context, v memberView) {
+	ok := s.probes.caughtUp(ctx, v.server)
+	s.probes.mu.Lock()
+	n := 0
+	if ok {
+		n = s.probes.inSync[v.server.ID] + 1
+	}
+	s.probes.inSync[v.server.ID] = n
+	s.probes.mu.Unlock()
+	if n < promoteRounds || !s.reconfigMu.TryLock() {
+		return
+	}
+	defer s.reconfigMu.Unlock()
+	conf, cs, err := s.memberState()
+	if err != nil {
+		return
+	}
+	cur := findMember(members(conf, &cs), v.ID)
+	if cur == nil || !cur.IsLearner {
+		return
+	}
+	if _, err := s.promoteMember(ctx, cs, cur, false); err != nil {
+		s.log.Info("learner not promoted yet", "member", v.Name, "err", err)
+	}
+}
+
+// finishRemoval completes the removal of the member with record id that
+// a leader started: out of raft's configuration, then the record dropped.
+func (s *Store) finishRemoval(ctx context.Context, id uint64) {
+	if !s.reconfigMu.TryLock() {
+		return
+	}
+	defer s.reconfigMu.Unlock()
+	conf, cs, err := s.memberState()
+	if err != nil {
+		return
+	}
+	r := cs.byID(id)
+	if r == nil || !r.removed {
+		return
+	}
+	for _, srv := range conf.Servers {
+		if srv.ID == raft.ServerID(r.name) {
+			if _, err := s.raftChange(ctx, func(timeout time.Duration) raft.IndexFuture {
+				return s.raft.RemoveServer(srv.ID, 0, timeout)
+			}); err != nil {
+				return
+			}
+		}
+	}
+	cs = cs.clone()
+	cs.drop(id)
+	_, _ = s.setRecords(ctx, cs)
+}
