@@ -441,3 +441,80 @@ func liveMembers(c *keeltest.Cluster) []int {
 	}
 	return out
 }
+
+func TestLearnerServes(t *testing.T) {
+	c := keeltest.NewCluster(t, 3)
+	ctx := t.Context()
+	n := c.Join(func(cfg *keel.Config) { cfg.Learner = true })
+	ln := c.Member(n)
+	require.True(t, status(t, ln).IsLearner)
+
+	// Writes are forwarded to the leader; a watch on the learner sees them.
+	wch := ln.Watch(ctx, "lw/", keel.WithPrefix())
+	pr, err := ln.Put(ctx, "lw/a", "1")
+	require.NoError(t, err)
+	wr := <-wch
+	require.NoError(t, wr.Err())
+	require.Len(t, wr.Events, 1)
+	require.Equal(t, pr.Header.Revision, wr.Events[0].Kv.ModRevision)
+
+	// A write on the leader is visible to a linearizable read on the
+	// learner at once (read index through the leader); a serializable
+	// read is local and sees it once applied.
+	pr, err = c.Leader().Put(ctx, "lw/b", "2")
+	require.NoError(t, err)
+	gr, err := ln.Get(ctx, "lw/b")
+	require.NoError(t, err)
+	require.Equal(t, "2", string(gr.Kvs[0].Value))
+	gr, err = ln.Get(ctx, "lw/b", keel.WithSerializable())
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, gr.Header.Revision, pr.Header.Revision)
+	ml, err := ln.MemberList(ctx, keel.WithSerializable())
+	require.NoError(t, err)
+	_, learners := voters(ml.Members)
+	require.Equal(t, []string{ln.ID()}, learners)
+
+	// It stays a learner: a member that joins after it, probed in the
+	// same rounds, is promoted, and it is not.
+	other := c.Join(nil)
+	waitVoter(t, c.Leader(), c.Member(other).ID())
+	_, learners = voters(memberList(t, c.Leader()))
+	require.Equal(t, []string{ln.ID()}, learners)
+}
+
+func TestRemoveDeadAfter(t *testing.T) {
+	const dead = 1500 * time.Millisecond
+	c := keeltest.NewCluster(t, 5, keeltest.WithConfig(func(_ int, cfg *keel.Config) { cfg.RemoveDeadAfter = dead }))
+	waitMembers := func(n int) {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(t.Context(), keeltest.WaitLimit)
+		defer cancel()
+		for {
+			ml, err := c.Leader().MemberList(ctx)
+			if err == nil && len(ml.Members) == n {
+				return
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("the cluster did not shrink to %d members", n)
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+	// Two dead voters are removed, one after the other.
+	for _, want := range []int{4, 3} {
+		i := c.Index(c.Follower())
+		c.Crash(i)
+		waitMembers(want)
+		c.Forget(i)
+	}
+	// A third is not: 2 voters would be below a quorum of the initial 5.
+	c.Crash(c.Index(c.Follower()))
+	deadline := time.Now().Add(3 * dead)
+	for time.Now().Before(deadline) {
+		require.Len(t, memberList(t, c.Leader()), 3)
+		time.Sleep(100 * time.Millisecond)
+	}
+	_, err := c.Leader().Put(t.Context(), "still", "serving")
+	require.NoError(t, err)
+}

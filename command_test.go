@@ -76,9 +76,9 @@ func TestCommandDecodeRejects(t *testing.T) {
 		{name: "too deep", in: encodeOpCommand(&deep), want: "deep"},
 		{name: "non-minimal varint", in: cmd(cmdLeaseRevoke, 0x80, 0x00), want: "non-minimal"},
 		{name: "bad bool", in: cmd(cmdCompact, 2, 2), want: "bool"},
-		{name: "member state version", in: cmd(cmdMember, 0, 2, 9, 0), want: "version"},
-		{name: "member flags", in: cmd(cmdMember, 0, 7, 1, 0, 1, 1, 0, 0, 8), want: "flags"},
-		{name: "member order", in: cmd(cmdMember, 0, 11, 1, 0, 2, 2, 0, 0, 0, 1, 0, 0, 0), want: "order"},
+		{name: "member state version", in: cmd(cmdMember, 0, 3, 9, 0, 0), want: "version"},
+		{name: "member flags", in: cmd(cmdMember, 0, 8, 1, 0, 0, 1, 1, 0, 0, 8), want: "flags"},
+		{name: "member order", in: cmd(cmdMember, 0, 12, 1, 0, 0, 2, 2, 0, 0, 0, 1, 0, 0, 0), want: "order"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -109,7 +109,7 @@ func FuzzCommandDecode(f *testing.F) {
 	f.Add(encodeLeaseGrantCommand(7, 60))
 	f.Add(encodeLeaseRevokeCommand(7))
 	f.Add(encodeLeaseCheckpointCommand([]leaseCheckpoint{{id: 1, remaining: 1500}, {id: 9, remaining: 1}}))
-	f.Add(encodeMemberCommand(3, &clusterState{index: 3, records: []memberRecord{
+	f.Add(encodeMemberCommand(3, &clusterState{index: 3, initial: 3, records: []memberRecord{
 		{id: 5, name: "m5", addr: "127.0.0.1:7", learner: true}, {id: 9, addr: "h:1", removed: true},
 	}}))
 	f.Add([]byte{commandVersion, cmdOp, 0, 0, 0, 0, 0, 0, 0, 0, byte(tTxn), 0xff, 0xff, 0x03}) // a forged txn count

@@ -60,6 +60,17 @@ type Config struct {
 	// JoinTimeout bounds how long Open waits for a join to be accepted
 	// and for the new member to catch up. Default 5 minutes.
 	JoinTimeout time.Duration
+	// RemoveDeadAfter, when positive, makes the leader remove a voter it
+	// has not heard from for that long (dead-member cleanup, as Consul's
+	// autopilot does): only while the voters that remain reachable keep a
+	// quorum of the remaining voters, and never below a quorum of the
+	// cluster's initial size (3 voters stay 2 or more). Default 0: off.
+	//
+	// Caveat: a voter that is alive but cut off from the leader for that
+	// long is removed too. When the partition heals it learns it was
+	// removed and stops (ErrRemoved); it must join again with a fresh Dir.
+	// Choose a duration well above any partition you expect to ride out.
+	RemoveDeadAfter time.Duration
 	// ClusterToken distinguishes clusters bootstrapped with the same Peers
 	// (etcd's --initial-cluster-token): give each cluster its own, the
 	// same on all of its first members. The cluster ID is derived from

@@ -64,6 +64,11 @@
 //     its new address itself.
 //   - A single-member store grows the same way; it switches from its short
 //     single-member timeouts to cluster ones when a second member joins.
+//   - Dead-member cleanup (Config.RemoveDeadAfter, off by default): the
+//     leader removes a voter that has not answered it for that long, while
+//     the reachable voters keep a quorum and never below a quorum of the
+//     initial cluster size. A voter cut off by a partition for that long
+//     is removed too, and must join again with a fresh Dir.
 //
 // # Data model
 //

@@ -23,6 +23,9 @@ type identity struct {
 	// Number is the member's numeric ID (Member.ID) when the cluster chose
 	// it (a member that joined); 0 means memberNumber(MemberID).
 	Number uint64 `json:"member_number,omitempty"`
+	// Initial is the number of members the cluster was bootstrapped with,
+	// on a member that bootstrapped it (0 on one that joined).
+	Initial int `json:"initial_members,omitempty"`
 	// Single records that the member was bootstrapped as a one-member
 	// cluster; it then uses short raft timeouts unless Config sets them.
 	Single bool `json:"single,omitempty"`
@@ -62,6 +65,7 @@ func loadIdentity(dir string, cfg Config) (identity, error) {
 		id.Number = max(1, binary.BigEndian.Uint64(r[8:]))
 	} else {
 		id.ClusterID = clusterID(id.MemberID, cfg.Peers, cfg.ClusterToken)
+		id.Initial = max(1, len(cfg.Peers))
 	}
 	return id, saveIdentity(dir, id)
 }

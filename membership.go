@@ -18,7 +18,7 @@ import (
 // key-value database beside the data (mvcc's cluster state), so that it
 // is in every snapshot and obeys the consistent-index rule:
 //
-//	clusterState = version:byte(1) index:uvarint n:uvarint record*n (sorted by id)
+//	clusterState = version:byte(1) index:uvarint initial:uvarint n:uvarint record*n (sorted by id)
 //	record       = id:uvarint name:bytes addr:bytes flags:byte(1 learner|2 removed)
 //
 // A record exists for every member that did not bootstrap the cluster (its
@@ -45,7 +45,11 @@ type clusterState struct {
 	// index is the raft index of the cmdMember that set this state (0:
 	// never set). A cmdMember names the index of the state it was derived
 	// from and applies only if that is still the state.
-	index   uint64
+	index uint64
+	// initial is the number of voters the cluster was bootstrapped with
+	// (0: not recorded yet); dead-member cleanup never goes below its
+	// quorum.
+	initial uint64
 	records []memberRecord
 }
 
@@ -55,6 +59,7 @@ func (cs *clusterState) encode() []byte {
 	e := wire.Encoder{Buf: make([]byte, 0, 16+32*len(cs.records))}
 	e.Byte(clusterStateVersion)
 	e.Uvarint(cs.index)
+	e.Uvarint(cs.initial)
 	e.Uvarint(uint64(len(cs.records)))
 	for _, r := range cs.records {
 		e.Uvarint(r.id)
@@ -81,7 +86,7 @@ func decodeClusterState(b []byte) (clusterState, error) {
 	if v := d.Byte(); v != clusterStateVersion && d.Err() == nil {
 		d.Fail(fmt.Sprintf("cluster state version %d", v))
 	}
-	cs.index = d.Uvarint()
+	cs.index, cs.initial = d.Uvarint(), d.Uvarint()
 	n := d.Count(4)
 	for range n {
 		r := memberRecord{id: d.Uvarint(), name: string(d.Bytes()), addr: string(d.Bytes())}
@@ -104,7 +109,7 @@ func decodeClusterState(b []byte) (clusterState, error) {
 
 // clone returns a deep copy (records are values).
 func (cs clusterState) clone() clusterState {
-	return clusterState{index: cs.index, records: slices.Clone(cs.records)}
+	return clusterState{index: cs.index, initial: cs.initial, records: slices.Clone(cs.records)}
 }
 
 // byID returns the record with id, or nil.

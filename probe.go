@@ -29,10 +29,21 @@ type probes struct {
 	mu sync.Mutex
 	// inSync counts consecutive probes that found a learner caught up.
 	inSync map[raft.ServerID]int
+	// seen is when each voter last answered a probe, or when this leader
+	// first probed it (Config.RemoveDeadAfter).
+	seen map[raft.ServerID]time.Time
 }
 
 func newProbes(s *Store) *probes {
-	return &probes{s: s, inSync: map[raft.ServerID]int{}}
+	return &probes{s: s, inSync: map[raft.ServerID]int{}, seen: map[raft.ServerID]time.Time{}}
+}
+
+// reset forgets everything: a new leader starts counting afresh.
+func (p *probes) reset() {
+	p.mu.Lock()
+	clear(p.inSync)
+	clear(p.seen)
+	p.mu.Unlock()
 }
 
 // progress asks srv for its last log index, within a HeartbeatTimeout.
@@ -76,7 +87,23 @@ func (p *probes) caughtUp(ctx context.Context, srv raft.Server) bool {
 func (p *probes) forget(id raft.ServerID) {
 	p.mu.Lock()
 	delete(p.inSync, id)
+	delete(p.seen, id)
 	p.mu.Unlock()
+}
+
+// silentFor probes voter srv and returns how long it has not answered
+// (0 if it answers now); a voter first probed now counts from now.
+func (p *probes) silentFor(ctx context.Context, srv raft.Server) time.Duration {
+	ok := p.reachable(ctx, srv)
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	last, known := p.seen[srv.ID]
+	if ok || !known {
+		p.seen[srv.ID] = now
+		return 0
+	}
+	return now.Sub(last)
 }
 
 // memberLoop runs the membership housekeeping every HeartbeatTimeout: on
@@ -98,6 +125,7 @@ func (s *Store) memberLoop() {
 			s.autopilot()
 			continue
 		}
+		s.probes.reset()
 		if s.leaderAddr() != "" {
 			leaderless = time.Time{}
 		} else if leaderless.IsZero() {
@@ -126,10 +154,62 @@ func (s *Store) autopilot() {
 			s.finishRemoval(ctx, r.id)
 		}
 	}
-	for _, v := range members(conf, &cs) {
+	views := members(conf, &cs)
+	for _, v := range views {
 		if v.server.ID != "" && v.IsLearner && !v.removed && (v.record == nil || !v.record.learner) {
 			s.maybePromote(ctx, v)
 		}
+	}
+	if s.cfg.RemoveDeadAfter > 0 {
+		s.removeDead(ctx, views, cs)
+	}
+}
+
+// removeDead removes, one per round, a voter that has not answered the
+// leader's probes for Config.RemoveDeadAfter, if the cluster can spare
+// it: at least a quorum of the initial cluster size stays, and the
+// removal passes MemberRemove's quorum check.
+func (s *Store) removeDead(ctx context.Context, views []memberView, cs clusterState) {
+	voters := 0
+	for _, v := range views {
+		if v.server.ID != "" && v.server.Suffrage == raft.Voter {
+			voters++
+		}
+	}
+	initial := int(cs.initial)
+	if initial == 0 {
+		initial = max(s.id.Initial, 1)
+	}
+	for _, v := range views {
+		if v.server.ID == "" || v.server.Suffrage != raft.Voter || v.server.ID == raft.ServerID(s.id.MemberID) || v.removed {
+			continue
+		}
+		silent := s.probes.silentFor(ctx, v.server)
+		if silent < s.cfg.RemoveDeadAfter {
+			continue
+		}
+		if voters-1 < initial/2+1 {
+			s.log.Warn("not removing a dead voter: the cluster would fall below a quorum of its initial size",
+				"member", v.Name, "silent", silent, "voters", voters, "initial", initial)
+			continue
+		}
+		if !s.reconfigMu.TryLock() {
+			return
+		}
+		conf, cur, err := s.memberState()
+		if err == nil {
+			views := members(conf, &cur)
+			if m := findMember(views, v.ID); m != nil {
+				_, err = s.removeMember(ctx, views, cur, m, false)
+			}
+		}
+		s.reconfigMu.Unlock()
+		if err != nil {
+			s.log.Warn("could not remove a dead voter", "member", v.Name, "silent", silent, "err", err)
+		} else {
+			s.log.Warn("removed a dead voter", "member", v.Name, "silent", silent)
+		}
+		return
 	}
 }
 

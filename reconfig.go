@@ -178,8 +178,13 @@ func (s *Store) memberState() (raft.Configuration, clusterState, error) {
 	return f.Configuration(), cs, err
 }
 
-// setRecords replaces the member records with cs through raft.
+// setRecords replaces the member records with cs through raft. The
+// first change records the cluster's initial size, if this member knows
+// it (it bootstrapped the cluster).
 func (s *Store) setRecords(ctx context.Context, cs clusterState) (uint64, error) {
+	if cs.initial == 0 {
+		cs.initial = uint64(s.id.Initial)
+	}
 	res, err := s.proposeLocal(ctx, encodeMemberCommand(cs.index, &cs))
 	if err != nil {
 		return 0, err
