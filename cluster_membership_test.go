@@ -63,7 +63,10 @@ func TestJoinPromoteLeave(t *testing.T) {
 		_, err := c.Member(i%3).Put(ctx, fmt.Sprintf("k%02d", i), "v")
 		require.NoError(t, err)
 	}
-	n := c.Join(nil)
+	// Join addresses may be host names, resolved at each dial.
+	_, port, err := net.SplitHostPort(c.Member(1).Addr())
+	require.NoError(t, err)
+	n := c.Join(func(cfg *keel.Config) { cfg.Join = []string{net.JoinHostPort("localhost", port)} })
 	joined := c.Member(n)
 	require.NotZero(t, joined.MemberID())
 	// It serves at once: a linearizable read sees every write before.
@@ -74,6 +77,13 @@ func TestJoinPromoteLeave(t *testing.T) {
 	v, l := voters(memberList(t, joined))
 	require.ElementsMatch(t, []string{"m0", "m1", "m2", "m3"}, v)
 	require.Empty(t, l)
+
+	// Restarted on its Dir, it is what it was (Join is ignored).
+	id := joined.MemberID()
+	c.Restart(n)
+	joined = c.Member(n)
+	require.Equal(t, id, joined.MemberID())
+	require.False(t, status(t, joined).IsLearner)
 
 	// The new member writes, through the leader.
 	_, err = joined.Put(ctx, "from-m3", "x")

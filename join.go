@@ -139,6 +139,18 @@ func (s *Store) admit(ctx context.Context, views []memberView, cs clusterState, 
 			r = *v.record // reserved by MemberAdd
 		}
 	}
+	if old := cs.byName(c.name); old != nil {
+		// Recorded by an earlier attempt whose raft change did not happen.
+		switch {
+		case old.removed:
+			return changeResult{}, fmt.Errorf("%w: %q is being removed", ErrMemberExists, c.name)
+		case old.id == c.id || old.addr == c.addr:
+			r = *old
+		default:
+			cs = cs.clone()
+			cs.drop(old.id) // another process's abandoned attempt
+		}
+	}
 	if r.id == 0 {
 		r = memberRecord{id: c.id, learner: c.learner}
 		if r.id == 0 || findMember(views, r.id) != nil || cs.byID(r.id) != nil {
