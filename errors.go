@@ -105,8 +105,8 @@ var (
 	// WithForce to remove anyway), or remove the last voter.
 	ErrUnhealthy = errors.New("keel: unhealthy cluster")
 	// ErrChangeInProgress is returned when a membership change is asked
-	// for while another is still being made: changes are made one at a
-	// time. Retry it.
+	// for while another is still being made and does not finish within an
+	// ElectionTimeout: changes are made one at a time. Retry it.
 	ErrChangeInProgress = errors.New("keel: another membership change is in progress")
 	// ErrRemoved is returned by every call on a member that was removed
 	// from its cluster, and by Open for a Dir whose member was removed.

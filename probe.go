@@ -193,7 +193,7 @@ func (s *Store) removeDead(ctx context.Context, views []memberView, cs clusterSt
 				"member", v.Name, "silent", silent, "voters", voters, "initial", initial)
 			continue
 		}
-		if !s.reconfigMu.TryLock() {
+		if !s.tryReconfig() {
 			return
 		}
 		conf, cur, err := s.memberState()
@@ -203,7 +203,7 @@ func (s *Store) removeDead(ctx context.Context, views []memberView, cs clusterSt
 				_, err = s.removeMember(ctx, views, cur, m, false)
 			}
 		}
-		s.reconfigMu.Unlock()
+		s.endReconfig()
 		if err != nil {
 			s.log.Warn("could not remove a dead voter", "member", v.Name, "silent", silent, "err", err)
 		} else {
@@ -224,10 +224,10 @@ func (s *Store) maybePromote(ctx context.Context, v memberView) {
 	}
 	s.probes.inSync[v.server.ID] = n
 	s.probes.mu.Unlock()
-	if n < promoteRounds || !s.reconfigMu.TryLock() {
+	if n < promoteRounds || !s.tryReconfig() {
 		return
 	}
-	defer s.reconfigMu.Unlock()
+	defer s.endReconfig()
 	conf, cs, err := s.memberState()
 	if err != nil {
 		return
@@ -244,10 +244,10 @@ func (s *Store) maybePromote(ctx context.Context, v memberView) {
 // finishRemoval completes the removal of the member with record id that
 // a leader started: out of raft's configuration, then the record dropped.
 func (s *Store) finishRemoval(ctx context.Context, id uint64) {
-	if !s.reconfigMu.TryLock() {
+	if !s.tryReconfig() {
 		return
 	}
-	defer s.reconfigMu.Unlock()
+	defer s.endReconfig()
 	conf, cs, err := s.memberState()
 	if err != nil {
 		return

@@ -12,7 +12,7 @@ import (
 	"github.com/keeldb/keel/internal/wire"
 )
 
-// Membership changes run on the leader, one at a time (reconfigMu): a
+// Membership changes run on the leader, one at a time (Store.reconfig): a
 // member that is asked for one forwards it there (msgMember). A change
 // that needs both a record change and a raft configuration change makes
 // them in the order that is safe if the leader fails between the two:
@@ -132,10 +132,10 @@ func (s *Store) changeMembers(ctx context.Context, c memberChange) (changeResult
 	if term, _, _ := s.lead.get(); term == 0 || s.raft.State() != raft.Leader {
 		return changeResult{}, ErrNotLeader
 	}
-	if !s.reconfigMu.TryLock() {
+	if !s.waitReconfig(ctx) {
 		return changeResult{}, ErrChangeInProgress
 	}
-	defer s.reconfigMu.Unlock()
+	defer s.endReconfig()
 	if h := s.reconfigHook.Load(); h != nil {
 		(*h)() // tests: hold a change in flight
 	}
@@ -167,6 +167,36 @@ func (s *Store) changeMembers(ctx context.Context, c memberChange) (changeResult
 		return s.moveLeader(ctx, v)
 	}
 }
+
+// tryReconfig takes the membership-change token if it is free: for the
+// leader's own housekeeping, which skips a round rather than wait.
+func (s *Store) tryReconfig() bool {
+	select {
+	case s.reconfig <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// waitReconfig takes the membership-change token, waiting up to an
+// ElectionTimeout (or ctx) for a change in flight, such as an automatic
+// promotion, to finish; false means the other change is still running.
+func (s *Store) waitReconfig(ctx context.Context) bool {
+	t := time.NewTimer(s.cfg.ElectionTimeout)
+	defer t.Stop()
+	select {
+	case s.reconfig <- struct{}{}:
+		return true
+	case <-t.C:
+	case <-ctx.Done():
+	case <-s.stop:
+	}
+	return false
+}
+
+// endReconfig returns the membership-change token.
+func (s *Store) endReconfig() { <-s.reconfig }
 
 // memberState returns raft's latest configuration and the member records.
 func (s *Store) memberState() (raft.Configuration, clusterState, error) {

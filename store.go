@@ -49,9 +49,10 @@ type Store struct {
 	batch   *proposalBatch
 	probes  *probes
 
-	// reconfigMu makes membership changes one at a time (reconfig.go);
-	// reconfigHook, if set (tests), runs while a change holds it.
-	reconfigMu   sync.Mutex
+	// reconfig holds a token while a membership change runs, so changes
+	// are made one at a time (reconfig.go); reconfigHook, if set (tests),
+	// runs while a change holds it.
+	reconfig     chan struct{}
 	reconfigHook atomic.Pointer[func()]
 	// selfCheck asks memberLoop to confirm with the cluster that this
 	// member still belongs to it (set when a member with state reopens).
@@ -111,6 +112,7 @@ func Open(cfg Config) (*Store, error) {
 		cfg: cfg, log: cfg.Logger.With("member", id.MemberID), id: id,
 		memberID: id.number(), singleTimeouts: single,
 		started: make(chan struct{}), stop: make(chan struct{}),
+		reconfig: make(chan struct{}, 1),
 	}
 	s.stopCtx, s.stopCause = context.WithCancel(context.Background())
 	s.lead.init()
