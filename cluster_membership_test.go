@@ -528,3 +528,15 @@ func TestRemoveDeadAfter(t *testing.T) {
 	_, err := c.Leader().Put(t.Context(), "still", "serving")
 	require.NoError(t, err)
 }
+
+func TestJoinWithATakenID(t *testing.T) {
+	c := keeltest.NewCluster(t, 3)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	_, err = keel.Open(keel.Config{
+		ID: "m1", Dir: t.TempDir(), Listener: ln, Join: []string{c.Member(0).Addr()},
+		ClusterToken: keeltest.ClusterToken, JoinTimeout: 10 * time.Second,
+	})
+	require.ErrorIs(t, err, keel.ErrMemberExists)
+	requireMembers(t, c.Member(0), "m0", "m1", "m2")
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log"
 	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/keeldb/keel"
 )
@@ -213,4 +215,59 @@ func ExampleStore_Compact() {
 	// Output:
 	// read at revision 2: compacted=true
 	// current: k=v3 at revision 4
+}
+
+// A single-member store grows into a cluster: a second process joins it
+// through its address, presenting the cluster's token, and later leaves.
+func ExampleConfig_join() {
+	base, err := os.MkdirTemp("", "keel-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(base)
+	ctx := context.Background()
+
+	first, err := keel.Open(keel.Config{ID: "a", Dir: filepath.Join(base, "a"), ClusterToken: "s3cret"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer first.Close()
+	if _, err := first.Put(ctx, "greeting", "hello"); err != nil {
+		log.Fatal(err)
+	}
+
+	// Open returns once the new member serves; it joins as a learner and
+	// the leader promotes it once it has caught up.
+	second, err := keel.Open(keel.Config{
+		ID: "b", Dir: filepath.Join(base, "b"), Join: []string{first.Addr()}, ClusterToken: "s3cret",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	gr, err := second.Get(ctx, "greeting")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("b reads %s\n", gr.Kvs[0].Value)
+	for promoted := false; !promoted; time.Sleep(50 * time.Millisecond) {
+		ml, err := first.MemberList(ctx)
+		if err != nil {
+			log.Fatal(err)
+		}
+		promoted = len(ml.Members) == 2 && !ml.Members[0].IsLearner && !ml.Members[1].IsLearner
+	}
+	fmt.Println("b is a voter")
+
+	if err := second.Leave(ctx); err != nil {
+		log.Fatal(err)
+	}
+	ml, err := first.MemberList(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("members after b left:", len(ml.Members), ml.Members[0].Name)
+	// Output:
+	// b reads hello
+	// b is a voter
+	// members after b left: 1 a
 }
