@@ -399,8 +399,7 @@ func TestScaleUpAndDown(t *testing.T) {
 	written := 0
 	write := func(s *keel.Store) {
 		for range 10 {
-			_, err := s.Put(ctx, fmt.Sprintf("k/%04d", written), "v")
-			require.NoError(t, err)
+			putRetry(t, s, fmt.Sprintf("k/%04d", written), "v")
 			written++
 		}
 	}
@@ -539,4 +538,23 @@ func TestJoinWithATakenID(t *testing.T) {
 	})
 	require.ErrorIs(t, err, keel.ErrMemberExists)
 	requireMembers(t, c.Member(0), "m0", "m1", "m2")
+}
+
+// putRetry puts key through s, retrying a put whose outcome is unknown
+// (ErrTimeout: leadership moved while it was in flight, as it does when
+// a leader leaves) or that found no leader; putting the same value again
+// is harmless.
+func putRetry(tb testing.TB, s *keel.Store, key, val string) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(tb.Context(), keeltest.WaitLimit)
+	defer cancel()
+	for {
+		_, err := s.Put(ctx, key, val)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, keel.ErrTimeout) && !errors.Is(err, keel.ErrNoLeader) || ctx.Err() != nil {
+			tb.Fatalf("put %s: %v", key, err)
+		}
+	}
 }

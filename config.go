@@ -96,10 +96,8 @@ type Config struct {
 	Logger *slog.Logger
 
 	// HeartbeatTimeout is how long a follower waits without hearing from
-	// the leader before starting an election. Default 1s (a single-member
-	// cluster uses 100ms, as it has nobody to disturb, with a leader lease
-	// of 100ms; when a second member joins it switches to 400ms at once and
-	// to the default at its next Open).
+	// the leader before starting an election. Default 1s. A single-member
+	// cluster does not wait it out: Open starts its election at once.
 	HeartbeatTimeout time.Duration
 	// ElectionTimeout is how long a candidate waits before retrying an
 	// election. Default: HeartbeatTimeout.
@@ -177,7 +175,6 @@ type Config struct {
 
 const (
 	defaultHeartbeatTimeout  = time.Second
-	singleHeartbeatTimeout   = 100 * time.Millisecond
 	defaultSnapshotThreshold = 8192
 	defaultSnapshotInterval  = 120 * time.Second
 	defaultTrailingLogs      = 10240

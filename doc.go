@@ -62,8 +62,10 @@
 //   - Members are identified by ID, never by address. A member that
 //     restarts with its Dir at a new address (a rescheduled pod) records
 //     its new address itself.
-//   - A single-member store grows the same way; it switches from its short
-//     single-member timeouts to cluster ones when a second member joins.
+//   - A single-member store grows the same way: it runs with cluster
+//     timeouts from the start (Open starts its election at once instead of
+//     waiting out a heartbeat timeout), so nothing changes when others
+//     join.
 //   - Dead-member cleanup (Config.RemoveDeadAfter, off by default): the
 //     leader removes a voter that has not answered it for that long, while
 //     the reachable voters keep a quorum and never below a quorum of the

@@ -26,9 +26,6 @@ type identity struct {
 	// Initial is the number of members the cluster was bootstrapped with,
 	// on a member that bootstrapped it (0 on one that joined).
 	Initial int `json:"initial_members,omitempty"`
-	// Single records that the member was bootstrapped as a one-member
-	// cluster; it then uses short raft timeouts unless Config sets them.
-	Single bool `json:"single,omitempty"`
 }
 
 const identityFile = "keel.json"
@@ -51,7 +48,7 @@ func loadIdentity(dir string, cfg Config) (identity, error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return identity{}, err
 	}
-	id := identity{MemberID: cfg.ID, Single: len(cfg.Peers) == 0 && len(cfg.Join) == 0}
+	id := identity{MemberID: cfg.ID}
 	var r [16]byte
 	if _, err := rand.Read(r[:]); err != nil {
 		return identity{}, err

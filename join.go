@@ -164,7 +164,6 @@ func (s *Store) admit(ctx context.Context, views []memberView, cs clusterState, 
 	if cs.index, err = s.setRecords(ctx, cs); err != nil {
 		return changeResult{}, err
 	}
-	s.leaveSingleMode()
 	idx, err := s.raftChange(ctx, func(timeout time.Duration) raft.IndexFuture {
 		return s.raft.AddNonvoter(raft.ServerID(c.name), raft.ServerAddress(c.addr), 0, timeout)
 	})
@@ -257,7 +256,7 @@ func tlsRefused(err error) bool {
 // joined records the cluster this member joined, in Dir and in the
 // transport.
 func (s *Store) joined(clusterID, id uint64) error {
-	s.id.ClusterID, s.id.Number, s.id.Single = clusterID, id, false
+	s.id.ClusterID, s.id.Number = clusterID, id
 	if err := saveIdentity(s.cfg.Dir, s.id); err != nil {
 		return fmt.Errorf("keel: record the joined cluster: %w", err)
 	}
@@ -355,31 +354,5 @@ func (s *Store) onMembersChanged() {
 	}
 	if r := cs.byName(s.id.MemberID); r != nil && r.removed && r.id == s.memberID {
 		s.markRemoved()
-	}
-}
-
-// leaveSingleMode switches a member that was bootstrapped alone, with the
-// short timeouts of a single member, to cluster timeouts before a second
-// member joins. raft can change the heartbeat and election timeouts of a
-// running node but not its leader lease, which stays the single member's
-// until the next Open, so the heartbeat timeout rises to at most four
-// leases (raft's heartbeats, sent every tenth to fifth of it, then renew
-// the lease in time); the next Open uses the cluster defaults.
-func (s *Store) leaveSingleMode() {
-	if !s.id.Single {
-		return
-	}
-	s.id.Single = false
-	if err := saveIdentity(s.cfg.Dir, s.id); err != nil {
-		s.log.Warn("could not record leaving single-member mode", "err", err)
-	}
-	if !s.singleTimeouts {
-		return
-	}
-	hb := min(defaultHeartbeatTimeout, 4*s.cfg.LeaderLeaseTimeout)
-	rc := s.raft.ReloadableConfig()
-	rc.HeartbeatTimeout, rc.ElectionTimeout = hb, hb
-	if err := s.raft.ReloadConfig(rc); err != nil {
-		s.log.Warn("could not switch to cluster timeouts", "err", err)
 	}
 }

@@ -62,9 +62,12 @@ func newLessor(s *Store) *lessor {
 // a holder renewing every TTL/3 reaches a new leader before the deadline
 // its last acknowledged renewal set, even when the leader fails just before
 // the next renewal: 1.5 × the worst failover (2 × HeartbeatTimeout +
-// ElectionTimeout), at least 1 s. With the default timeouts that is 5 s;
-// for a single member, 1 s.
+// ElectionTimeout), at least 1 s. With the default timeouts that is 5 s.
+// The only voter of a cluster has no failover to ride out: 1 s.
 func (s *Store) minLeaseTTL() int64 {
+	if s.isSingleVoter() {
+		return 1
+	}
 	failover := 2*s.cfg.HeartbeatTimeout + s.cfg.ElectionTimeout
 	return max(1, int64(math.Ceil(1.5*failover.Seconds())))
 }

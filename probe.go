@@ -46,41 +46,63 @@ func (p *probes) reset() {
 	p.mu.Unlock()
 }
 
-// progress asks srv for its last log index, within a HeartbeatTimeout.
-func (p *probes) progress(ctx context.Context, srv raft.Server) (uint64, bool) {
+// progress asks srv for its last log index and the index it applied,
+// within a HeartbeatTimeout.
+func (p *probes) progress(ctx context.Context, srv raft.Server) (last, applied uint64, ok bool) {
 	ctx, cancel := context.WithTimeout(ctx, p.s.cfg.HeartbeatTimeout)
 	defer cancel()
 	reply, err := p.s.trans.Call(ctx, string(srv.Address), []byte{msgProgress})
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
 	d := wire.NewDecoder(reply, ErrCorruptCommand)
-	name, last := string(d.Bytes()), d.Uvarint()
+	name := string(d.Bytes())
+	last, applied = d.Uvarint(), d.Uvarint()
 	if d.Finish() != nil || name != string(srv.ID) {
-		return 0, false // another process answers at that address
+		return 0, 0, false // another process answers at that address
 	}
-	return last, true
+	return last, applied, true
 }
 
-// serveProgress answers msgProgress: this member's ID and last log index.
+// serveProgress answers msgProgress: this member's ID, last log index and
+// applied index.
 func (s *Store) serveProgress() []byte {
-	e := wire.Encoder{Buf: make([]byte, 0, 16+len(s.id.MemberID))}
+	e := wire.Encoder{Buf: make([]byte, 0, 24+len(s.id.MemberID))}
 	e.Bytes([]byte(s.id.MemberID))
 	e.Uvarint(s.raft.LastIndex())
+	e.Uvarint(s.fsm.applied.Load())
 	return e.Buf
 }
 
 // reachable reports whether srv answers a probe now.
 func (p *probes) reachable(ctx context.Context, srv raft.Server) bool {
-	_, ok := p.progress(ctx, srv)
+	_, _, ok := p.progress(ctx, srv)
 	return ok
 }
 
 // caughtUp reports whether srv's log is within promoteMaxLag entries of
 // this member's, by a fresh probe.
 func (p *probes) caughtUp(ctx context.Context, srv raft.Server) bool {
-	last, ok := p.progress(ctx, srv)
+	last, _, ok := p.progress(ctx, srv)
 	return ok && last+promoteMaxLag >= p.s.raft.LastIndex()
+}
+
+// waitApplied waits, for at most two ElectionTimeouts, until srv has
+// applied entry idx; it gives up at once when srv does not answer.
+func (p *probes) waitApplied(ctx context.Context, srv raft.Server, idx uint64) bool {
+	ctx, cancel := context.WithTimeout(ctx, 2*p.s.cfg.ElectionTimeout)
+	defer cancel()
+	for {
+		_, applied, ok := p.progress(ctx, srv)
+		if !ok || applied >= idx {
+			return ok
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // forget drops what is known of id.

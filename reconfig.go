@@ -20,9 +20,10 @@ import (
 //   - adding: the record first, then AddNonvoter. A record whose member
 //     never reached the configuration is harmless (the member retries its
 //     join, which finds and reuses it).
-//   - removing: the record is marked removed first, so the member (still
-//     in the configuration, so still replicated to) applies it and stops
-//     serving; then RemoveServer; then the record is dropped. A leader
+//   - removing: the record is marked removed first, and the leader waits
+//     (briefly) until the member, still in the configuration and so still
+//     replicated to, has applied it and stopped serving; then
+//     RemoveServer; then the record is dropped. A leader
 //     never removes itself: it hands leadership to another voter first.
 //     The new leader finishes a removal that was cut short
 //     (finishRemovals).
@@ -307,6 +308,12 @@ func (s *Store) removeMember(ctx context.Context, views []memberView, cs cluster
 		var err error
 		if cs.index, err = s.setRecords(ctx, cs); err != nil {
 			return changeResult{}, err
+		}
+		// Once out of the configuration, it is no longer replicated to:
+		// make sure it has applied the mark (and stopped) first. One that
+		// does not answer learns it when it asks (checkSelf).
+		if !s.probes.waitApplied(ctx, v.server, cs.index) {
+			s.log.Info("removing a member that has not applied its removal", "member", v.Name)
 		}
 	}
 	idx, err := s.raftChange(ctx, func(timeout time.Duration) raft.IndexFuture {

@@ -23,7 +23,7 @@ import (
 //	msgMember     payload = a membership change (reconfig.go); run on the
 //	              leader, forwarded there by any other member
 //	msgProgress   payload = empty; reply = memberID:bytes lastIndex:uvarint
-//	              (probe.go)
+//	              applied:uvarint (probe.go)
 const (
 	msgPropose    = 1
 	msgReadIndex  = 2

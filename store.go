@@ -59,9 +59,6 @@ type Store struct {
 	selfCheck atomic.Bool
 	// removed is set once this member learns it was removed.
 	removed atomic.Bool
-	// singleTimeouts records that Open chose the short single-member
-	// timeouts (leaveSingleMode lengthens them).
-	singleTimeouts bool
 
 	started   chan struct{} // closed once raft runs; RPCs wait for it
 	stop      chan struct{} // closed by Close
@@ -95,22 +92,13 @@ func Open(cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	single := id.Single && cfg.HeartbeatTimeout <= 0
-	if single {
-		// Nobody to disturb: elect quickly. The lease is as long as
-		// allowed, so that leaveSingleMode can lengthen the heartbeat.
-		cfg.HeartbeatTimeout = singleHeartbeatTimeout
-		if cfg.LeaderLeaseTimeout <= 0 {
-			cfg.LeaderLeaseTimeout = singleHeartbeatTimeout
-		}
-	}
 	cfg = cfg.withDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	s := &Store{
 		cfg: cfg, log: cfg.Logger.With("member", id.MemberID), id: id,
-		memberID: id.number(), singleTimeouts: single,
+		memberID: id.number(),
 		started: make(chan struct{}), stop: make(chan struct{}),
 		reconfig: make(chan struct{}, 1),
 	}
@@ -135,14 +123,42 @@ func Open(cfg Config) (*Store, error) {
 		}
 	}
 	if s.isSingleVoter() {
+		restore := s.electAlone()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if err := s.lead.waitReady(ctx, s.stop); err != nil {
+		err := s.lead.waitReady(ctx, s.stop)
+		restore()
+		if err != nil {
 			_ = s.Close()
 			return nil, fmt.Errorf("keel: single member did not become leader: %w", err)
 		}
 	}
 	return s, nil
+}
+
+// electAlone makes the only voter start its election now instead of after
+// a heartbeat timeout, so a single-member store serves at once with the
+// same timeouts as a cluster member (and keeps them when others join).
+// raft starts a follower's election timer over when ReloadConfig lowers
+// its heartbeat timeout; the heartbeat timeout may not go below the
+// leader lease, so this works whenever the lease is shorter (the
+// default). The returned function restores the configured timeouts.
+func (s *Store) electAlone() (restore func()) {
+	rc := s.raft.ReloadableConfig()
+	if s.cfg.LeaderLeaseTimeout >= rc.HeartbeatTimeout {
+		return func() {}
+	}
+	fast := rc
+	fast.HeartbeatTimeout, fast.ElectionTimeout = s.cfg.LeaderLeaseTimeout, s.cfg.LeaderLeaseTimeout
+	if err := s.raft.ReloadConfig(fast); err != nil {
+		s.log.Warn("could not speed up the first election", "err", err)
+		return func() {}
+	}
+	return func() {
+		if err := s.raft.ReloadConfig(rc); err != nil {
+			s.log.Warn("could not restore raft timeouts", "err", err)
+		}
+	}
 }
 
 // open starts the components in dependency order. On error, closeParts

@@ -16,12 +16,26 @@ func (s *Store) Addr() string { return s.trans.Addr() }
 // MemberList lists the cluster's members: the voters and learners, and
 // the members added with MemberAdd that have not started yet (Name "").
 // It is linearizable by default: it reflects every membership change
-// completed before the call. With WithSerializable it returns this
-// member's view at once, which may lag.
+// completed before the call, and no change that has not committed. With
+// WithSerializable it returns this member's view at once, which may lag
+// or show a change still in flight.
 func (s *Store) MemberList(ctx context.Context, opts ...OpOption) (*MemberListResponse, error) {
 	op := OpGet("", opts...)
 	if err := s.readBarrier(ctx, op.serializable); err != nil {
 		return nil, err
+	}
+	if !op.serializable {
+		// raft's configuration may hold a change not committed yet; list
+		// it only once it is (applied here), or its replacement.
+		for {
+			f := s.raft.GetConfiguration()
+			if f.Error() != nil || f.Index() <= s.fsm.applied.Load() {
+				break
+			}
+			if err := s.fsm.waitApplied(ctx, f.Index(), s.stop); err != nil {
+				return nil, err
+			}
+		}
 	}
 	views, err := s.memberViews()
 	if err != nil {

@@ -39,7 +39,9 @@ func (s *Store) Grant(ctx context.Context, ttl int64) (*LeaseGrantResponse, erro
 	}
 }
 
-// MinLeaseTTL returns the smallest TTL, in seconds, that Grant gives.
+// MinLeaseTTL returns the smallest TTL, in seconds, that Grant gives: 1
+// while this cluster has a single voter, otherwise enough to ride out a
+// leader failover (5 with the default timeouts).
 func (s *Store) MinLeaseTTL() int64 { return s.minLeaseTTL() }
 
 // Revoke deletes the lease and every key attached to it, in one revision.
