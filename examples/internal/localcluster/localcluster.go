@@ -1,7 +1,8 @@
 // Package localcluster starts a Keel cluster inside one process, for the
 // example programs: n members on loopback, each with its own data
 // directory under one temporary directory. Its config method shows what a
-// member of a static cluster needs.
+// member of a static cluster needs, and what a member that joins a running
+// cluster needs (Join).
 //
 // Tests should use package keeltest instead: it cleans up through
 // testing.TB and can inject faults.
@@ -9,6 +10,7 @@ package localcluster
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"net"
@@ -22,12 +24,17 @@ import (
 // Cluster is n Keel members on loopback. It is not safe for concurrent
 // use: call its methods from one goroutine.
 type Cluster struct {
-	// Members are the members by position, with IDs "m1".."mN". Stop sets
-	// a member's entry to nil; Restart sets it to the reopened member.
+	// Members are the members by position, with IDs "m1".."mN": the
+	// first members, then those that joined. Stop and Leave set a
+	// member's entry to nil; Restart sets it to the reopened member; Join
+	// appends the new member (so a copy of the slice taken before does
+	// not see it).
 	Members []*keel.Store
 
 	dir   string
-	peers []keel.Peer
+	token string      // the ClusterToken: the secret a joining member presents
+	peers []keel.Peer // the first members, the same Peers for each
+	addrs []string    // every member's address, by position
 }
 
 // Start opens an n-member cluster in a new temporary directory. It does
@@ -38,14 +45,18 @@ func Start(n int) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Members: make([]*keel.Store, n), dir: dir, peers: make([]keel.Peer, n)}
+	c := &Cluster{
+		Members: make([]*keel.Store, n), dir: dir, peers: make([]keel.Peer, n), addrs: make([]string, n),
+		token: rand.Text(), // a secret of its own for each cluster
+	}
 	// Listen first: every member must know every address before any opens.
 	lns := make([]net.Listener, n)
 	for i := range n {
 		if lns[i], err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
 			break
 		}
-		c.peers[i] = keel.Peer{ID: fmt.Sprintf("m%d", i+1), Addr: lns[i].Addr().String()}
+		c.peers[i] = keel.Peer{ID: memberID(i), Addr: lns[i].Addr().String()}
+		c.addrs[i] = c.peers[i].Addr
 	}
 	for i := 0; i < n && err == nil; i++ {
 		err = c.open(i, lns[i])
@@ -73,22 +84,82 @@ func (c *Cluster) open(i int, ln net.Listener) error {
 	return nil
 }
 
+// memberID is the ID of the member at position i.
+func memberID(i int) string { return fmt.Sprintf("m%d", i+1) }
+
 // config returns the Config member i opens with: a stable ID, its own
-// Dir, its address, and the same Peers as every other member. ln is
+// Dir, its address, and the cluster's ClusterToken. A first member has
+// the same Peers as every other first member; a member that joined has
+// the addresses of the running members to join through (Join), which a
+// Dir that already belongs to the cluster ignores on a restart. ln is
 // already listening on the address (Open takes ownership of it), so no
 // other program can take the address between Start choosing it and the
 // member opening.
 func (c *Cluster) config(i int, ln net.Listener) keel.Config {
-	return keel.Config{
-		ID:       c.peers[i].ID,
-		Dir:      filepath.Join(c.dir, c.peers[i].ID),
-		Addr:     c.peers[i].Addr,
-		Peers:    c.peers,
+	cfg := keel.Config{
+		ID:       memberID(i),
+		Dir:      filepath.Join(c.dir, memberID(i)),
+		Addr:     c.addrs[i],
 		Listener: ln,
+		// Without TLS, the token is what a joining member must present.
+		ClusterToken: c.token,
 		// Faster failure detection than the 1s default, which also
 		// lowers the minimum lease TTL (MinLeaseTTL) to 3s.
 		HeartbeatTimeout: 500 * time.Millisecond,
 	}
+	if i < len(c.peers) {
+		cfg.Peers = c.peers
+		return cfg
+	}
+	for j, m := range c.Members {
+		if m != nil && j != i {
+			cfg.Join = append(cfg.Join, m.Addr())
+		}
+	}
+	return cfg
+}
+
+// Join opens a new member, with a fresh Dir and loopback address, that
+// joins the running cluster through the running members (Config.Join),
+// and returns its position. Like keel.Open for a joining member, it
+// returns once the new member serves, as a learner: the leader promotes
+// it to voter once it has caught up. Open takes no context: ctx's
+// deadline, if any, bounds the join (Config.JoinTimeout). If the join
+// fails, the position stays taken, with a nil entry.
+func (c *Cluster) Join(ctx context.Context) (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return -1, err
+	}
+	i := len(c.Members)
+	c.Members = append(c.Members, nil)
+	c.addrs = append(c.addrs, ln.Addr().String())
+	cfg := c.config(i, ln)
+	if dl, ok := ctx.Deadline(); ok {
+		cfg.JoinTimeout = max(time.Until(dl), time.Millisecond)
+	}
+	m, err := keel.Open(cfg)
+	if err != nil {
+		ln.Close()
+		return i, err
+	}
+	c.Members[i] = m
+	return i, nil
+}
+
+// Leave makes member i leave the cluster (keel.Store.Leave: removed from
+// the members, then closed) and sets its entry to nil. Its Dir stays, but
+// belongs to a removed member: Restart fails with keel.ErrRemoved.
+func (c *Cluster) Leave(ctx context.Context, i int) error {
+	m := c.Members[i]
+	if m == nil {
+		return fmt.Errorf("localcluster: member %s is not running", memberID(i))
+	}
+	if err := m.Leave(ctx); err != nil {
+		return err
+	}
+	c.Members[i] = nil
+	return nil
 }
 
 // WaitLeader returns the position of a running member that reports it is
@@ -129,7 +200,7 @@ func (c *Cluster) Restart(ctx context.Context, i int) error {
 	if err := c.Stop(i); err != nil {
 		return err
 	}
-	ln, err := relisten(ctx, c.peers[i].Addr)
+	ln, err := relisten(ctx, c.addrs[i])
 	if err != nil {
 		return err
 	}
