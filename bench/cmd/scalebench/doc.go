@@ -12,7 +12,11 @@
 //     the backend snapshot its Maintenance.Snapshot streams), and the time
 //     a follower that missed enough writes to need a raft snapshot takes to
 //     serve the latest key after a restart, with proof from the members'
-//     logs that a snapshot was installed.
+//     logs that a snapshot was installed;
+//  5. the time a fresh member (empty data directory) takes to join the
+//     running cluster and serve a linearizable Get, and to become a voter
+//     (Keel: keel.Open with Config.Join, promoted by the leader; etcd:
+//     MemberAddAsLearner, embed.StartEtcd, MemberPromote).
 //
 // Each system runs in its own child process (this binary re-executed with
 // the SCALEBENCH_CHILD environment variable), so heap and peak RSS are per

@@ -20,14 +20,19 @@ const (
 	etcdMsgCompacted = "compacted Raft logs"                  // debug; attr compact-index
 	etcdMsgApplied   = "applied snapshot"                     // follower, after applying a leader's snapshot
 	etcdMsgReceived  = "received and saved database snapshot" // follower; attr incoming-snapshot-size-bytes
+	// A member serves clients only once it published its attributes
+	// through raft; a publish that times out is retried after
+	// ReqTimeout (7 s with the default 1 s election timeout).
+	etcdMsgPublishFailed = "failed to publish local member to cluster through raft"
 )
 
 // etcdQuota is the backend quota: well above what the run stores.
 const etcdQuota = 8 << 30
 
 // etcdCluster is an etcd v3.7.3 cluster of 3 members embedded in this
-// process (go.etcd.io/etcd/server/v3/embed) on loopback. Requests call the
-// members' *etcdserver.EtcdServer directly: no gRPC.
+// process (go.etcd.io/etcd/server/v3/embed) on loopback, and the member
+// that joins it. Requests call the members' *etcdserver.EtcdServer
+// directly: no gRPC (the join, as an etcd user does it, uses clientv3).
 type etcdCluster struct {
 	dir     string
 	names   []string
@@ -37,6 +42,10 @@ type etcdCluster struct {
 	etcds   []*embed.Etcd
 	logs    []*logCapture
 	opened  []time.Time
+
+	joiner     *embed.Etcd // the member join started
+	joinerLog  *logCapture
+	joinerOpen time.Time
 }
 
 var _ cluster = (*etcdCluster)(nil)
@@ -101,19 +110,26 @@ func freePorts(n int) ([]int, error) {
 // names, directories, URLs, the quota, and a logger that only feeds the
 // capture (no metrics listener).
 func (c *etcdCluster) config(i int, t tuning) *embed.Config {
+	return c.memberConfig(c.names[i], c.peers[i], c.clients[i], c.initial, embed.ClusterStateFlagNew, c.logs[i], t)
+}
+
+// memberConfig returns the configuration of the member called name with
+// the given URLs that starts with initial (etcd's --initial-cluster) and
+// state (--initial-cluster-state) and logs to lc.
+func (c *etcdCluster) memberConfig(name string, peer, client url.URL, initial, state string, lc *logCapture, t tuning) *embed.Config {
 	cfg := embed.NewConfig()
-	cfg.Name = c.names[i]
-	cfg.Dir = filepath.Join(c.dir, c.names[i])
-	cfg.ListenPeerUrls = []url.URL{c.peers[i]}
-	cfg.AdvertisePeerUrls = []url.URL{c.peers[i]}
-	cfg.ListenClientUrls = []url.URL{c.clients[i]}
-	cfg.AdvertiseClientUrls = []url.URL{c.clients[i]}
-	cfg.InitialCluster = c.initial
-	cfg.InitialClusterToken = "scalebench"
-	cfg.ClusterState = embed.ClusterStateFlagNew
+	cfg.Name = name
+	cfg.Dir = filepath.Join(c.dir, name)
+	cfg.ListenPeerUrls = []url.URL{peer}
+	cfg.AdvertisePeerUrls = []url.URL{peer}
+	cfg.ListenClientUrls = []url.URL{client}
+	cfg.AdvertiseClientUrls = []url.URL{client}
+	cfg.InitialCluster = initial
+	cfg.InitialClusterToken = clusterToken
+	cfg.ClusterState = state
 	cfg.QuotaBackendBytes = etcdQuota
 	cfg.Logger = "zap"
-	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newZapLogger(c.logs[i]))
+	cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(newZapLogger(lc))
 	if t == tuneSnapshot {
 		cfg.SnapshotCount = 10000
 		cfg.SnapshotCatchUpEntries = 1024
@@ -195,6 +211,11 @@ func (c *etcdCluster) closeMember(i int) error {
 		return nil
 	}
 	c.etcds[i] = nil
+	return closeEtcd(e, c.names[i])
+}
+
+// closeEtcd stops e, the member called name.
+func closeEtcd(e *embed.Etcd, name string) error {
 	e.Close()
 	// Close closes Err after the server stopped; an error queued there
 	// is one the member hit while running.
@@ -205,7 +226,7 @@ func (c *etcdCluster) closeMember(i int) error {
 		}
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("etcd: member %s: %w", c.names[i], errors.Join(errs...))
+		return fmt.Errorf("etcd: member %s: %w", name, errors.Join(errs...))
 	}
 	return nil
 }
@@ -243,6 +264,10 @@ func (c *etcdCluster) installedSnapshot(i int) (bool, int64) {
 
 func (c *etcdCluster) close() error {
 	var errs []error
+	if c.joiner != nil {
+		errs = append(errs, closeEtcd(c.joiner, joinerName))
+		c.joiner = nil
+	}
 	for i := range c.etcds {
 		errs = append(errs, c.closeMember(i))
 	}

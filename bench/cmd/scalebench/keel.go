@@ -20,14 +20,22 @@ const (
 	raftMsgCopied     = "copied to local snapshot"  // follower, attr bytes
 )
 
+// clusterToken is the ClusterToken of every Keel member (a Keel cluster
+// takes joins only with a token or TLS) and etcd's initial cluster token.
+const clusterToken = "scalebench"
+
 // keelCluster is a Keel cluster of 3 members in this process on loopback
-// TCP, driven through the public API.
+// TCP, driven through the public API, and the member that joins it.
 type keelCluster struct {
 	dir    string
 	peers  []keel.Peer
 	stores []*keel.Store
 	logs   []*logCapture
 	opened []time.Time
+
+	joiner     *keel.Store // the member join started, once Open returned
+	joinerLog  *logCapture
+	joinerOpen time.Time
 }
 
 var _ cluster = (*keelCluster)(nil)
@@ -79,14 +87,19 @@ func closeListeners(lns []net.Listener) {
 func (c *keelCluster) config(i int, t tuning) keel.Config {
 	cfg := keel.Config{
 		ID: c.peers[i].ID, Dir: filepath.Join(c.dir, c.peers[i].ID), Addr: c.peers[i].Addr,
-		Peers: c.peers, Logger: newSlogLogger(c.logs[i]),
+		Peers: c.peers, ClusterToken: clusterToken, Logger: newSlogLogger(c.logs[i]),
 	}
+	tuneKeel(&cfg, t)
+	return cfg
+}
+
+// tuneKeel applies t to cfg.
+func tuneKeel(cfg *keel.Config, t tuning) {
 	if t == tuneSnapshot {
 		cfg.SnapshotThreshold = 8192
 		cfg.TrailingLogs = 1024
 		cfg.SnapshotInterval = time.Second
 	}
-	return cfg
 }
 
 func (c *keelCluster) open(i int, t tuning, ln net.Listener) error {
@@ -202,6 +215,12 @@ func (c *keelCluster) installedSnapshot(i int) (bool, int64) {
 
 func (c *keelCluster) close() error {
 	var errs []error
+	if c.joiner != nil {
+		if err := c.joiner.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("keel: close member %s: %w", joinerName, err))
+		}
+		c.joiner = nil
+	}
 	for i := range c.stores {
 		errs = append(errs, c.closeMember(i))
 	}

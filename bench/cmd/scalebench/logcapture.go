@@ -56,6 +56,15 @@ func (c *logCapture) since(msg string, t time.Time) []logEvent {
 	return out
 }
 
+// first returns when the first line with message msg logged at or after
+// t was logged, and whether there was one.
+func (c *logCapture) first(msg string, t time.Time) (time.Time, bool) {
+	if es := c.since(msg, t); len(es) > 0 {
+		return es[0].at, true
+	}
+	return time.Time{}, false
+}
+
 // maxUint returns the largest unsigned integer attribute attr among the
 // lines with message msg logged at or after t, and whether there was one.
 func (c *logCapture) maxUint(msg, attr string, t time.Time) (uint64, bool) {

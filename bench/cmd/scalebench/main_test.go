@@ -58,6 +58,9 @@ func TestRunSmall(t *testing.T) {
 		}
 		require.True(t, r.LeaderCompacted, "%s: leader compacted past the follower", system)
 		require.True(t, r.SnapshotInstalled, "%s: follower installed a snapshot", system)
+		require.True(t, r.JoinSnapshotInstalled, "%s: joiner installed a snapshot", system)
+		require.Greater(t, r.JoinSnapshotBytes, int64(0), "%s: joiner's snapshot size", system)
+		require.GreaterOrEqual(t, r.JoinLinearizable, r.JoinSnapshotSeconds, "%s: served after installing the snapshot", system)
 		require.Greater(t, r.WallSeconds, 0.0)
 	}
 	require.Contains(t, stdout.String(), "keel/etcd")
@@ -133,8 +136,10 @@ func TestParseOptions(t *testing.T) {
 func TestWriteTable(t *testing.T) {
 	o, err := parseOptions([]string{"-keys", "10"}, &bytes.Buffer{})
 	require.NoError(t, err)
-	keel := result{System: "keel", Keys: 10, LoadSeconds: 2, SnapshotInstalled: true, LeaderCompacted: true}
-	etcd := result{System: "etcd", Keys: 10, LoadSeconds: 4, LeaderCompacted: true}
+	keel := result{System: "keel", Keys: 10, LoadSeconds: 2, SnapshotInstalled: true, LeaderCompacted: true,
+		JoinLinearizable: 1.5, JoinVoter: 3, JoinSnapshotInstalled: true}
+	etcd := result{System: "etcd", Keys: 10, LoadSeconds: 4, LeaderCompacted: true,
+		JoinLinearizable: 2, JoinVoter: 1.5, JoinSnapshotInstalled: true}
 	var b bytes.Buffer
 	require.NoError(t, writeTable(&b, o, []result{keel, etcd}))
 	out := b.String()
@@ -142,10 +147,14 @@ func TestWriteTable(t *testing.T) {
 	require.Regexp(t, `load time \(s\) +2\.0 +4\.0 +0\.50`, out)
 	require.Regexp(t, `load retries +0 +0 +-`, out)
 	require.Regexp(t, `follower installed a snapshot +yes +NO`, out)
+	require.Regexp(t, `joiner installed a snapshot +yes +yes`, out)
+	require.Regexp(t, `fresh member joins -> linearizable get \(s\) +1\.500 +2\.000 +0\.75`, out)
+	require.Regexp(t, `fresh member joins -> voter \(s\) +3\.000 +1\.500 +2\.00`, out)
 	require.Contains(t, out, "10 keys, 64-byte values, txns of 100 puts, 64 writers")
+	require.Contains(t, out, "then m4 joins")
 
 	b.Reset()
 	require.NoError(t, writeTable(&b, o, []result{etcd}))
 	require.NotContains(t, b.String(), "keel/etcd")
-	require.Len(t, strings.Split(strings.TrimSpace(b.String()), "\n"), len(metrics)+4)
+	require.Len(t, strings.Split(strings.TrimSpace(b.String()), "\n"), len(metrics)+5)
 }

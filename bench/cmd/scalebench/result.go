@@ -71,6 +71,27 @@ type result struct {
 	// entries the follower missed before it was reopened.
 	LeaderCompacted bool `json:"leader_compacted_past_follower"`
 
+	// JoinLinearizable is the time from starting a fresh member that joins
+	// the running cluster (Keel: keel.Open with Config.Join; etcd:
+	// MemberAddAsLearner, embed.StartEtcd, MemberPromote) until a
+	// linearizable Get of the last put on it returned its value.
+	JoinLinearizable float64 `json:"join_linearizable_seconds"`
+	// JoinVoter is the time from the same start until the new member was
+	// a voter (Keel: the leader's MemberList shows it promoted; etcd:
+	// MemberPromote succeeded).
+	JoinVoter float64 `json:"join_voter_seconds"`
+	// JoinSnapshotInstalled reports whether the new member's log shows
+	// that it installed a snapshot from the leader.
+	JoinSnapshotInstalled bool `json:"join_snapshot_installed"`
+	// JoinSnapshotSeconds is the time from the same start until the new
+	// member logged that install.
+	JoinSnapshotSeconds float64 `json:"join_snapshot_installed_seconds"`
+	// JoinSnapshotBytes is the snapshot size the new member logged.
+	JoinSnapshotBytes int64 `json:"join_snapshot_received_bytes"`
+	// JoinNote, if not empty, tells what delayed the join, from the new
+	// member's log.
+	JoinNote string `json:"join_note,omitempty"`
+
 	// WallSeconds is the child's whole run.
 	WallSeconds float64 `json:"wall_seconds"`
 }

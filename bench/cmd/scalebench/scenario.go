@@ -54,6 +54,14 @@ func runSystem(ctx context.Context, o options, system, dir string, progress io.W
 		return r, fmt.Errorf("lagging follower: %w", err)
 	}
 	logf("lagging follower caught up in %.3fs, snapshot installed: %v", r.LagCatchUp, r.SnapshotInstalled)
+	if err := stepJoin(ctx, c, o, &r); err != nil {
+		return r, fmt.Errorf("join: %w", err)
+	}
+	logf("fresh member joined: snapshot installed %.3fs, linearizable get %.3fs, voter %.3fs",
+		r.JoinSnapshotSeconds, r.JoinLinearizable, r.JoinVoter)
+	if r.JoinNote != "" {
+		logf("join: %s", r.JoinNote)
+	}
 	r.WallSeconds = time.Since(start).Seconds()
 	return r, nil
 }
@@ -299,13 +307,20 @@ func follower(c cluster) (int, error) {
 // pollGet retries a Get of key on member i until it returns want, bounded
 // by stepTimeout.
 func pollGet(ctx context.Context, c cluster, i int, key, want string, serializable bool) error {
+	get := func(ctx context.Context) (string, error) { return c.get(ctx, i, key, serializable) }
+	return pollRead(ctx, fmt.Sprintf("m%d", i+1), key, want, get)
+}
+
+// pollRead retries get, a read of key on the member named member, until
+// it returns want, bounded by stepTimeout.
+func pollRead(ctx context.Context, member, key, want string, get func(context.Context) (string, error)) error {
 	ctx, cancel := context.WithTimeout(ctx, stepTimeout)
 	defer cancel()
 	var err error
 	for ctx.Err() == nil {
 		rctx, rcancel := context.WithTimeout(ctx, readTimeout)
 		var v string
-		v, err = c.get(rctx, i, key, serializable)
+		v, err = get(rctx)
 		rcancel()
 		if err == nil && v == want {
 			return nil
@@ -315,7 +330,7 @@ func pollGet(ctx context.Context, c cluster, i int, key, want string, serializab
 		}
 		sleep(ctx, pollInterval)
 	}
-	return fmt.Errorf("get %s on m%d: %w", key, i+1, errors.Join(ctx.Err(), err))
+	return fmt.Errorf("get %s on %s: %w", key, member, errors.Join(ctx.Err(), err))
 }
 
 // openAll reopens every member of c at once with t: members of a new etcd

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"time"
 )
 
 // members is the number of members of every cluster this command runs.
@@ -69,6 +70,16 @@ type cluster interface {
 	// received from the leader since its last open, and its size in bytes
 	// as logged.
 	installedSnapshot(i int) (bool, int64)
+	// join starts a fresh member named joinerName, with an empty data
+	// directory and tuneSnapshot, that joins the running cluster, and
+	// returns once a linearizable Get of key on it returned want; see
+	// joinTimes. It is not one of the positions 0..members-1; close stops
+	// it too.
+	join(ctx context.Context, key, want string) (joinTimes, error)
+	// joinerSnapshot reports how long after its join started the joined
+	// member logged that it installed a snapshot from the leader, the
+	// snapshot's size as logged, and whether it did.
+	joinerSnapshot() (time.Duration, int64, bool)
 	// close stops every running member.
 	close() error
 }

@@ -46,6 +46,10 @@ var metrics = []metric{
 	{Name: "backup snapshot time (s)", Format: "%.3f", Value: func(r result) float64 { return r.BackupSeconds }},
 	{Name: "lagging follower -> serves latest (s)", Format: "%.3f", Value: func(r result) float64 { return r.LagCatchUp }},
 	{Name: "snapshot received by follower (MiB)", Format: "%.1f", Value: func(r result) float64 { return float64(r.SnapshotReceivedBytes) / mib }},
+	{Name: "fresh member joins -> snapshot installed (s)", Format: "%.3f", Value: func(r result) float64 { return r.JoinSnapshotSeconds }},
+	{Name: "fresh member joins -> linearizable get (s)", Format: "%.3f", Value: func(r result) float64 { return r.JoinLinearizable }},
+	{Name: "fresh member joins -> voter (s)", Format: "%.3f", Value: func(r result) float64 { return r.JoinVoter }},
+	{Name: "snapshot received by joiner (MiB)", Format: "%.1f", Value: func(r result) float64 { return float64(r.JoinSnapshotBytes) / mib }},
 }
 
 // heapGrowthPerMember is the heap the load added, divided by the members.
@@ -84,6 +88,7 @@ func writeTable(w io.Writer, o options, rs []result) error {
 	}{
 		{"leader compacted past follower", func(r result) bool { return r.LeaderCompacted }},
 		{"follower installed a snapshot", func(r result) bool { return r.SnapshotInstalled }},
+		{"joiner installed a snapshot", func(r result) bool { return r.JoinSnapshotInstalled }},
 	} {
 		cells := []string{b.name}
 		for _, r := range rs {
@@ -97,8 +102,8 @@ func writeTable(w io.Writer, o options, rs []result) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write table: %w", err)
 	}
-	_, err := fmt.Fprintf(w, "load: %d keys, %d-byte values, %s; lagging follower: %d single puts while down\n",
-		o.Keys, o.ValueBytes, o.method(), o.LagWrites)
+	_, err := fmt.Fprintf(w, "load: %d keys, %d-byte values, %s; lagging follower: %d single puts while down; then %s joins\n",
+		o.Keys, o.ValueBytes, o.method(), o.LagWrites, joinerName)
 	return err
 }
 
