@@ -2,7 +2,7 @@ package keel
 
 // header returns a response header for this member at revision rev.
 func (s *Store) header(rev int64) ResponseHeader {
-	return ResponseHeader{ClusterID: s.id.ClusterID, MemberID: s.memberID, Revision: rev, RaftTerm: s.raft.CurrentTerm()}
+	return ResponseHeader{ClusterID: s.clusterID.Load(), MemberID: s.memberID.Load(), Revision: rev, RaftTerm: s.raft.CurrentTerm()}
 }
 
 // fillHeaders completes every header of r with this member's identity and
@@ -10,13 +10,13 @@ func (s *Store) header(rev int64) ResponseHeader {
 func (s *Store) fillHeaders(r OpResponse) {
 	term := s.raft.CurrentTerm()
 	forEachHeader(r, func(h *ResponseHeader) {
-		h.ClusterID, h.MemberID, h.RaftTerm = s.id.ClusterID, s.memberID, term
+		h.ClusterID, h.MemberID, h.RaftTerm = s.clusterID.Load(), s.memberID.Load(), term
 	})
 }
 
 // fillHeader completes a header with this member's identity and term.
 func (s *Store) fillHeader(h *ResponseHeader) {
-	h.ClusterID, h.MemberID, h.RaftTerm = s.id.ClusterID, s.memberID, s.raft.CurrentTerm()
+	h.ClusterID, h.MemberID, h.RaftTerm = s.clusterID.Load(), s.memberID.Load(), s.raft.CurrentTerm()
 }
 
 // headerPtr returns a header for this member at its current revision.

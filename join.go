@@ -20,20 +20,25 @@ import (
 // cluster yet sends a join request over a join connection
 // (transport.Join) to the Join addresses in turn:
 //
-//	request = token:bytes name:bytes addr:bytes id:uvarint learner:bool
+//	request = token:bytes name:bytes addr:bytes id:uvarint
+//	          flags:byte(1 learner|2 preflight)
 //	reply   = code:byte [clusterID:uvarint id:uvarint]
 //
-// The member it reaches authorises the request (authoriseJoin) and
-// forwards it to the leader as a changeJoin, which records the member and
-// adds it to raft's configuration as a learner (admit). The joiner then
-// takes the cluster's ID, so members accept its connections and it theirs,
-// and catches up; the leader promotes it once it keeps up (probe.go).
+// The member it reaches authorises the request (authoriseJoin). A
+// preflight request is answered at once with the cluster's ID (id 0): the
+// joiner takes it, so that members accept its connections and it theirs
+// before the leader adds it (the leader's first replication then finds it
+// listening for this cluster). The joiner then sends the request proper,
+// which the member forwards to the leader as a changeJoin: the leader
+// records the member and adds it to raft's configuration as a learner
+// (admit). It catches up, and the leader promotes it once it keeps up
+// (probe.go).
 
 // joinRequest is a decoded join request.
 type joinRequest struct {
-	token, name, addr string
-	id                uint64
-	learner           bool
+	token, name, addr  string
+	id                 uint64
+	learner, preflight bool
 }
 
 func (r *joinRequest) encode() []byte {
@@ -42,13 +47,18 @@ func (r *joinRequest) encode() []byte {
 	e.Bytes([]byte(r.name))
 	e.Bytes([]byte(r.addr))
 	e.Uvarint(r.id)
-	e.Bool(r.learner)
+	e.Byte(flags(r.learner, r.preflight))
 	return e.Buf
 }
 
 func decodeJoinRequest(b []byte) (joinRequest, error) {
 	d := wire.NewDecoder(b, ErrCorruptCommand)
-	r := joinRequest{token: string(d.Bytes()), name: string(d.Bytes()), addr: string(d.Bytes()), id: d.Uvarint(), learner: d.Bool()}
+	r := joinRequest{token: string(d.Bytes()), name: string(d.Bytes()), addr: string(d.Bytes()), id: d.Uvarint()}
+	f := d.Byte()
+	if f&^3 != 0 {
+		d.Fail("unknown join flags")
+	}
+	r.learner, r.preflight = f&1 != 0, f&2 != 0
 	return r, d.Finish()
 }
 
@@ -72,6 +82,9 @@ func (s *Store) handleJoin(ctx context.Context, req []byte, peer transport.JoinP
 		s.log.Warn("join refused", "member", r.name, "remote", peer.RemoteAddr, "err", err)
 		return encodeChangeReply(changeResult{}, err), nil
 	}
+	if r.preflight {
+		return encodeJoinReply(s.clusterID.Load(), 0), nil
+	}
 	c := memberChange{kind: changeJoin, id: r.id, name: r.name, addr: r.addr, learner: r.learner}
 	reply, err := s.callLeader(ctx, c.encode(), func(ctx context.Context) ([]byte, error) {
 		res, err := s.changeMembers(ctx, c)
@@ -84,11 +97,28 @@ func (s *Store) handleJoin(ctx context.Context, req []byte, peer transport.JoinP
 	if err != nil {
 		return encodeChangeReply(changeResult{}, err), nil
 	}
+	return encodeJoinReply(s.clusterID.Load(), res.id), nil
+}
+
+func encodeJoinReply(clusterID, id uint64) []byte {
 	e := wire.Encoder{Buf: make([]byte, 0, 24)}
 	e.Byte(0)
-	e.Uvarint(s.id.ClusterID)
-	e.Uvarint(res.id)
-	return e.Buf, nil
+	e.Uvarint(clusterID)
+	e.Uvarint(id)
+	return e.Buf
+}
+
+// decodeJoinReply decodes a join reply, returning the refusal it carries.
+func decodeJoinReply(b []byte) (clusterID, id uint64, err error) {
+	d := wire.NewDecoder(b, ErrCorruptCommand)
+	if err := decodeError(d, d.Byte()); err != nil {
+		return 0, 0, err
+	}
+	if d.Err() != nil {
+		return 0, 0, d.Err()
+	}
+	clusterID, id = d.Uvarint(), d.Uvarint()
+	return clusterID, id, d.Finish()
 }
 
 // authoriseJoin decides whether the process behind peer may join as name:
@@ -196,25 +226,32 @@ func (s *Store) rejoin(ctx context.Context, views []memberView, c memberChange) 
 // join runs the joining side until this member is admitted, or fails
 // with the cluster's refusal.
 func (s *Store) join(ctx context.Context) error {
-	req := (&joinRequest{
+	r := joinRequest{
 		token: s.cfg.ClusterToken, name: s.id.MemberID, addr: s.trans.Addr(),
-		id: s.memberID, learner: s.cfg.Learner,
-	}).encode()
+		id: s.memberID.Load(), learner: s.cfg.Learner,
+	}
+	req := r.encode()
+	r.preflight = true
+	preflight := r.encode()
 	backoff := 50 * time.Millisecond
 	var last error
 	for i := 0; ; i++ {
 		addr := s.cfg.Join[i%len(s.cfg.Join)]
-		reply, err := s.trans.Join(ctx, addr, req)
-		if err == nil {
-			d := wire.NewDecoder(reply, ErrCorruptCommand)
-			if err = decodeError(d, d.Byte()); err == nil && d.Err() == nil {
-				clusterID, id := d.Uvarint(), d.Uvarint()
-				if err = d.Finish(); err == nil {
-					return s.joined(clusterID, id)
+		var reply []byte
+		var clusterID, id uint64
+		var err error
+		if s.trans.ClusterID() == 0 {
+			if reply, err = s.trans.Join(ctx, addr, preflight); err == nil {
+				if clusterID, _, err = decodeJoinReply(reply); err == nil {
+					s.trans.SetClusterID(clusterID)
 				}
 			}
-			if d.Err() != nil {
-				err = d.Err()
+		}
+		if err == nil {
+			if reply, err = s.trans.Join(ctx, addr, req); err == nil {
+				if clusterID, id, err = decodeJoinReply(reply); err == nil {
+					return s.joined(clusterID, id)
+				}
 			}
 		}
 		if tlsRefused(err) {
@@ -256,11 +293,12 @@ func tlsRefused(err error) bool {
 // joined records the cluster this member joined, in Dir and in the
 // transport.
 func (s *Store) joined(clusterID, id uint64) error {
-	s.id.ClusterID, s.id.Number = clusterID, id
+	s.id.ClusterID, s.id.Number = clusterID, id // Open's goroutine only reads s.id
 	if err := saveIdentity(s.cfg.Dir, s.id); err != nil {
 		return fmt.Errorf("keel: record the joined cluster: %w", err)
 	}
-	s.memberID = id
+	s.memberID.Store(id)
+	s.clusterID.Store(clusterID)
 	s.trans.SetClusterID(clusterID)
 	s.log.Info("joined the cluster", "cluster_id", fmt.Sprintf("%016x", clusterID), "member_id", fmt.Sprintf("%016x", id))
 	return nil
@@ -317,7 +355,7 @@ func (s *Store) checkSelf() {
 		return
 	}
 	addrs = append(addrs, s.cfg.Join...)
-	req := (&memberChange{kind: changeRejoin, id: s.memberID, name: s.id.MemberID, addr: s.trans.Addr()}).encode()
+	req := (&memberChange{kind: changeRejoin, id: s.memberID.Load(), name: s.id.MemberID, addr: s.trans.Addr()}).encode()
 	for _, addr := range addrs {
 		ctx, cancel := context.WithTimeout(s.stopCtx, 2*s.cfg.ElectionTimeout)
 		reply, err := s.trans.Call(ctx, addr, req)
@@ -352,7 +390,7 @@ func (s *Store) onMembersChanged() {
 	if err != nil {
 		return
 	}
-	if r := cs.byName(s.id.MemberID); r != nil && r.removed && r.id == s.memberID {
+	if r := cs.byName(s.id.MemberID); r != nil && r.removed && r.id == s.memberID.Load() {
 		s.markRemoved()
 	}
 }

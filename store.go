@@ -26,10 +26,14 @@ import (
 // Every member accepts every call; writes made on a follower are forwarded
 // to the leader. Store is safe for concurrent use by multiple goroutines.
 type Store struct {
-	cfg      Config
-	log      *slog.Logger
-	id       identity
-	memberID uint64
+	cfg Config
+	log *slog.Logger
+	id  identity
+	// memberID and clusterID are the numbers in response headers: the
+	// identity's, set again when a joining member is admitted (while its
+	// raft node may already apply entries).
+	memberID  atomic.Uint64
+	clusterID atomic.Uint64
 
 	kv    *mvcc.Store
 	wal   *wal.WAL
@@ -98,10 +102,11 @@ func Open(cfg Config) (*Store, error) {
 	}
 	s := &Store{
 		cfg: cfg, log: cfg.Logger.With("member", id.MemberID), id: id,
-		memberID: id.number(),
 		started: make(chan struct{}), stop: make(chan struct{}),
 		reconfig: make(chan struct{}, 1),
 	}
+	s.memberID.Store(id.number())
+	s.clusterID.Store(id.ClusterID)
 	s.stopCtx, s.stopCause = context.WithCancel(context.Background())
 	s.lead.init()
 	s.props = newProposals()

@@ -158,7 +158,7 @@ func (s *Store) Leave(ctx context.Context) error {
 	if s.stopped() {
 		return s.errStopped()
 	}
-	if _, err := s.requestChange(ctx, memberChange{kind: changeRemove, id: s.memberID}); err != nil && !s.removed.Load() {
+	if _, err := s.requestChange(ctx, memberChange{kind: changeRemove, id: s.memberID.Load()}); err != nil && !s.removed.Load() {
 		return err
 	}
 	s.markRemoved()
@@ -166,7 +166,7 @@ func (s *Store) Leave(ctx context.Context) error {
 }
 
 // MemberID returns this member's numeric ID (Member.ID).
-func (s *Store) MemberID() uint64 { return s.memberID }
+func (s *Store) MemberID() uint64 { return s.memberID.Load() }
 
 // memberViews returns the members as this member last applied them.
 func (s *Store) memberViews() ([]memberView, error) {
@@ -182,7 +182,7 @@ func (s *Store) memberViews() ([]memberView, error) {
 
 // clusterHeader is the header of a membership response.
 func (s *Store) clusterHeader() *ResponseHeader {
-	return &ResponseHeader{ClusterID: s.id.ClusterID, MemberID: s.memberID, Revision: s.kv.Rev(), RaftTerm: s.raft.CurrentTerm()}
+	return &ResponseHeader{ClusterID: s.clusterID.Load(), MemberID: s.memberID.Load(), Revision: s.kv.Rev(), RaftTerm: s.raft.CurrentTerm()}
 }
 
 // Leader returns the ID of the current leader, or "" if none is known.

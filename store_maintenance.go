@@ -32,7 +32,7 @@ func (s *Store) Compact(ctx context.Context, rev int64, opts ...CompactOption) (
 		}
 	}
 	resp := res.compact
-	resp.Header.ClusterID, resp.Header.MemberID, resp.Header.RaftTerm = s.id.ClusterID, s.memberID, s.raft.CurrentTerm()
+	resp.Header.ClusterID, resp.Header.MemberID, resp.Header.RaftTerm = s.clusterID.Load(), s.memberID.Load(), s.raft.CurrentTerm()
 	return resp, nil
 }
 
