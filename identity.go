@@ -114,6 +114,9 @@ func memberNumber(id string) uint64 {
 	return h.Sum64()
 }
 
+// writeFileAtomic replaces path with b durably: it writes a temporary file,
+// fsyncs it, renames it over path and fsyncs the directory, which makes
+// the first creation of path durable too.
 func writeFileAtomic(path string, b []byte) error {
 	tmp := path + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
@@ -134,10 +137,5 @@ func writeFileAtomic(path string, b []byte) error {
 	if err := os.Rename(tmp, path); err != nil {
 		return err
 	}
-	d, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return syncDir(filepath.Dir(path))
 }

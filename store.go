@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -37,7 +36,7 @@ type Store struct {
 
 	kv    *mvcc.Store
 	wal   *wal.WAL
-	snaps *raft.FileSnapshotStore
+	snaps *snapshotStore
 	trans *transport.Transport
 	// durable is the raft transport handed to raft (package durable).
 	durable *durable.Transport
@@ -89,7 +88,7 @@ func Open(cfg Config) (*Store, error) {
 	if cfg.Dir == "" {
 		return nil, fmt.Errorf("%w: Dir is required", ErrInvalidConfig)
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
+	if err := createDir(cfg.Dir); err != nil {
 		return nil, fmt.Errorf("keel: create Dir: %w", err)
 	}
 	id, err := loadIdentity(cfg.Dir, cfg)
@@ -186,9 +185,13 @@ func (s *Store) open() error {
 	if err != nil {
 		return fmt.Errorf("keel: open wal: %w", err)
 	}
-	s.snaps, err = raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, hl.Named("snapshots"))
+	s.snaps, err = newSnapshotStore(cfg.Dir, 2, hl.Named("snapshots"))
 	if err != nil {
 		return fmt.Errorf("keel: open snapshots: %w", err)
+	}
+	// wal/ and snapshots/ are durable entries of Dir before raft starts.
+	if err := s.syncDataDir(); err != nil {
+		return fmt.Errorf("keel: fsync Dir: %w", err)
 	}
 	s.trans, err = transport.Listen(transport.Config{
 		Addr: cfg.Addr, AdvertiseAddr: cfg.AdvertiseAddr, TLS: cfg.TLS, ClusterID: s.id.ClusterID,

@@ -40,7 +40,10 @@
 // bbolt is always exactly the state as of its stored consistent index. After
 // a crash bbolt may be behind: the owner replays raft entries above
 // [Store.ConsistentIndex]. [Store.ForceCommit], [Store.Snapshot] and
-// [Store.Close] commit everything pending.
+// [Store.Close] commit everything pending. The database file's directory
+// entry is made durable too: [Open] fsyncs the directory (after creating
+// the file), and [Store.Restore] fsyncs it after renaming the restored
+// file over the database.
 //
 // # Leases
 //

@@ -256,7 +256,9 @@ func metaU64(mb *bolt.Bucket, key []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(v), nil
 }
 
-// syncDir fsyncs a directory so that a rename in it is durable.
+// syncDir fsyncs a directory so that the creates and renames made in it
+// survive a power loss (Open after creating the database file, Restore
+// after renaming the restored one over it).
 func syncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {

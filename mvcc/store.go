@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -108,7 +109,9 @@ type pendingRecord struct {
 
 // Open opens the bbolt file at path (creating it if missing), rebuilds the
 // key index from it and starts the background committer. The current
-// revision is 1 for an empty store.
+// revision is 1 for an empty store. Open fsyncs the file's directory, so
+// that a file it created (or that an earlier Open created and then
+// crashed) survives a power loss.
 func Open(path string, cfg Config) (*Store, error) {
 	cfg, err := cfg.withDefaults()
 	if err != nil {
@@ -121,6 +124,12 @@ func Open(path string, cfg Config) (*Store, error) {
 	if err := initSchema(db); err != nil {
 		_ = db.Close()
 		return nil, fmt.Errorf("mvcc: open %s: %w", path, err)
+	}
+	if !cfg.noSync {
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			_ = db.Close()
+			return nil, fmt.Errorf("mvcc: open %s: fsync directory: %w", path, err)
+		}
 	}
 	st, err := loadState(db)
 	if err != nil {

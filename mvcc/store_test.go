@@ -2,9 +2,10 @@ package mvcc
 
 import (
 	"fmt"
-	"time"
-
+	"os"
+	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
@@ -249,6 +250,32 @@ func TestOpenInvalid(t *testing.T) {
 			require.Nil(t, s)
 		})
 	}
+}
+
+// TestSyncDir covers the helper with which Open (after creating the
+// database file) and Restore (after renaming the restored file over it)
+// fsync the database's directory.
+func TestSyncDir(t *testing.T) {
+	require.NoError(t, syncDir(t.TempDir()))
+	require.Error(t, syncDir(filepath.Join(t.TempDir(), "missing")))
+}
+
+// TestOpenFsyncsDirectory shows that Open fsyncs the directory it creates
+// the database in: in a directory it may write but not read (so not open
+// to fsync), bbolt creates the file and Open then fails.
+func TestOpenFsyncsDirectory(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root reads any directory")
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(dir, 0o300))
+	t.Cleanup(func() { _ = os.Chmod(dir, 0o700) })
+	s, err := Open(filepath.Join(dir, "db"), Config{})
+	require.ErrorContains(t, err, "fsync directory")
+	require.Nil(t, s)
+	s, err = Open(filepath.Join(dir, "db"), Config{noSync: true})
+	require.NoError(t, err, "without fsyncs (tests only) the same Open works")
+	require.NoError(t, s.Close())
 }
 
 func TestUseAfterEndPanics(t *testing.T) {

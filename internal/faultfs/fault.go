@@ -1,6 +1,7 @@
 package faultfs
 
 import (
+	"math/rand/v2"
 	"path"
 )
 
@@ -53,22 +54,47 @@ type Fault struct {
 	Times int
 
 	// Err is the error returned (wrapped in a *fs.PathError), for example
-	// syscall.ENOSPC or syscall.EIO. It must not be nil.
+	// syscall.ENOSPC or syscall.EIO. It must not be nil unless Crash is
+	// set.
 	Err error
+
+	// Crash, if set, makes the rule crash the file system instead of
+	// failing the operation: a power cut at the moment the operation
+	// starts, under this model, with random choices seeded by Seed (see
+	// CrashWith). The operation does not take effect and returns an error
+	// wrapping ErrStaleHandle, as every handle opened before does from
+	// then on: its caller belongs to the process that died. An OpSync
+	// rule with TornPages is a crash in the middle of an fsync: of the
+	// pages that Sync was making durable (and of every other file's
+	// unsynced pages) a random subset persists. Such a rule usually has
+	// Times 1.
+	Crash Model
+	Seed  uint64
 }
 
 type rule struct {
 	Fault
 	seen   int
 	failed int
+	rng    *rand.Rand // for Crash
 }
 
 // Inject adds a fault rule. Rules are checked in the order they were added;
-// the first rule that fires decides the error.
+// the first rule that fires decides the error (or crashes the FS).
 func (f *FS) Inject(ft Fault) {
+	if ft.Err == nil && ft.Crash == 0 {
+		panic("faultfs: a Fault needs an Err or a Crash model")
+	}
+	if ft.Crash < 0 || ft.Crash > TornPages {
+		panic("faultfs: unknown crash model")
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.faults = append(f.faults, &rule{Fault: ft})
+	r := &rule{Fault: ft}
+	if ft.Crash != 0 {
+		r.rng = newRand(ft.Seed)
+	}
+	f.faults = append(f.faults, r)
 }
 
 // ClearFaults removes every fault rule.
@@ -87,7 +113,8 @@ func (f *FS) Count(op Op) int {
 }
 
 // check counts an attempt of op on name and returns the injected error, if
-// a rule fires.
+// a rule fires. A firing Crash rule crashes the FS first and makes the
+// error ErrStaleHandle.
 func (f *FS) check(op Op, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -109,6 +136,10 @@ func (f *FS) check(op Op, name string) error {
 		}
 		r.failed++
 		err = r.Err
+		if r.Crash != 0 {
+			f.crashLocked(r.Crash, r.rng)
+			err = ErrStaleHandle
+		}
 	}
 	return err
 }

@@ -37,7 +37,9 @@ type dir struct {
 type FS struct {
 	mu        sync.Mutex
 	dirs      map[string]*dir
-	epoch     int // incremented by Crash
+	epoch     int // incremented by every crash
+	crashes   int // crashes so far
+	lastCrash CrashReport
 	faults    []*rule
 	syncDelay time.Duration
 	syncHook  func(name string)
@@ -193,22 +195,6 @@ func maps(m map[string]*node) map[string]*node {
 		c[k] = v
 	}
 	return c
-}
-
-// Crash simulates a power loss: every file reverts to its content at its
-// last successful Sync, every directory to its entries at its last
-// successful SyncDir, and all open handles become stale. Fault rules and
-// the sync delay are kept.
-func (f *FS) Crash() {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.epoch++
-	for _, d := range f.dirs {
-		d.entries = maps(d.durable)
-		for _, n := range d.entries {
-			n.data = slices.Clone(n.durable)
-		}
-	}
 }
 
 // Clone returns an independent deep copy of the file system's current and
