@@ -288,6 +288,10 @@ func (r *rollingRun) check() {
 	for _, i := range r.running() {
 		want = append(want, r.c.Member(i).ID())
 	}
+	ids := map[string]uint64{}
+	for _, i := range r.running() {
+		ids[r.c.Member(i).ID()] = r.c.Member(i).MemberID()
+	}
 	for _, i := range r.running() {
 		s := r.c.Member(i)
 		ml, err := s.MemberList(ctx)
@@ -295,6 +299,11 @@ func (r *rollingRun) check() {
 		v, l := voters(ml.Members)
 		require.ElementsMatch(r.t, want, v, "voters listed by %s", s.ID())
 		require.Empty(r.t, l, "learners listed by %s", s.ID())
+		for _, m := range ml.Members {
+			if m.ID != ids[m.Name] {
+				r.fail("%s lists %s with ID %016x, but that member's MemberID is %016x", s.ID(), m.Name, m.ID, ids[m.Name])
+			}
+		}
 	}
 
 	ops := r.rec.Operations()
@@ -572,6 +581,20 @@ func TestJoinUnderLoad(t *testing.T) {
 			r.c.Restart(li)
 			end()
 			r.t.Logf("rolling: leader m%d stopped and restarted (join still under way: %t)", li, pending())
+			return wait()
+		}},
+		{"while the leader crashes", func(r *rollingRun) int {
+			li := r.leaderPos()
+			release := r.holdJoin(r.c.Member(li))
+			wait, pending := r.joinAsync(nil)
+			release()
+			// The leader crashes while it admits the learner, and comes
+			// back.
+			now := r.rec.Now()
+			r.rec.Fault(chaos.FaultEvent{Kind: chaos.KillLeader, Targets: []string{fmt.Sprintf("m%d", li)}, Start: now, End: now})
+			r.c.Crash(li)
+			r.c.Restart(li)
+			r.t.Logf("rolling: leader m%d crashed and restarted (join still under way: %t)", li, pending())
 			return wait()
 		}},
 	}
