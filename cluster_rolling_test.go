@@ -25,18 +25,24 @@ import (
 
 // Membership changes under load (issue 18). Clients on every running
 // member run a put/get/delete/CAS workload on a few keys while a member
-// joins (TestJoinUnderLoad) or while the three members of a cluster are
-// replaced one by one (TestRollingReplacement). Every operation is
+// joins (TestJoinUnderLoad: through the leader, through a follower, while
+// leadership moves, while the leader restarts or crashes) or while the
+// three members of a cluster are replaced one by one, each leaving or
+// crashing and being removed (TestRollingReplacement). Every operation is
 // recorded (internal/chaos) and the whole history must be linearizable
-// (porcupine); at the end the members converge, every member lists the
-// same voters and no learner, and every acknowledged write is in every
-// member's final state.
+// (porcupine). At the end the members converge; each lists the running
+// members, all voters, under the IDs they report themselves; every
+// acknowledged write is in every member's final state (or superseded)
+// and in its history, at the revision the write reported; and the
+// members' histories are the same.
 //
-// Each run is a subtest named after its seed, which it also logs;
-// KEEL_ROLLING_SEED=<seed> replays it (with -run naming the case) and
-// KEEL_ROLLING=10m soaks: runs go on with the next seeds until the budget
-// is spent. A failing run keeps its history, porcupine's visualization and
-// the members' logs in the artifacts directory it logs.
+// Each run is a subtest named after its seed, which it also logs.
+// KEEL_ROLLING_SEED=<seed>, with -run naming the case, replays its choices
+// (keys, operations, which member leaves, through which members one
+// joins; not the timing). KEEL_ROLLING=10m soaks: each case runs with the
+// next seeds until the budget is spent. A failing run keeps its history,
+// porcupine's visualization and the members' logs in the artifacts
+// directory it logs.
 
 const (
 	// envRollingBudget is the soak budget, a Go duration; unset, each case
@@ -84,7 +90,7 @@ func rollingRuns(t *testing.T, run func(t *testing.T, seed int64)) {
 // rollingRun is one run: a cluster, its recorded workload and the
 // artifacts kept if the run fails.
 type rollingRun struct {
-	t    *testing.T
+	t    testing.TB
 	seed int64
 	rng  *rand.Rand // the test goroutine's: membership choices
 	art  *chaos.Artifacts
@@ -108,7 +114,7 @@ type rollingClient struct {
 
 // newRollingRun starts a three-member cluster whose members log into the
 // run's artifacts directory, and clients on each member.
-func newRollingRun(t *testing.T, seed int64) *rollingRun {
+func newRollingRun(t testing.TB, seed int64) *rollingRun {
 	t.Helper()
 	r := &rollingRun{
 		t: t, seed: seed, rng: rand.New(rand.NewSource(seed)), art: chaos.NewArtifacts(t),
