@@ -78,10 +78,21 @@ func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		return s.callLeader(ctx, req, func(ctx context.Context) ([]byte, error) {
+		local := func(ctx context.Context) ([]byte, error) {
 			res, err := s.changeMembers(ctx, c)
 			return encodeChangeReply(res, err), nil
-		})
+		}
+		if c.kind == changeRejoin {
+			// From a member that may not know the leader: relay it.
+			return s.callLeader(ctx, req, local)
+		}
+		// The caller retries with the leader itself: a relay could lose
+		// the reply (a leader relaying its own removal stops before it
+		// relays the answer) and make the caller run the change twice.
+		if s.raft.State() != raft.Leader {
+			return encodeChangeReply(changeResult{}, ErrNotLeader), nil
+		}
+		return local(ctx)
 	case msgLeaseRenew, msgLeaseTTL:
 		if s.raft.State() != raft.Leader {
 			return encodeReadIndexResponse(0, ErrNotLeader), nil

@@ -2,6 +2,7 @@ package keel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/hashicorp/raft"
@@ -96,14 +97,37 @@ func (s *Store) MemberRemove(ctx context.Context, id uint64, opts ...MemberOptio
 	for _, opt := range opts {
 		opt(&o)
 	}
-	if _, err := s.requestChange(ctx, memberChange{kind: changeRemove, id: id, force: o.force}); err != nil {
-		return nil, err
-	}
 	views, err := s.memberViews()
 	if err != nil {
 		return nil, err
 	}
+	known := findMember(views, id) != nil
+	if _, err := s.requestChange(ctx, memberChange{kind: changeRemove, id: id, force: o.force}); err != nil {
+		// A request retried after its reply was lost finds the member
+		// gone: that is the outcome asked for.
+		if !errors.Is(err, ErrMemberNotFound) || !known || !s.gone(ctx, id) {
+			return nil, err
+		}
+	}
+	views, err = s.memberViews()
+	if err != nil {
+		return nil, err
+	}
 	return &MemberRemoveResponse{Header: s.clusterHeader(), Members: publicMembers(views)}, nil
+}
+
+// gone reports whether a linearizable member list lacks id.
+func (s *Store) gone(ctx context.Context, id uint64) bool {
+	ml, err := s.MemberList(ctx)
+	if err != nil {
+		return false
+	}
+	for _, m := range ml.Members {
+		if m.ID == id {
+			return false
+		}
+	}
+	return true
 }
 
 // MemberUpdate changes the address of the member with id. A member that
