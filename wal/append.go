@@ -68,7 +68,10 @@ func (w *WAL) StoreLogs(logs []*raft.Log) error {
 		locs = append(locs, entryLoc{off: off, n: uint32(entrySize(l))})
 		buf = appendFrame(buf, s.meta.ID, off, frameEntry, func(b []byte) []byte { return appendEntry(b, l) })
 	}
-	buf = appendCommit(buf, s.meta.ID, start+int64(len(buf)), first, uint64(len(logs)), start)
+	// The commit records what was durable before this batch: without
+	// DeferSync the previous batch's sync has returned; with it, what the
+	// background sync has covered so far.
+	buf = appendCommit(buf, s.meta.ID, start+int64(len(buf)), first, uint64(len(logs)), start, s.durableOff.Load())
 	if cap(buf) <= 4<<20 {
 		w.buf = buf
 	}
@@ -92,16 +95,18 @@ func (w *WAL) StoreLogs(logs []*raft.Log) error {
 		}
 		return nil
 	}
+	end := start + int64(len(buf))
 	if !w.cfg.NoSync {
 		if err := s.f.Sync(); err != nil {
 			return w.fail("sync "+s.name, err)
 		}
+		s.durableOff.Store(end) // only StoreLogs writes it without DeferSync
 	}
 
 	w.mu.Lock()
 	s.locs = append(s.locs, locs...)
 	s.cacheLogs(logs, w.cfg.ReadCacheBytes)
-	s.writeOff = start + int64(len(buf))
+	s.writeOff = end
 	w.recomputeBoundsLocked()
 	w.setDurableLocked(w.last)
 	w.mu.Unlock()

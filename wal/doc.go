@@ -37,7 +37,7 @@
 // # Segment format
 //
 // All integers are little endian. A segment starts with a 32-byte header:
-// magic "KEELSEG\x00", version u32 (1), CRC32C u32 of the other header
+// magic "KEELSEG\x00", version u32 (2), CRC32C u32 of the other header
 // bytes, segment ID u64, base index u64 (the index of its first entry).
 // Frames follow, each at an 8-byte aligned offset:
 //
@@ -59,11 +59,24 @@
 // MaxEntrySize.
 //
 // A commit payload is: first index u64, entry count u64, offset of the
-// batch's first frame u64 and a fixed 8-byte trailer. StoreLogs writes a
+// batch's first frame u64, durable offset u64 and a fixed 8-byte trailer.
+// The durable offset is the offset up to which the segment was known to
+// be on stable storage when the batch was written: the end of the last
+// batch of the segment whose sync had completed (without
+// Config.DeferSync, the previous batch; with it, the batches the
+// background sync had covered), or the end of the header for a segment's
+// first batch (segments are created synced). It never decreases within a
+// segment and is at most the batch's own offset. It costs no I/O: it is
+// known when the batch is encoded. StoreLogs writes a
 // batch's entry frames and its commit frame with one write, then calls
 // Sync once: one fsync per batch (group commit). A batch never spans
 // segments: if it does not fit, the tail segment is sealed (in the meta)
 // and a new one is created first.
+//
+// Segments of version 1, written before commit frames recorded a durable
+// offset, have a 32-byte commit payload without it. They are still read
+// (see Recovery); new segments are always version 2. A segment version
+// this package does not know is ErrCorrupt.
 //
 // # Deferred sync
 //
@@ -76,8 +89,9 @@
 // lowers Durable to the new last index. A failed background sync
 // fail-stops the WAL like a failed synchronous one. Open syncs the
 // recovered tail once before reporting it durable (a crashed process may
-// have left unsynced bytes in the page cache). Recovery is unchanged: a
-// crash loses a suffix of the batches that were not durable.
+// have left unsynced bytes in the page cache). A crash loses a suffix of
+// the batches that were not durable, and the durable offset in commit
+// frames records only what a completed sync covered.
 // Config.DeferWhen lets the owner choose per call: when it returns false,
 // StoreLogs waits for the background sync before returning (Keel defers
 // only while its member leads).
@@ -110,25 +124,48 @@
 //     through its recorded last index; damage anywhere before that is
 //     ErrCorrupt. Frames after it are leftovers of a tail truncation and
 //     are ignored.
-//   - The tail segment is read until the first invalid frame. Entries after
-//     the last valid commit frame form a torn batch, one whose StoreLogs did
-//     not return (or returned an error), and are dropped; every batch whose
-//     StoreLogs returned is kept. Entries of a complete batch whose Sync had
-//     not returned may be kept too.
-//   - The invalid frame is instead reported as ErrCorrupt (a *CorruptError
-//     naming the segment and offset) when it cannot be a torn write: a valid
-//     frame exists at a later offset of the segment, or the bytes are one bit
-//     flip away from the commit frame that would close the pending batch. A
-//     valid frame whose index does not follow its predecessor (an index gap)
-//     or whose commit does not match its batch is ErrCorrupt too.
-//   - If any non-zero byte follows the last commit of the tail segment, the
-//     segment is sealed in the meta (or dropped if it holds no batch) so new
-//     batches go to a fresh file and never mix with torn bytes.
+//   - The tail segment is read until the first invalid frame, at offset X
+//     (the break). Everything from the last valid commit frame before X on
+//     is dropped: the entries of a torn batch, and any valid frames after
+//     X. Every batch whose StoreLogs returned without Config.DeferSync, or
+//     that Durable covered, is kept: its bytes were synced, so a crash does
+//     not tear them. A complete batch that was not yet durable may be kept
+//     too.
+//   - X is instead reported as ErrCorrupt (a *CorruptError naming the
+//     segment and offset) when it cannot be a torn write. Let D be the
+//     highest durable offset recorded by any valid commit frame of the
+//     segment, before or after X (a valid frame after X is the segment's
+//     own, written later: its CRC is seeded with the segment ID and its
+//     offset). If X < D, bytes that were synced before a later batch was
+//     written are damaged: ErrCorrupt. If X >= D, the frame at X must have
+//     the shape of a torn write: one of its parts in a 512-byte sector
+//     reads as all zeros (a sector that never reached the disk), or it
+//     runs past the end of the file, or every byte from its last one to
+//     the end of the file is zero (a write cut short). A frame at X
+//     without that shape (a flipped bit, garbage), or whose length runs
+//     into the next valid frame, is ErrCorrupt: it may be an acknowledged
+//     batch that no later commit frame vouches for (see Caveats). A valid
+//     frame whose index does not follow its predecessor (an index gap),
+//     whose commit does not match its batch, or that records an impossible
+//     durable offset (beyond its batch, or lower than an earlier one) is
+//     ErrCorrupt too.
+//   - A version 1 tail segment is read with the rules of version 1, which
+//     assume a crash loses a suffix of the unsynced bytes: X is ErrCorrupt
+//     if a valid frame exists at a later offset of the segment, or if the
+//     bytes at X are one bit flip away from the commit frame that would
+//     close the pending batch. Open then seals it at its last complete
+//     batch (or drops it if it has none), so new batches go to a version 2
+//     segment.
+//   - If any non-zero byte follows the last kept commit of the tail
+//     segment, the segment is sealed in the meta (or dropped if it holds
+//     no batch) so new batches go to a fresh file and never mix with torn
+//     bytes. Open syncs the tail before it writes that meta, so a sealed
+//     segment's entries are durable.
 //
-// Recovery never silently drops data before the last valid commit frame,
-// never returns entries that failed a check, and never panics: every length
-// is checked against the bytes actually present and against MaxEntrySize
-// before it is used.
+// Recovery never silently drops data before the durable offset recorded
+// by a valid commit frame, never returns entries that failed a check, and
+// never panics: every length is checked against the bytes actually
+// present and against MaxEntrySize before it is used.
 //
 // # Truncation
 //
@@ -181,9 +218,29 @@
 //     competes for the disk with the log's own syncs (once per segment). A rotation that finds no spare ready (two
 //     rotations in quick succession) creates the segment on the write path.
 //   - The crash model is that of a POSIX file system with fsync and an
-//     fsync of the directory after create, rename and unlink; torn writes
-//     are assumed to lose a suffix of unsynced bytes (as with
-//     internal/faultfs). Reordered, partially persisted unsynced writes are
-//     detected as ErrCorrupt when a later frame survives, rather than
-//     silently dropped.
+//     fsync of the directory after create, rename and unlink. A crash
+//     (power loss, or one in the middle of an fsync) may persist any subset
+//     of the unsynced 512-byte sectors or 4 KiB pages of a segment, in any
+//     order, or lose everything written after some byte; a page that did
+//     not reach the disk reads as its previous content, which in the
+//     unwritten part of a segment is the synced, preallocated zeros. Such
+//     a torn tail is recovered: the log reopens to the durable batches and
+//     possibly some complete batches after them. Other damage is
+//     ErrCorrupt, except as follows.
+//   - The newest acknowledged batches are those after the highest durable
+//     offset any commit frame records: without DeferSync the last batch,
+//     with it those covered by the last completed background syncs (until
+//     a later batch is written). No commit frame vouches for them, so
+//     damage to them is told from a torn write only by its shape: a
+//     flipped bit or garbage is ErrCorrupt, but damage shaped exactly like
+//     a torn write (a 512-byte sector of the batch zeroed, say by a write
+//     the disk acknowledged and then lost, or a flip in a frame that has a
+//     zeroed sector of its own data) is recovered as one, and those
+//     batches are dropped. A sync cannot vouch for itself without a second
+//     sync per batch.
+//   - A version 1 tail segment is recovered with version 1's rules, which
+//     refuse a reordered torn tail (a later page persisted, an earlier one
+//     not) as ErrCorrupt; once Open has sealed it, this no longer matters.
+//     Code that reads only version 1 refuses a version 2 segment as
+//     ErrCorrupt ("bad segment header"): there is no downgrade.
 package wal

@@ -59,16 +59,22 @@ func (w *WAL) notifyDurableLocked() {
 	w.durCh = make(chan struct{})
 }
 
-// syncRecovered runs at the end of Open: what recovery found in the tail
-// segment may sit only in the page cache (a process that crashed wrote it
-// without syncing), so it is synced once before it counts as durable.
+// syncRecovered runs during Open, after the scan: what recovery found in
+// the last segment may sit only in the page cache (a process that crashed
+// wrote it without syncing), so it is synced before the meta seals that
+// segment at its last batch (a torn or format 1 tail) and before Open
+// reports it durable. Only the last segment can hold unsynced bytes:
+// rotation and truncation sync the tail before sealing it.
 func (w *WAL) syncRecovered() error {
-	if n := len(w.segs); n > 0 && !w.cfg.NoSync {
-		if err := w.segs[n-1].f.Sync(); err != nil {
-			return fmt.Errorf("wal: sync %s after recovery: %w", w.segs[n-1].name, err)
-		}
+	n := len(w.segs)
+	if n == 0 || w.cfg.NoSync {
+		return nil
 	}
-	w.durable = w.last
+	s := w.segs[n-1]
+	if err := s.f.Sync(); err != nil {
+		return fmt.Errorf("wal: sync %s after recovery: %w", s.name, err)
+	}
+	s.durableOff.Store(max(s.durableOff.Load(), s.writeOff))
 	return nil
 }
 
@@ -94,8 +100,10 @@ func (w *WAL) syncPending() error {
 		w.mu.RLock()
 		target, durable, err := w.last, w.durable, w.usableLocked()
 		var s *segment
+		var end int64 // the tail's written bytes, all covered by the sync
 		if n := len(w.segs); n > 0 {
 			s = w.segs[n-1]
+			end = s.writeOff
 		}
 		w.mu.RUnlock()
 		if err != nil {
@@ -110,6 +118,9 @@ func (w *WAL) syncPending() error {
 			}
 		}
 		w.mu.Lock()
+		if !w.cfg.NoSync && end > s.durableOff.Load() {
+			s.durableOff.Store(end)
+		}
 		w.setDurableLocked(target)
 		w.mu.Unlock()
 	}

@@ -15,8 +15,10 @@ var (
 
 	// ErrCorrupt is returned by Open when the files in the directory are
 	// damaged in a way that is not a torn tail: a CRC mismatch, an impossible
-	// length or an index gap before the last commit marker, a bad segment
-	// header or a bad meta file. The wrapping *CorruptError names the file and
+	// length or an index gap where a crash cannot have torn the log (in a
+	// sealed segment, below the durable offset a commit frame records, or
+	// not shaped like a torn write), a bad segment header or a bad meta
+	// file. The wrapping *CorruptError names the file and
 	// the byte offset. GetLog also returns it if a frame fails its CRC when it
 	// is read back.
 	ErrCorrupt = errors.New("wal: corrupt")

@@ -23,13 +23,17 @@ const (
 	frameEntry  = 1
 	frameCommit = 2
 
-	// commit payload: first index u64, count u64, batch start offset u64,
-	// trailer [8]byte.
-	commitPayloadSize = 32
-	commitFrameSize   = frameHeaderSize + commitPayloadSize
+	// commit payload (format 2): first index u64, count u64, batch start
+	// offset u64, durable offset u64, trailer [8]byte. Format 1 has no
+	// durable offset.
+	commitPayloadSize   = 40
+	commitFrameSize     = frameHeaderSize + commitPayloadSize
+	commitPayloadSizeV1 = 32
+	commitFrameSizeV1   = frameHeaderSize + commitPayloadSizeV1
 
 	segHeaderSize = 32
-	segVersion    = 1
+	segVersion    = 2 // the format new segments are written in
+	segVersionV1  = 1 // still read: no durable offsets in commit frames
 )
 
 var (
@@ -86,13 +90,35 @@ func appendFrame(dst []byte, segID uint64, off int64, typ byte, fill func([]byte
 	return dst
 }
 
-func appendCommit(dst []byte, segID uint64, off int64, first, count uint64, batchStart int64) []byte {
+// appendCommit appends the (format 2) commit frame at off of the batch of
+// count entries from index first whose first frame is at batchStart;
+// durable is the segment offset up to which the segment was known to be
+// on stable storage when the batch was written (see recovery in
+// segment_scan.go).
+func appendCommit(dst []byte, segID uint64, off int64, first, count uint64, batchStart, durable int64) []byte {
+	return appendCommitVer(dst, segVersion, segID, off, commitRec{first: first, count: count, batchStart: batchStart, durable: durable})
+}
+
+// appendCommitVer appends a commit frame in segment format ver; format 1
+// has no durable offset (c.durable is not written).
+func appendCommitVer(dst []byte, ver uint32, segID uint64, off int64, c commitRec) []byte {
 	return appendFrame(dst, segID, off, frameCommit, func(b []byte) []byte {
-		b = binary.LittleEndian.AppendUint64(b, first)
-		b = binary.LittleEndian.AppendUint64(b, count)
-		b = binary.LittleEndian.AppendUint64(b, uint64(batchStart))
+		b = binary.LittleEndian.AppendUint64(b, c.first)
+		b = binary.LittleEndian.AppendUint64(b, c.count)
+		b = binary.LittleEndian.AppendUint64(b, uint64(c.batchStart))
+		if ver >= 2 {
+			b = binary.LittleEndian.AppendUint64(b, uint64(c.durable))
+		}
 		return append(b, commitTrailer[:]...)
 	})
+}
+
+// commitPayloadLen is the commit payload size of segment format ver.
+func commitPayloadLen(ver uint32) int64 {
+	if ver >= 2 {
+		return commitPayloadSize
+	}
+	return commitPayloadSizeV1
 }
 
 type frame struct {
@@ -101,10 +127,10 @@ type frame struct {
 	size    int64 // total size including header and padding
 }
 
-// parseFrame decodes the frame at off in b (the whole segment). It returns
-// ok=false if the bytes there are not a complete, valid frame. It never
-// allocates and never panics.
-func parseFrame(b []byte, off int64, segID uint64) (frame, bool) {
+// parseFrame decodes the frame at off in b (the whole segment of format
+// ver). It returns ok=false if the bytes there are not a complete, valid
+// frame. It never allocates and never panics.
+func parseFrame(b []byte, off int64, segID uint64, ver uint32) (frame, bool) {
 	if off < 0 || off > int64(len(b)) || int64(len(b))-off < frameHeaderSize {
 		return frame{}, false
 	}
@@ -118,7 +144,7 @@ func parseFrame(b []byte, off int64, segID uint64) (frame, bool) {
 	}
 	plen := int64(binary.LittleEndian.Uint32(hdr[8:12]))
 	switch {
-	case typ == frameCommit && plen != commitPayloadSize:
+	case typ == frameCommit && plen != commitPayloadLen(ver):
 		return frame{}, false
 	case typ == frameEntry && (plen < entryFixedSize || plen > MaxEntrySize):
 		return frame{}, false
@@ -146,30 +172,63 @@ func parseFrame(b []byte, off int64, segID uint64) (frame, bool) {
 type commitRec struct {
 	first, count uint64
 	batchStart   int64
+	durable      int64 // format 2 only; 0 in format 1
 }
 
-func parseCommit(p []byte) (commitRec, bool) {
-	if len(p) != commitPayloadSize || [8]byte(p[24:32]) != commitTrailer {
+// parseCommit decodes a commit payload of segment format ver.
+func parseCommit(p []byte, ver uint32) (commitRec, bool) {
+	n := commitPayloadLen(ver)
+	if int64(len(p)) != n || [8]byte(p[n-8:n]) != commitTrailer {
 		return commitRec{}, false
 	}
-	return commitRec{
+	c := commitRec{
 		first:      binary.LittleEndian.Uint64(p[0:8]),
 		count:      binary.LittleEndian.Uint64(p[8:16]),
 		batchStart: int64(binary.LittleEndian.Uint64(p[16:24])),
-	}, true
+	}
+	if ver >= 2 {
+		c.durable = int64(binary.LittleEndian.Uint64(p[24:32]))
+	}
+	return c, true
+}
+
+// frameExtent returns the number of bytes the frame whose header is hdr
+// (frameHeaderSize bytes, in a segment of format ver) says it covers:
+// header and payload, without the padding. ok is false when the header
+// is not one a valid frame can have (its CRC is not checked).
+func frameExtent(hdr []byte, ver uint32) (n int64, ok bool) {
+	typ := hdr[4]
+	if typ != frameEntry && typ != frameCommit {
+		return 0, false
+	}
+	if hdr[5]|hdr[6]|hdr[7]|hdr[12]|hdr[13]|hdr[14]|hdr[15] != 0 {
+		return 0, false
+	}
+	plen := int64(binary.LittleEndian.Uint32(hdr[8:12]))
+	switch {
+	case typ == frameCommit && plen != commitPayloadLen(ver):
+		return 0, false
+	case typ == frameEntry && (plen < entryFixedSize || plen > MaxEntrySize):
+		return 0, false
+	}
+	return frameHeaderSize + plen, true
 }
 
 // Segment header layout (32 bytes, little endian):
 //
 //	0  magic    "KEELSEG\x00"
-//	8  version  u32 (1)
+//	8  version  u32 (2; 1 is still read)
 //	12 crc      u32  CRC32C of bytes 0..12 ++ 16..32
 //	16 id       u64  segment ID (also the file name)
 //	24 base     u64  index of the first entry in the segment
-func encodeSegHeader(id, base uint64) []byte {
+func encodeSegHeader(id, base uint64) []byte { return encodeSegHeaderVer(segVersion, id, base) }
+
+// encodeSegHeaderVer is encodeSegHeader for format ver (tests write
+// format 1).
+func encodeSegHeaderVer(ver uint32, id, base uint64) []byte {
 	h := make([]byte, segHeaderSize)
 	copy(h, segMagic[:])
-	binary.LittleEndian.PutUint32(h[8:12], segVersion)
+	binary.LittleEndian.PutUint32(h[8:12], ver)
 	binary.LittleEndian.PutUint64(h[16:24], id)
 	binary.LittleEndian.PutUint64(h[24:32], base)
 	binary.LittleEndian.PutUint32(h[12:16], segHeaderCRC(h))
@@ -181,12 +240,17 @@ func segHeaderCRC(h []byte) uint32 {
 	return crc32.Update(c, castagnoli, h[16:32])
 }
 
-// parseSegHeader returns the segment ID and base index of a header.
-func parseSegHeader(h []byte) (id, base uint64, ok bool) {
+// parseSegHeader returns the segment ID, base index and format version of
+// a header whose magic and CRC are valid. The version is not checked:
+// see knownSegVersion.
+func parseSegHeader(h []byte) (id, base uint64, ver uint32, ok bool) {
 	if len(h) < segHeaderSize || [8]byte(h[0:8]) != segMagic ||
-		binary.LittleEndian.Uint32(h[8:12]) != segVersion ||
 		binary.LittleEndian.Uint32(h[12:16]) != segHeaderCRC(h) {
-		return 0, 0, false
+		return 0, 0, 0, false
 	}
-	return binary.LittleEndian.Uint64(h[16:24]), binary.LittleEndian.Uint64(h[24:32]), true
+	return binary.LittleEndian.Uint64(h[16:24]), binary.LittleEndian.Uint64(h[24:32]),
+		binary.LittleEndian.Uint32(h[8:12]), true
 }
+
+// knownSegVersion reports whether segments of format ver can be read.
+func knownSegVersion(ver uint32) bool { return ver == segVersionV1 || ver == segVersion }

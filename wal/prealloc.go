@@ -157,13 +157,7 @@ func (w *WAL) takeSpare(id, base uint64, size int64) (s *segment, ok bool, err e
 			return fail(err)
 		}
 	}
-	return &segment{
-		meta:     segMeta{ID: id, Base: base},
-		name:     name,
-		f:        sp.f,
-		writeOff: segHeaderSize,
-		size:     sp.size,
-	}, true, nil
+	return newSegment(segMeta{ID: id, Base: base}, name, sp.f, sp.size), true, nil
 }
 
 // stopPreallocator stops preallocating, waits for a creation in progress

@@ -70,6 +70,9 @@ func (w *WAL) recover() error {
 			return fmt.Errorf("wal: remove orphan %s: %w", n, err)
 		}
 	}
+	if err := w.syncRecovered(); err != nil {
+		return err
+	}
 	return w.finishRecovery()
 }
 
@@ -95,18 +98,28 @@ func (w *WAL) openSegment(sm segMeta, sr *segReader) error {
 		return err
 	}
 	s.locs, s.writeOff, s.size = res.locs, res.writeOff, size
-	if res.dirty {
-		s.meta.Last = sm.Base + uint64(len(res.locs)) - 1
-		w.logger.Warn("wal: dropped torn tail", "file", name, "offset", res.writeOff, "last_index", s.meta.Last)
-		// Never append after torn bytes: seal the segment (or drop it if
-		// it has no complete batch) so new batches go to a fresh file.
-		s.meta.Sealed = true
+	s.durableOff.Store(res.durable)
+	if sm.Sealed {
+		return nil
 	}
+	switch {
+	case res.dirty:
+		w.logger.Warn("wal: dropped torn tail", "file", name, "offset", res.writeOff, "last_index", sm.Base+uint64(len(res.locs))-1)
+	case res.version != segVersion:
+		w.logger.Info("wal: sealing a tail segment of an older format", "file", name, "version", res.version)
+	default:
+		return nil
+	}
+	// Never append after torn bytes, nor to a segment of another format:
+	// seal the segment (or drop it if it has no complete batch) so new
+	// batches go to a fresh file.
+	s.meta.Last = sm.Base + uint64(len(res.locs)) - 1
+	s.meta.Sealed = true
 	return nil
 }
 
-// finishRecovery persists the sealing of a torn tail segment and computes
-// first and last.
+// finishRecovery persists the sealing of a torn (or format 1) tail segment
+// and computes first and last.
 func (w *WAL) finishRecovery() error {
 	if n := len(w.segs); n > 0 {
 		t := w.segs[n-1]

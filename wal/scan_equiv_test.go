@@ -42,6 +42,7 @@ func requireSameScan(tb testing.TB, b []byte, sm segMeta, readers []*segReader) 
 // offsets of its frames.
 type segImage struct {
 	b       []byte
+	ver     uint32
 	id      uint64
 	base    uint64
 	count   int     // entries
@@ -51,15 +52,23 @@ type segImage struct {
 }
 
 func buildImage(rng *rand.Rand, id, base uint64, maxData int) segImage {
-	im := segImage{b: encodeSegHeader(id, base), id: id, base: base}
+	ver := uint32(segVersion)
+	if rng.IntN(4) == 0 {
+		ver = segVersionV1
+	}
+	im := segImage{b: encodeSegHeaderVer(ver, id, base), ver: ver, id: id, base: base}
 	next := base
+	ends := []int64{segHeaderSize} // batch boundaries, candidates for durable offsets
+	durable := int64(segHeaderSize)
 	for range rng.IntN(6) {
 		start := int64(len(im.b))
 		n := 1 + rng.IntN(4)
 		for range n {
 			data := make([]byte, rng.IntN(maxData+1))
-			for i := range data {
-				data[i] = byte(rng.Uint32())
+			if rng.IntN(4) > 0 { // else zeros, which a torn sector looks like
+				for i := range data {
+					data[i] = byte(rng.Uint32())
+				}
 			}
 			l := &raft.Log{Index: next, Term: 3, Type: raft.LogCommand, Data: data}
 			if rng.IntN(3) == 0 {
@@ -69,9 +78,23 @@ func buildImage(rng *rand.Rand, id, base uint64, maxData int) segImage {
 			im.b = appendFrame(im.b, id, int64(len(im.b)), frameEntry, func(p []byte) []byte { return appendEntry(p, l) })
 			next++
 		}
+		// The durable offset: the previous batch's end (no DeferSync) or
+		// an earlier boundary (a background sync that lags), never less
+		// than before.
+		if rng.IntN(2) == 0 {
+			durable = start
+		} else {
+			for _, e := range ends {
+				if e >= durable && rng.IntN(2) == 0 {
+					durable = e
+					break
+				}
+			}
+		}
 		im.frames = append(im.frames, int64(len(im.b)))
 		im.commits = append(im.commits, int64(len(im.b)))
-		im.b = appendCommit(im.b, id, int64(len(im.b)), next-uint64(n), uint64(n), start)
+		im.b = appendCommitVer(im.b, ver, id, int64(len(im.b)), commitRec{first: next - uint64(n), count: uint64(n), batchStart: start, durable: durable})
+		ends = append(ends, int64(len(im.b)))
 	}
 	im.count = int(next - base)
 	im.end = int64(len(im.b))
@@ -95,7 +118,7 @@ func mutate(rng *rand.Rand, im *segImage) {
 		}
 		return int64(rng.IntN(len(b) + 1))
 	}
-	switch rng.IntN(9) {
+	switch rng.IntN(11) {
 	case 0: // bit flip anywhere
 		if len(b) > 0 {
 			i := rng.IntN(len(b))
@@ -131,7 +154,11 @@ func mutate(rng *rand.Rand, im *segImage) {
 		var f []byte
 		switch rng.IntN(4) {
 		case 0:
-			f = appendCommit(nil, im.id, off, l.Index, 1, off-64)
+			durable := int64(segHeaderSize) + 8*int64(rng.IntN(int(off/8)+2))
+			if rng.IntN(2) == 0 {
+				durable = max(segHeaderSize, off-64)
+			}
+			f = appendCommitVer(nil, im.ver, im.id, off, commitRec{first: l.Index, count: 1, batchStart: off - 64, durable: durable})
 		case 1: // valid CRC, malformed entry
 			f = appendFrame(nil, im.id, off, frameEntry, func(p []byte) []byte {
 				for range entryFixedSize + rng.IntN(20) {
@@ -147,6 +174,13 @@ func mutate(rng *rand.Rand, im *segImage) {
 		}
 		copy(b[off:], f)
 		im.b = b
+	case 9, 10: // torn, reordered: zero some 512-byte sectors from a point on
+		from := pick()
+		for sec := from &^ (sectorSize - 1); sec < int64(len(b)); sec += sectorSize {
+			if rng.IntN(2) == 0 {
+				clear(b[max(sec, from):min(sec+sectorSize, int64(len(b)))])
+			}
+		}
 	case 8: // a type byte and a forged length, or a plausible header
 		if len(b) >= 16 {
 			off := align8(pick()) &^ 7

@@ -19,7 +19,8 @@ const scanWindow = 1 << 20
 // aligned offset or at the end of the file. A segReader is reused for the
 // segments of one Open, one at a time.
 type segReader struct {
-	win   int // window size in bytes, a multiple of 8, at least 16
+	win   int    // window size in bytes, a multiple of 8, at least 16
+	ver   uint32 // format version of the segment being read
 	r     io.ReaderAt
 	name  string
 	size  int64  // file size
@@ -131,7 +132,7 @@ func (s *segReader) frameAt(off int64, segID uint64, want bool) (f frame, ok boo
 	}
 	plen := int64(binary.LittleEndian.Uint32(hdr[8:12]))
 	switch {
-	case typ == frameCommit && plen != commitPayloadSize:
+	case typ == frameCommit && plen != commitPayloadLen(s.ver):
 		return frame{}, false, nil
 	case typ == frameEntry && (plen < entryFixedSize || plen > MaxEntrySize):
 		return frame{}, false, nil

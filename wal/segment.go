@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 )
@@ -24,6 +25,15 @@ type segment struct {
 	locs     []entryLoc
 	writeOff int64 // end of the last commit frame (append position)
 	size     int64 // file size (preallocated)
+
+	// durableOff is the offset up to which the file is known to be on
+	// stable storage: the end of the last batch whose sync completed (the
+	// header, for a new segment). Every commit frame records it as it was
+	// when its batch was written, which is how recovery tells a torn
+	// unsynced tail from damage (segment_scan.go). It only grows: batches
+	// are only appended, and a segment is sealed rather than rewritten.
+	// Set after a sync under WAL.mu; StoreLogs reads it without mu.
+	durableOff atomic.Int64
 
 	// cache holds the newest entries stored since the segment was opened,
 	// in index order, in a ring: cacheN entries from position cacheHead
@@ -168,11 +178,13 @@ func createSegment(fsys FS, dir string, id, base uint64, size int64, noSync bool
 			return fail(err)
 		}
 	}
-	return &segment{
-		meta:     segMeta{ID: id, Base: base},
-		name:     name,
-		f:        f,
-		writeOff: segHeaderSize,
-		size:     size,
-	}, nil
+	return newSegment(segMeta{ID: id, Base: base}, name, f, size), nil
+}
+
+// newSegment returns the segment of a new, empty segment file whose
+// header is written (and synced, unless Config.NoSync).
+func newSegment(sm segMeta, name string, f File, size int64) *segment {
+	s := &segment{meta: sm, name: name, f: f, writeOff: segHeaderSize, size: size}
+	s.durableOff.Store(segHeaderSize)
+	return s
 }

@@ -80,10 +80,7 @@ func Open(dir string, cfg Config) (*WAL, error) {
 		w.closeFiles()
 		return nil, err
 	}
-	if err := w.syncRecovered(); err != nil {
-		w.closeFiles()
-		return nil, err
-	}
+	w.durable = w.last // recover synced what it found
 	if cfg.DeferSync {
 		w.startSyncer()
 	}
