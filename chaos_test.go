@@ -66,13 +66,22 @@ func chaosKinds(tb testing.TB) []chaos.FaultKind {
 type chaosCluster struct {
 	*keeltest.Cluster
 	fs []*faultfs.FS // member i's raft log file system
+	// seed seeds the power cuts (with crashes, their number so far); only
+	// the test's goroutine crashes members. inFsync counts the cuts that
+	// landed in a log fsync, reordered those that persisted a later
+	// unsynced page of a file but not an earlier one.
+	seed      int64
+	crashes   int
+	inFsync   int
+	reordered int
 }
 
 // newChaosCluster starts n members whose data dirs and logs live in dir
-// (the run's artifacts directory, kept when the run fails).
-func newChaosCluster(tb testing.TB, n int, dir string) *chaosCluster {
+// (the run's artifacts directory, kept when the run fails); seed seeds
+// its power cuts.
+func newChaosCluster(tb testing.TB, n int, dir string, seed int64) *chaosCluster {
 	tb.Helper()
-	c := &chaosCluster{fs: make([]*faultfs.FS, n)}
+	c := &chaosCluster{fs: make([]*faultfs.FS, n), seed: seed}
 	loggers := make([]*slog.Logger, n)
 	for i := range n {
 		id := fmt.Sprintf("m%d", i) // keeltest's ID of member i
@@ -100,19 +109,59 @@ func (c *chaosCluster) restart(i int) {
 	}
 }
 
-// kill stops member i as a killed process would; lose also drops every
-// write its raft log had not fsynced (a power cut).
+// kill stops member i as a killed process would; lose also cuts the
+// power of its raft log's disk: of the pages it had not fsynced, a random
+// subset persists, in any order (faultfs.TornPages).
 func (c *chaosCluster) kill(i int, lose bool) {
 	if c.Member(i) == nil {
 		return
 	}
-	c.Crash(i)
-	if lose {
-		c.fs[i].Crash()
+	if !lose {
+		c.Crash(i)
+	} else {
+		c.powerCut(i)
 	}
 	c.fs[i].ClearFaults()
 	c.fs[i].SetSyncDelay(0)
 }
+
+// powerCut crashes member i and its raft log's disk. The cut lands in
+// the member's next log fsync if one starts within powerCutWait (under
+// load one does): so it catches unsynced pages, as a cut during writes
+// would. The member sees that fsync fail and fail-stops; it is then
+// crashed. With no fsync in time (or a member already fail-stopped) the
+// cut follows the crash.
+func (c *chaosCluster) powerCut(i int) {
+	fsys := c.fs[i]
+	c.crashes++
+	seed := uint64(c.seed)*1_000_003 + uint64(c.crashes)
+	before, _ := fsys.Crashes()
+	fsys.ClearFaults() // an injected fsync error would fail the sync first
+	fsys.Inject(faultfs.Fault{Op: faultfs.OpSync, Pattern: "*.seg", Times: 1, Crash: faultfs.TornPages, Seed: seed})
+	wait := powerCutWait
+	if c.Member(i).Err() != nil {
+		wait = 0
+	}
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if n, _ := fsys.Crashes(); n > before {
+			break
+		}
+	}
+	fsys.ClearFaults()
+	c.Crash(i)
+	n, rep := fsys.Crashes()
+	if n == before {
+		rep = fsys.CrashWith(faultfs.TornPages, seed)
+	} else {
+		c.inFsync++
+	}
+	if rep.Reordered > 0 {
+		c.reordered++
+	}
+}
+
+// powerCutWait bounds how long powerCut waits for a log fsync to cut.
+const powerCutWait = 300 * time.Millisecond
 
 // stopClean closes member i gracefully.
 func (c *chaosCluster) stopClean(i int) {
@@ -332,6 +381,9 @@ type chaosRunResult struct {
 	counts chaos.Counts
 	faults map[chaos.FaultKind]int
 	ops    int
+	// powerCuts, inFsync and reordered count the power cuts, those that
+	// landed in a log fsync and those that persisted pages out of order.
+	powerCuts, inFsync, reordered int
 }
 
 // runChaos runs one seeded schedule and checks it; it fails tb on any
@@ -346,7 +398,7 @@ func runChaos(t *testing.T, seed int64) chaosRunResult {
 	})
 	require.NoError(t, err)
 	t.Logf("chaos: seed %d schedule %s", seed, sched)
-	c := newChaosCluster(t, 3, art.Dir)
+	c := newChaosCluster(t, 3, art.Dir, seed)
 	rec := chaos.NewRecorder()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -503,7 +555,7 @@ func runChaos(t *testing.T, seed int64) chaosRunResult {
 			fail("chaos: seed %d: watch on %s: %v", seed, st.Member, err)
 		}
 	}
-	return chaosRunResult{counts: total, faults: counters.Snapshot(), ops: len(ops)}
+	return chaosRunResult{counts: total, faults: counters.Snapshot(), ops: len(ops), powerCuts: c.crashes, inFsync: c.inFsync, reordered: c.reordered}
 }
 
 // chaosFloor is the least number of operations with a definite outcome a
@@ -532,6 +584,9 @@ func TestChaosInProcess(t *testing.T) {
 		mu      sync.Mutex
 		faults  = map[chaos.FaultKind]int{}
 		ops     int
+		cuts    int
+		inFsync int
+		reorder int
 		counts  chaos.Counts
 		started atomic.Int64
 		failed  atomic.Int64
@@ -555,6 +610,9 @@ func TestChaosInProcess(t *testing.T) {
 						faults[k] += n
 					}
 					ops += r.ops
+					cuts += r.powerCuts
+					inFsync += r.inFsync
+					reorder += r.reordered
 					counts = counts.Add(r.counts)
 				})
 				done.Add(1)
@@ -565,8 +623,8 @@ func TestChaosInProcess(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	t.Logf("chaos in-process: %d runs, %d failed, %v; %d operations checked (%d completed, %d unknown, %d failed); faults %v",
-		done.Load(), failed.Load(), time.Since(start).Round(time.Second), ops, counts.Completed, counts.Unknown, counts.Failed, faults)
+	t.Logf("chaos in-process: %d runs, %d failed, %v; %d operations checked (%d completed, %d unknown, %d failed); faults %v; %d power cuts (%d in an fsync, %d reordered)",
+		done.Load(), failed.Load(), time.Since(start).Round(time.Second), ops, counts.Completed, counts.Unknown, counts.Failed, faults, cuts, inFsync, reorder)
 	require.Zero(t, failed.Load())
 	if runs > 0 && budget > 0 && done.Load() < int64(runs) {
 		t.Logf("chaos in-process: budget %v ran out after %d of %d runs", budget, done.Load(), runs)

@@ -39,8 +39,10 @@ const (
 	FsyncFail FaultKind = "fsync-fail"
 	// SlowFsync slows the target's WAL fsync for the duration.
 	SlowFsync FaultKind = "slow-fsync"
-	// CrashLoseUnsynced crashes the target and drops its unsynced writes;
-	// it restarts after the duration.
+	// CrashLoseUnsynced crashes the target in a power cut: of its
+	// unsynced writes any subset of pages persists, in any order (the
+	// in-process tier cuts during a log fsync, faultfs.TornPages); it
+	// restarts after the duration.
 	CrashLoseUnsynced FaultKind = "crash-lose-unsynced"
 	// Restart stops the target cleanly and restarts it after the duration.
 	Restart FaultKind = "restart"
