@@ -97,3 +97,9 @@ func (a *Artifacts) SaveRun(seed int64, s Schedule, rec *Recorder, info *CheckIn
 func (a *Artifacts) SaveWatches(streams []WatchStream) error {
 	return a.WriteJSON("watches.json", streams)
 }
+
+// SaveChanges writes the results of the membership changes to
+// changes.json.
+func (a *Artifacts) SaveChanges(results []ChangeResult) error {
+	return a.WriteJSON("changes.json", results)
+}

@@ -46,13 +46,35 @@
 // FaultCounters (the scheduled faults really happened). FencedResource and
 // LeaseChecker check lock and lease safety with the harness clock only.
 //
+// # Membership changes
+//
+// A Schedule may also carry membership changes (ScheduleConfig.Changes):
+// a fresh member joins (JoinVoter, promoted by the leader once caught up;
+// JoinLearner, a permanent learner), a learner is promoted
+// (PromoteLearner), a member leaves (LeaveMember) or is removed, running
+// (RemoveMember) or down (RemoveCrashed). Each starts while a fault is
+// injected; they run one at a time, alongside the faults. Kinds are drawn
+// so that, were every change to succeed, removals keep MinVoters voters
+// and joins at most MaxMembers members. The executor (a tier) picks each
+// change's member as the members are when it is due and reports a
+// ChangeResult: ChangeDone, ChangeRefused (ClassifyChange: an error the
+// faults explain, such as keel.ErrUnhealthy, ErrChangeInProgress,
+// ErrNoLeader, ErrTimeout, or ErrLearnerNotReady for a promotion),
+// ChangeSkipped (the bounds would break because an earlier change
+// deviated from the plan) or ChangeFailed. CheckChanges requires one
+// result per scheduled change, none failed, and a deviation before every
+// skip; Count and ChangeCounts report them by kind and outcome, and the
+// changes made with a known Keel issue tolerated (Reported). A
+// change's events go on the HTML page's "membership" lane
+// (FaultEvent.Lane).
+//
 // # Schedules, budgets and artifacts
 //
 // GenerateSchedule draws a reproducible fault schedule from a seed; Budget
 // reads KEEL_CHAOS (a Go duration for a soak, unset for the CI default),
 // Seed reads KEEL_CHAOS_SEED, Loop runs seeded subtests until a count or
-// the budget, and Artifacts keeps a run's seed, schedule, histories and
-// HTML in a printed temp dir when the test fails.
+// the budget, and Artifacts keeps a run's seed, schedule, histories,
+// change results and HTML in a printed temp dir when the test fails.
 //
 // # Process tier
 //

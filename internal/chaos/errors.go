@@ -29,6 +29,12 @@ var (
 	// ErrFaultNotInjected is returned when a scheduled fault was not
 	// actually injected.
 	ErrFaultNotInjected = errors.New("chaos: scheduled fault not injected")
+	// ErrChangeNotAttempted is returned when a scheduled membership change
+	// has no outcome, or was skipped with no earlier change to explain it.
+	ErrChangeNotAttempted = errors.New("chaos: scheduled membership change not attempted")
+	// ErrChangeFailed is returned when a membership change ended with an
+	// error that the faults do not explain.
+	ErrChangeFailed = errors.New("chaos: membership change failed")
 	// ErrStaleToken is returned by FencedResource.Write for a token lower
 	// than the highest one seen.
 	ErrStaleToken = errors.New("chaos: stale fencing token")

@@ -105,8 +105,9 @@ var definiteFailures = [...]error{
 //   - any error on a Get: Dropped (reads have no effect);
 //   - an error wrapping keel.ErrTimeout (including "ErrTimeout: ErrStopped"):
 //     Unknown;
-//   - keel.ErrNoLeader, ErrNotLeader, ErrStopped or a validation error, none
-//     of them wrapping ErrTimeout: Dropped (never proposed);
+//   - keel.ErrNoLeader, ErrNotLeader, ErrStopped (ErrRemoved too: it wraps
+//     ErrStopped) or a validation error, none of them wrapping ErrTimeout:
+//     Dropped (never proposed);
 //   - a *RemoteError on a write: its Outcome (classified where it ran);
 //   - any other error on a write: Unknown (conservative: an unclassified
 //     failure may have been applied).
@@ -205,6 +206,9 @@ type FaultEvent struct {
 	Start   int64     `json:"start"`
 	End     int64     `json:"end"`
 	Detail  string    `json:"detail,omitempty"`
+	// Lane is the HTML visualization's lane for the event; "" means
+	// "faults" (membership changes use "membership").
+	Lane string `json:"lane,omitempty"`
 }
 
 // Fault records a fault event. Use Start = End for an instantaneous fault

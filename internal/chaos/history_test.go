@@ -33,6 +33,11 @@ func TestClassify(t *testing.T) {
 		{"no leader wrapping ctx", OpPut, fmt.Errorf("%w: %w", keel.ErrNoLeader, context.DeadlineExceeded), Dropped},
 		{"not leader", OpCAS, keel.ErrNotLeader, Dropped},
 		{"stopped", OpPut, keel.ErrStopped, Dropped},
+		// A removed member refuses a write before proposing it with
+		// ErrRemoved (which wraps ErrStopped); one in flight when it
+		// stops ends with ErrTimeout wrapping it.
+		{"removed", OpPut, keel.ErrRemoved, Dropped},
+		{"timeout wrapping removed", OpCAS, fmt.Errorf("%w: %w", keel.ErrTimeout, keel.ErrRemoved), Unknown},
 		{"validation", OpPut, fmt.Errorf("x: %w", keel.ErrEmptyKey), Dropped},
 		{"too large", OpPut, keel.ErrRequestTooLarge, Dropped},
 		{"unclassified write error", OpPut, errors.New("connection reset"), Unknown},

@@ -39,8 +39,9 @@ func toPorcupine(ops []Operation) []porcupine.Operation {
 }
 
 // SaveHTML writes porcupine's visualization of a checked history to path,
-// with one annotation per fault event (on a "faults" lane) so the page
-// shows when partitions, kills and pauses happened. The info is copied; the
+// with one annotation per fault event (on a "faults" lane, or the event's
+// Lane) so the page shows when partitions, kills, pauses and membership
+// changes happened. The info is copied; the
 // caller's is not modified.
 func SaveHTML(path string, info CheckInfo, faults []FaultEvent) error {
 	ann := make([]porcupine.Annotation, 0, len(faults))
@@ -49,13 +50,17 @@ func SaveHTML(path string, info CheckInfo, faults []FaultEvent) error {
 		if end < f.Start {
 			end = f.Start
 		}
+		tag, color := "faults", "#f7c6c6"
+		if f.Lane != "" {
+			tag, color = f.Lane, "#c6d8f7"
+		}
 		ann = append(ann, porcupine.Annotation{
-			Tag:             "faults",
+			Tag:             tag,
 			Start:           f.Start,
 			End:             end,
 			Description:     string(f.Kind),
 			Details:         fmt.Sprintf("%s targets=%v %s", f.Kind, f.Targets, f.Detail),
-			BackgroundColor: "#f7c6c6",
+			BackgroundColor: color,
 		})
 	}
 	info.AddAnnotations(ann)

@@ -75,11 +75,13 @@ type Fault struct {
 }
 
 // Schedule is a seeded list of faults for a cluster of Members, ordered by
-// At, non-overlapping.
+// At, non-overlapping, and of the membership changes that run alongside
+// them, ordered by At (see Change).
 type Schedule struct {
-	Seed    int64   `json:"seed"`
-	Members int     `json:"members"`
-	Faults  []Fault `json:"faults"`
+	Seed    int64    `json:"seed"`
+	Members int      `json:"members"`
+	Faults  []Fault  `json:"faults"`
+	Changes []Change `json:"changes,omitempty"`
 }
 
 // String returns the schedule as JSON, for logs.
@@ -107,11 +109,26 @@ type ScheduleConfig struct {
 	// MaxFaults caps the number of faults; 0 means no cap other than
 	// Length. At least one fault is always scheduled.
 	MaxFaults int
+
+	// Changes are the membership change kinds to draw from; empty means
+	// none (a schedule of faults only).
+	Changes []ChangeKind
+	// MaxChanges caps the membership changes: a schedule with Changes has
+	// 1 to MaxChanges of them (fewer if the bounds allow no more); 0
+	// means 3.
+	MaxChanges int
+	// MinVoters and MaxMembers bound the membership the changes aim at,
+	// were every change to succeed: removals keep at least MinVoters
+	// voters, joins at most MaxMembers members. 0 means Members and
+	// Members+2.
+	MinVoters, MaxMembers int
 }
 
 // GenerateSchedule draws a schedule from seed: faults one after another,
-// separated by gaps, until Length. The same seed and config give the same
-// schedule. It returns ErrInvalidArgument for an unusable config.
+// separated by gaps, until Length, and membership changes (cfg.Changes)
+// that start during them. The same seed and config give the same
+// schedule, and the faults do not depend on cfg's change fields. It
+// returns ErrInvalidArgument for an unusable config.
 func GenerateSchedule(seed int64, cfg ScheduleConfig) (Schedule, error) {
 	if cfg.Members < 1 {
 		return Schedule{}, fmt.Errorf("%w: schedule for %d members", ErrInvalidArgument, cfg.Members)
@@ -163,6 +180,10 @@ func GenerateSchedule(seed int64, cfg ScheduleConfig) (Schedule, error) {
 		f.Targets = targets(rng, f.Kind, cfg.Members)
 		s.Faults = append(s.Faults, f)
 		at += f.Duration
+	}
+	var err error
+	if s.Changes, err = generateChanges(seed, cfg, s.Faults); err != nil {
+		return Schedule{}, err
 	}
 	return s, nil
 }
