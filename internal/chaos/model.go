@@ -57,7 +57,7 @@ func Model() porcupine.Model {
 			if !st.exists {
 				return "<absent>"
 			}
-			return fmt.Sprintf("%q", st.value)
+			return shortValue(st.value)
 		},
 	}
 }
@@ -114,17 +114,17 @@ func describeOp(in Input, out Output) string {
 		if !out.Found {
 			return fmt.Sprintf("get(%s) -> %s", in.Key, res("<absent>"))
 		}
-		return fmt.Sprintf("get(%s) -> %s", in.Key, res(fmt.Sprintf("%q", out.Value)))
+		return fmt.Sprintf("get(%s) -> %s", in.Key, res(shortValue(out.Value)))
 	case OpPut:
-		return fmt.Sprintf("put(%s, %q) -> %s", in.Key, in.Value, res("ok"))
+		return fmt.Sprintf("put(%s, %s) -> %s", in.Key, shortValue(in.Value), res("ok"))
 	case OpDelete:
 		return fmt.Sprintf("delete(%s) -> %s", in.Key, res(fmt.Sprintf("deleted=%t", out.OK)))
 	case OpCAS:
-		exp := fmt.Sprintf("%q", in.Expected)
+		exp := shortValue(in.Expected)
 		if in.ExpectAbsent {
 			exp = "<absent>"
 		}
-		return fmt.Sprintf("cas(%s, %s -> %q) -> %s", in.Key, exp, in.Value, res(fmt.Sprintf("ok=%t", out.OK)))
+		return fmt.Sprintf("cas(%s, %s -> %s) -> %s", in.Key, exp, shortValue(in.Value), res(fmt.Sprintf("ok=%t", out.OK)))
 	}
 	return fmt.Sprintf("%v -> %v", in, out)
 }

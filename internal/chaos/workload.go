@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"strings"
 	"time"
 
 	"github.com/keeldb/keel"
@@ -100,6 +101,11 @@ type WorkloadConfig struct {
 	// check (each stays concurrent with everything after it): once reached,
 	// the client only reads. 0 means 20; negative means no cap.
 	MaxUnknown int
+	// PadBytes, when positive, makes one write in four carry a value of
+	// PadBytes/2 to PadBytes bytes (the unique "c<id>-<seq>" followed by
+	// "|" and padding), so that a batch spans several file pages and a
+	// crash can persist them out of order. 0 means no padding.
+	PadBytes int
 }
 
 // Counts summarises a workload run.
@@ -231,6 +237,9 @@ func (c *Client) next() Input {
 	}
 	c.seq++
 	in.Value = fmt.Sprintf("c%d-%d", c.id, c.seq)
+	if n := c.cfg.PadBytes; n > 0 && c.rng.Intn(4) == 0 {
+		in.Value = padValue(in.Value, n/2+c.rng.Intn(n/2+1))
+	}
 	if kind == OpCAS {
 		last, known := c.seen[key]
 		switch {
@@ -246,4 +255,32 @@ func (c *Client) next() Input {
 		}
 	}
 	return in
+}
+
+// padValue returns v followed by "|" and filler up to size bytes (v alone
+// if it is already that long). The filler is a repeated pattern: values
+// stay unique through v, and compress no better than the WAL needs.
+func padValue(v string, size int) string {
+	if len(v)+1 >= size {
+		return v
+	}
+	b := make([]byte, size)
+	n := copy(b, v)
+	b[n] = padSep
+	for i := n + 1; i < size; i++ {
+		b[i] = 'a' + byte(i%26)
+	}
+	return string(b)
+}
+
+// padSep separates a padded value's unique part from its filler.
+const padSep = '|'
+
+// shortValue renders a value for a history description: a padded value
+// as its unique part and its length.
+func shortValue(v string) string {
+	if i := strings.IndexByte(v, padSep); i >= 0 {
+		return fmt.Sprintf("%q+%dB", v[:i], len(v)-i)
+	}
+	return fmt.Sprintf("%q", v)
 }

@@ -2,7 +2,9 @@ package chaos
 
 import (
 	"context"
+	"fmt"
 	"math/rand"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,6 +107,36 @@ func TestClientMixAndUniqueValues(t *testing.T) {
 	}
 	require.Positive(t, casOK[true], "some CAS succeed")
 	require.Positive(t, casOK[false], "some CAS fail")
+	ok, res, _, err := Check(rec.Operations(), 30*time.Second)
+	require.True(t, ok, "%s %v", res, err)
+}
+
+func TestClientPadBytes(t *testing.T) {
+	s := openStore(t)
+	rec := NewRecorder()
+	const pad = 6000
+	c := NewClient(0, s, rec, rand.New(rand.NewSource(1)), WorkloadConfig{Keys: []string{"a", "b"}, MaxOps: 300, PadBytes: pad})
+	require.Equal(t, Counts{Completed: 300}, c.Run(t.Context()))
+	var writes, padded int
+	for _, op := range rec.Operations() {
+		if op.Input.Kind != OpPut && op.Input.Kind != OpCAS {
+			continue
+		}
+		writes++
+		v := op.Input.Value
+		if len(v) < pad/2 {
+			require.NotContains(t, v, string(padSep), "short value %q", v)
+			continue
+		}
+		padded++
+		require.LessOrEqual(t, len(v), pad)
+		head, _, ok := strings.Cut(v, string(padSep))
+		require.True(t, ok)
+		require.Regexp(t, `^c0-[0-9]+$`, head)
+		require.Equal(t, fmt.Sprintf("%q+%dB", head, len(v)-len(head)), shortValue(v))
+	}
+	require.Positive(t, padded, "some of %d writes padded", writes)
+	require.Less(t, padded, writes, "not every write padded")
 	ok, res, _, err := Check(rec.Operations(), 30*time.Second)
 	require.True(t, ok, "%s %v", res, err)
 }
