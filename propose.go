@@ -77,6 +77,9 @@ func (s *Store) propose(ctx context.Context, cmd []byte) (*applyResult, error) {
 	if len(cmd) > s.cfg.MaxRequestBytes {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrRequestTooLarge, len(cmd), s.cfg.MaxRequestBytes)
 	}
+	if err := s.checkLeader(ctx); err != nil {
+		return nil, err
+	}
 	backoff := 2 * time.Millisecond
 	for {
 		if s.stopped() {
@@ -137,7 +140,7 @@ func (s *Store) proposeLocal(ctx context.Context, cmd []byte) (*applyResult, err
 	case res := <-ch:
 		return res, nil
 	case <-lost:
-		return nil, fmt.Errorf("%w: leadership lost", ErrTimeout)
+		return nil, ErrTimeoutDueToLeaderFail
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
 	case <-s.stop:
@@ -157,7 +160,7 @@ func (s *Store) forward(ctx context.Context, addr string, cmd []byte) (*applyRes
 	case s.stopped():
 		return nil, fmt.Errorf("%w: %w", ErrTimeout, s.errStopped())
 	default: // sent, outcome unknown
-		return nil, fmt.Errorf("%w: forwarding to %s: %w", ErrTimeout, addr, err)
+		return nil, fmt.Errorf("%w: forwarding to %s: %w", ErrTimeoutDueToConnectionLost, addr, err)
 	}
 	res, err := decodeResult(resp)
 	if err != nil {

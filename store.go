@@ -51,6 +51,9 @@ type Store struct {
 	props   *proposals
 	batch   *proposalBatch
 	probes  *probes
+	// noLeader holds the streams made WithRequireLeader
+	// (requireleader.go).
+	noLeader leaderMonitor
 
 	// reconfig holds a token while a membership change runs, so changes
 	// are made one at a time (reconfig.go); reconfigHook, if set (tests),
@@ -241,6 +244,7 @@ func (s *Store) open() error {
 	s.raftRef.Store(s.raft)
 	close(s.started)
 	s.wg.Go(s.leaderLoop)
+	s.wg.Go(s.monitorLeader)
 	s.wg.Go(s.reads.run)
 	s.wg.Go(s.autoCompactLoop)
 	s.wg.Go(s.healthLoop)

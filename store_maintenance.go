@@ -13,13 +13,8 @@ import (
 // removal from disk runs in the background in bounded batches;
 // WithCompactPhysical waits for it (on the leader).
 func (s *Store) Compact(ctx context.Context, rev int64, opts ...CompactOption) (*CompactResponse, error) {
-	var o compactOptions
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
-	res, err := s.propose(ctx, encodeCompactCommand(rev, o.physical))
+	o := OpCompact(rev, opts...)
+	res, err := s.propose(ctx, encodeCompactCommand(o.revision, o.physical))
 	if err != nil {
 		return nil, err
 	}
@@ -32,7 +27,7 @@ func (s *Store) Compact(ctx context.Context, rev int64, opts ...CompactOption) (
 		}
 	}
 	resp := res.compact
-	resp.Header.ClusterID, resp.Header.MemberID, resp.Header.RaftTerm = s.clusterID.Load(), s.memberID.Load(), s.raft.CurrentTerm()
+	s.fillHeader(resp.Header)
 	return resp, nil
 }
 

@@ -293,8 +293,8 @@ func (c *Cluster) WaitConverged(ctx context.Context) error {
 				for _, h := range hashes[1:] {
 					if h.Hash != hashes[0].Hash || h.Header.Revision != hashes[0].Header.Revision {
 						return fmt.Errorf("%w: at raft index %d: member %d: hash %08x at revision %d, member %d: hash %08x at revision %d",
-							ErrDiverged, after, hashes[0].Header.MemberID, hashes[0].Hash, hashes[0].Header.Revision,
-							h.Header.MemberID, h.Hash, h.Header.Revision)
+							ErrDiverged, after, hashes[0].Header.MemberId, hashes[0].Hash, hashes[0].Header.Revision,
+							h.Header.MemberId, h.Hash, h.Header.Revision)
 					}
 				}
 				return nil

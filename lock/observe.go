@@ -54,7 +54,7 @@ func (e *Election) observe(ctx context.Context, ch chan<- keel.GetResponse) {
 				}
 				for _, ev := range wr.Events {
 					if ev.Type == keel.EventTypePut {
-						kv, hdr = ev.Kv, wr.Header
+						kv, hdr = ev.Kv, *wr.Header
 						hdr.Revision = kv.ModRevision
 						break
 					}
@@ -91,7 +91,7 @@ func (e *Election) observe(ctx context.Context, ch chan<- keel.GetResponse) {
 					deleted = true
 					break
 				}
-				if !send(wr.Header, ev.Kv) {
+				if !send(*wr.Header, ev.Kv) {
 					cancel()
 					return
 				}
