@@ -89,7 +89,8 @@ var (
 	// (this member) lost leadership before the write committed.
 	ErrTimeoutDueToLeaderFail = fmt.Errorf("%w: possibly due to previous leader failure", ErrTimeout)
 	// ErrTimeoutDueToConnectionLost is the ErrTimeout of a write forwarded
-	// to the leader whose connection failed before the reply came.
+	// to the leader whose connection failed after the write was sent and
+	// before the reply came.
 	ErrTimeoutDueToConnectionLost = fmt.Errorf("%w: possibly due to connection lost", ErrTimeout)
 	// ErrTimeoutWaitAppliedIndex is the ErrTimeout of a call whose context
 	// expired while this member applied the log up to the index the call

@@ -159,8 +159,10 @@ func (s *Store) forward(ctx context.Context, addr string, cmd []byte) (*applyRes
 		return nil, ErrNotLeader // never sent: safe to retry
 	case s.stopped():
 		return nil, fmt.Errorf("%w: %w", ErrTimeout, s.errStopped())
-	default: // sent, outcome unknown
+	case errors.Is(err, transport.ErrConnLost): // sent, outcome unknown
 		return nil, fmt.Errorf("%w: forwarding to %s: %w", ErrTimeoutDueToConnectionLost, addr, err)
+	default: // sent, outcome unknown
+		return nil, fmt.Errorf("%w: forwarding to %s: %w", ErrTimeout, addr, err)
 	}
 	res, err := decodeResult(resp)
 	if err != nil {
