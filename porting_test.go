@@ -1,6 +1,7 @@
 package keel
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -289,4 +290,19 @@ func TestErrorCodesRoundTrip(t *testing.T) {
 		require.Equal(t, retry, retryableCode(byte(code)), "%v", err)
 	}
 	require.False(t, retryableCode(codeOther))
+}
+
+// TestWaitAppliedTimeout checks that a call whose context ends while the
+// member has not yet applied the index it waits for reports
+// ErrTimeoutWaitAppliedIndex, etcd's error for a read that waited too long
+// for the applied index, and the context's error.
+func TestWaitAppliedTimeout(t *testing.T) {
+	f := &fsm{notify: make(chan struct{})}
+	ctx, cancel := context.WithCancel(testCtx(t))
+	cancel()
+	err := f.waitApplied(ctx, 1, nil)
+	require.ErrorIs(t, err, ErrTimeoutWaitAppliedIndex)
+	require.ErrorIs(t, err, ErrTimeout)
+	require.ErrorIs(t, err, context.Canceled)
+	require.NoError(t, f.waitApplied(ctx, 0, nil), "an index already applied needs no wait")
 }
