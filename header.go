@@ -27,3 +27,18 @@ func (s *Store) fillHeader(h *ResponseHeader) {
 
 // headerPtr returns a header for this member at its current revision.
 func (s *Store) headerPtr() *ResponseHeader { return s.headerAt(s.kv.Rev()) }
+
+// watchHeader returns a header for this member at revision rev for a
+// watch response. Watchers notified of the same revision share one header
+// (the last one made, while it still matches), as they share the events:
+// with many watchers that saves an allocation per response each.
+func (s *Store) watchHeader(rev int64) *ResponseHeader {
+	want := s.header(rev)
+	if h := s.watchHdr.Load(); h != nil && *h == want {
+		return h
+	}
+	h := new(ResponseHeader) // not &want: that would move want to the heap on every call
+	*h = want
+	s.watchHdr.Store(h)
+	return h
+}

@@ -182,11 +182,12 @@ func TestWatchOnlyOptionsAccepted(t *testing.T) {
 	s := openSingle(t)
 	ctx := testCtx(t)
 	ch := s.Watch(ctx, "f", WithFragment(), WithWatchBufLog())
-	_, err := s.Put(ctx, "f", "big")
+	put, err := s.Put(ctx, "f", "big")
 	require.NoError(t, err)
 	wr := <-ch
 	require.NoError(t, wr.Err())
 	require.Len(t, wr.Events, 1)
+	require.Equal(t, *put.Header, *wr.Header, "the watch response's header is the member's at the put's revision")
 	for _, opt := range []OpOption{WithFragment(), WithWatchBufLog()} {
 		_, err = s.Get(ctx, "f", opt)
 		require.ErrorIs(t, err, ErrInvalidOption)

@@ -54,6 +54,8 @@ type Store struct {
 	// noLeader holds the streams made WithRequireLeader
 	// (requireleader.go).
 	noLeader leaderMonitor
+	// watchHdr is the header watch responses share (header.go).
+	watchHdr atomic.Pointer[ResponseHeader]
 
 	// reconfig holds a token while a membership change runs, so changes
 	// are made one at a time (reconfig.go); reconfigHook, if set (tests),

@@ -52,7 +52,8 @@ type WatchResponse struct {
 	// produced; it is at least the revision of every event in it. A
 	// watcher can resume from Header.Revision+1 after an empty response
 	// and from the last event's ModRevision+1 otherwise. Header is never
-	// nil in a response Keel sends.
+	// nil in a response Keel sends. Like the events, it may be shared with
+	// other watchers' responses: treat it as read-only.
 	Header *ResponseHeader
 	// Events are the changes, ordered by revision; all events of one
 	// revision are in the same response.

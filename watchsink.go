@@ -84,7 +84,7 @@ func (k *watchSink) Send(r mvcc.WatchResponse) bool {
 	if len(k.ch) >= cap(k.ch)-1 { // the last slot is Close's
 		return false
 	}
-	wr := WatchResponse{Header: k.s.headerAt(r.Revision), Events: events, CompactRevision: r.CompactRevision}
+	wr := WatchResponse{Header: k.s.watchHeader(r.Revision), Events: events, CompactRevision: r.CompactRevision}
 	if r.CompactRevision != 0 {
 		wr.Canceled = true
 	}
