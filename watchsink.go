@@ -33,9 +33,11 @@ type watchSink struct {
 	stop      []func() bool // unregister the ctx callback and the leader monitor
 	cancelErr error         // why cancel ended the watcher, for Close to report
 	// lastRev is the revision of the last response Send took (0 if none):
-	// every event up to it was delivered. mvcc serializes Send and Close,
-	// which read and write it.
-	lastRev int64
+	// every event up to it was delivered; compacted is set once Send took
+	// a canceling (compaction) response. mvcc serializes Send and Close,
+	// which read and write them.
+	lastRev   int64
+	compacted bool
 }
 
 // setStop records how to unregister the watcher's callbacks; if the
@@ -87,6 +89,7 @@ func (k *watchSink) Send(r mvcc.WatchResponse) bool {
 	wr := WatchResponse{Header: k.s.watchHeader(r.Revision), Events: events, CompactRevision: r.CompactRevision}
 	if r.CompactRevision != 0 {
 		wr.Canceled = true
+		k.compacted = true
 	}
 	k.ch <- wr // only mvcc sends, one call at a time, and there is room
 	k.lastRev = r.Revision
@@ -101,7 +104,7 @@ func (k *watchSink) Close() {
 	for _, f := range stop {
 		f()
 	}
-	if err != nil {
+	if err != nil && !k.compacted { // a canceled response is the last one
 		// The revision delivered so far, not the store's (Close runs under
 		// mvcc's watch lock, which must not wait for the store's): resuming
 		// from it +1 misses nothing.
