@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -320,6 +321,35 @@ func TestRemovedMemberStaysOut(t *testing.T) {
 		require.NoError(t, err)
 	}
 	require.Equal(t, term, status(t, c.Leader()).Header.RaftTerm, "the removed member disturbed the cluster")
+}
+
+// A removal cut short after its record was marked (the leader failed
+// before RemoveServer) is a removal: the member stops, MemberList no
+// longer shows it, and the leader's autopilot finishes it.
+func TestRemovalMarkedNotFinished(t *testing.T) {
+	c := keeltest.NewCluster(t, 3)
+	ctx := t.Context()
+	l := c.Leader()
+	victim := c.Index(c.Follower())
+	release := make(chan struct{})
+	require.NoError(t, l.MarkRemoved(ctx, c.Member(victim).MemberID(), release))
+	waitErr(t, c.Member(victim), keel.ErrRemoved)
+	servers, err := l.ConfigServers()
+	require.NoError(t, err)
+	require.Contains(t, servers, fmt.Sprintf("m%d", victim), "held: the configuration still has it")
+	requireMembers(t, l, memberNames(c, victim)...)
+	ml, err := c.Member(c.Index(l)).MemberList(ctx, keel.WithSerializable())
+	require.NoError(t, err)
+	require.Len(t, ml.Members, 2)
+	c.Forget(victim)
+
+	close(release)
+	require.Eventually(t, func() bool {
+		servers, err := c.Leader().ConfigServers()
+		return err == nil && !slices.Contains(servers, fmt.Sprintf("m%d", victim))
+	}, keeltest.WaitLimit, 20*time.Millisecond, "the autopilot takes the member out of the configuration")
+	_, err = c.Leader().Put(ctx, "after", "v")
+	require.NoError(t, err)
 }
 
 // memberNames returns the names of c's members in positions 0..2 but

@@ -1,6 +1,9 @@
 package keel
 
-import "testing"
+import (
+	"context"
+	"testing"
+)
 
 // Test-only exports for the external tests (package keel_test): the
 // cluster tests run on package keeltest, which imports keel, so they
@@ -43,4 +46,54 @@ func (s *Store) HoldReconfig(entered chan<- struct{}, release <-chan struct{}) {
 		<-release
 	}
 	s.reconfigHook.Store(&f)
+}
+
+// MarkRemoved takes the first step of removing member id on the leader s,
+// alone: its record is marked removed (committed), as by a leader that
+// failed before taking it out of raft's configuration. It holds the
+// leader's change lock until release is closed, so that the autopilot
+// cannot finish the removal before then.
+func (s *Store) MarkRemoved(ctx context.Context, id uint64, release <-chan struct{}) error {
+	if !s.waitReconfig(ctx) {
+		return ErrChangeInProgress
+	}
+	conf, cs, err := s.memberState()
+	if err == nil {
+		v := findMember(members(conf, &cs), id)
+		if v == nil {
+			err = ErrMemberNotFound
+		} else {
+			r := memberRecord{id: v.ID, name: v.Name}
+			if v.record != nil {
+				r = *v.record
+			}
+			r.removed = true
+			cs = cs.clone()
+			cs.put(r)
+			_, err = s.setRecords(ctx, cs)
+		}
+	}
+	if err != nil {
+		s.endReconfig()
+		return err
+	}
+	go func() {
+		<-release
+		s.endReconfig()
+	}()
+	return nil
+}
+
+// ConfigServers returns the IDs of the servers in raft's latest
+// configuration on s.
+func (s *Store) ConfigServers() ([]string, error) {
+	conf, _, err := s.memberState()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, srv := range conf.Servers {
+		out = append(out, string(srv.ID))
+	}
+	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/hashicorp/raft"
 )
@@ -19,7 +20,10 @@ func (s *Store) Addr() string { return s.trans.Addr() }
 // It is linearizable by default: it reflects every membership change
 // completed before the call, and no change that has not committed. With
 // WithSerializable it returns this member's view at once, which may lag
-// or show a change still in flight.
+// or show a change still in flight. A member whose removal has committed
+// is not listed, even while the leader is still taking it out of raft's
+// configuration: it has stopped with ErrRemoved, or stops when it next
+// hears from the cluster.
 func (s *Store) MemberList(ctx context.Context, opts ...OpOption) (*MemberListResponse, error) {
 	op := OpGet("", opts...)
 	if err := s.readBarrier(ctx, op.serializable); err != nil {
@@ -42,6 +46,9 @@ func (s *Store) MemberList(ctx context.Context, opts ...OpOption) (*MemberListRe
 	if err != nil {
 		return nil, err
 	}
+	// A member whose removal is decided has stopped (or stops at its next
+	// contact); the leader is only finishing the raft side (autopilot).
+	views = slices.DeleteFunc(views, func(v memberView) bool { return v.removed })
 	return &MemberListResponse{Header: s.clusterHeader(), Members: publicMembers(views)}, nil
 }
 
