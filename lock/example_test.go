@@ -28,7 +28,7 @@ func ExampleNewSession() {
 	defer cleanup()
 	ctx := context.Background()
 
-	s, err := lock.NewSession(ctx, store, lock.WithTTL(10))
+	s, err := lock.NewSession(store, lock.WithTTL(10))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -52,9 +52,9 @@ func ExampleMutex() {
 	defer cleanup()
 	ctx := context.Background()
 
-	s1, _ := lock.NewSession(ctx, store)
+	s1, _ := lock.NewSession(store)
 	defer s1.Close()
-	s2, _ := lock.NewSession(ctx, store)
+	s2, _ := lock.NewSession(store)
 	defer s2.Close()
 	m1, m2 := lock.NewMutex(s1, "locks/report"), lock.NewMutex(s2, "locks/report")
 
@@ -90,7 +90,7 @@ func ExampleElection() {
 	defer cleanup()
 	ctx := context.Background()
 
-	s, _ := lock.NewSession(ctx, store)
+	s, _ := lock.NewSession(store)
 	defer s.Close()
 	e := lock.NewElection(s, "elections/cron")
 	if err := e.Campaign(ctx, "replica-1"); err != nil {
