@@ -17,9 +17,10 @@ import (
 // the duration of that call.
 type STM interface {
 	// Get returns the value of key[0] ("" if it does not exist) and puts it
-	// in the read set. A key written in this attempt reads as written ("" if
-	// deleted). Further keys are read in the same round trip, as a
-	// prefetch for later Gets, and join the read set too; Get with no keys
+	// in the read set; a key written in this attempt reads as written (""
+	// if deleted), without a read. Unless key[0] was written, the other
+	// keys that the attempt has neither read nor written are read too, in
+	// the same round trip, as a prefetch for later Gets. Get with no keys
 	// returns "". If the read fails, the attempt is aborted and NewSTM
 	// returns the error: Get never returns it.
 	Get(key ...string) string
