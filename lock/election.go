@@ -11,11 +11,12 @@ import (
 
 // Election is a leader election on a key prefix, with the methods and key
 // scheme of etcd's concurrency.Election (Campaign, Proclaim, Resign,
-// Leader, Observe, Key, Rev, Header) plus Done and IsLeader. Each candidate puts the key prefix/<lease ID in
-// hex>, holding its proposal value, attached to its session's lease; the
-// candidate whose key has the lowest CreateRevision leads, and the others
-// queue in CreateRevision order, each watching only the key just before
-// its own. Leadership therefore passes in campaign order.
+// Leader, Observe, Key, Rev, Header) plus Done and IsLeader. Each
+// candidate puts the key prefix/<lease ID in hex>, holding its proposal
+// value, attached to its session's lease; the candidate whose key has the
+// lowest CreateRevision leads, and the others queue in CreateRevision
+// order, each watching only the key just before its own. Leadership
+// therefore passes in campaign order.
 //
 // Unlike etcd, a blocked Campaign returns ErrSessionExpired when its
 // session ends, a leader learns that it lost leadership through Done, and
