@@ -97,3 +97,8 @@ func (s *Store) ConfigServers() ([]string, error) {
 	}
 	return out, nil
 }
+
+// LoseNextChangeReply makes the reply to the next membership change this
+// leader makes ErrTimeout, as a reply lost on its way back: the caller
+// retries a change that is already made.
+func (s *Store) LoseNextChangeReply() { s.loseChangeReply.Store(true) }

@@ -57,6 +57,9 @@ type Store struct {
 	// runs while a change holds it.
 	reconfig     chan struct{}
 	reconfigHook atomic.Pointer[func()]
+	// loseChangeReply (tests) turns the reply to the next change made on
+	// this leader into ErrTimeout, as a reply lost on its way back.
+	loseChangeReply atomic.Bool
 	// selfCheck asks memberLoop to confirm with the cluster that this
 	// member still belongs to it (set when a member with state reopens).
 	selfCheck atomic.Bool
