@@ -232,21 +232,6 @@ func TestClusterQuota(t *testing.T) {
 	}
 }
 
-// TestClusterQuotaOversizeWrite checks that a write too large to fit into
-// a database that is mostly free is refused without raising an alarm.
-func TestClusterQuotaOversizeWrite(t *testing.T) {
-	c := keeltest.NewCluster(t, 1, keeltest.WithConfig(func(_ int, cfg *keel.Config) {
-		cfg.QuotaBytes = 256 << 10
-	}))
-	s := c.Leader()
-	_, err := s.Put(t.Context(), "big", strings.Repeat("v", 300<<10))
-	require.ErrorIs(t, err, keel.ErrNoSpace)
-	_, err = s.Put(t.Context(), "small", "x")
-	require.NoError(t, err)
-	time.Sleep(2 * 500 * time.Millisecond) // two quota checks
-	require.Empty(t, noSpaceAlarms(t, s))
-}
-
 // TestClusterNoQuota checks that a negative QuotaBytes disables the quota.
 func TestClusterNoQuota(t *testing.T) {
 	c := keeltest.NewCluster(t, 1, keeltest.WithConfig(func(_ int, cfg *keel.Config) {

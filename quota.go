@@ -107,15 +107,7 @@ func (s *Store) checkQuota() {
 	_, inUse := s.kv.Size()
 	raise := s.quota.raise.Swap(false)
 	active := s.fsm.alarmSet().has(self, AlarmNoSpace)
-	var want bool
-	switch {
-	case quota == 0:
-		// No quota (perhaps since a restart): an old alarm clears.
-	case active:
-		want = inUse > lowWater(quota)
-	default:
-		want = inUse > quota || (raise && inUse > lowWater(quota))
-	}
+	want := wantNoSpace(quota, inUse, active, raise)
 	m := AlarmMember{MemberID: self, Alarm: AlarmNoSpace}
 	if want != active {
 		if want {
@@ -129,6 +121,20 @@ func (s *Store) checkQuota() {
 	}
 	if s.IsLeader() {
 		s.clearDepartedAlarms()
+	}
+}
+
+// wantNoSpace is the alarm rule: whether a member's NOSPACE alarm should
+// be active, given its quota (0: none), its in-use size, whether the
+// alarm is active, and whether a write that did not fit asked for it.
+func wantNoSpace(quota, inUse int64, active, asked bool) bool {
+	switch {
+	case quota == 0:
+		return false // no quota (perhaps since a restart): an old alarm clears
+	case active:
+		return inUse > lowWater(quota)
+	default:
+		return inUse > quota || (asked && inUse > lowWater(quota))
 	}
 }
 
