@@ -44,6 +44,16 @@ func TestCommandRoundTrip(t *testing.T) {
 	c, err := decodeCommand(encodeNoop())
 	require.NoError(t, err)
 	require.Equal(t, byte(cmdNoop), c.kind)
+	for _, raise := range []bool{true, false} {
+		m := AlarmMember{MemberID: 1 << 60, Alarm: AlarmCorrupt}
+		b := encodeAlarmCommand(raise, m)
+		c, err := decodeCommand(b)
+		require.NoError(t, err)
+		require.Equal(t, byte(cmdAlarm), c.kind)
+		require.Equal(t, raise, c.raise)
+		require.Equal(t, m, c.alarm)
+		require.Equal(t, b, c.encode())
+	}
 }
 
 func TestCommandDecodeRejects(t *testing.T) {
@@ -79,6 +89,10 @@ func TestCommandDecodeRejects(t *testing.T) {
 		{name: "member state version", in: cmd(cmdMember, 0, 3, 9, 0, 0), want: "version"},
 		{name: "member flags", in: cmd(cmdMember, 0, 8, 1, 0, 0, 1, 1, 0, 0, 8), want: "flags"},
 		{name: "member order", in: cmd(cmdMember, 0, 12, 1, 0, 0, 2, 2, 0, 0, 0, 1, 0, 0, 0), want: "order"},
+		{name: "alarm action", in: cmd(cmdAlarm, 3, 1, byte(AlarmNoSpace)), want: "alarm action"},
+		{name: "alarm type none", in: cmd(cmdAlarm, alarmActivate, 1, byte(AlarmNone)), want: "alarm type"},
+		{name: "alarm type unknown", in: cmd(cmdAlarm, alarmDeactivate, 1, 3), want: "alarm type"},
+		{name: "alarm truncated", in: cmd(cmdAlarm, alarmActivate, 1), want: "truncated"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,6 +126,8 @@ func FuzzCommandDecode(f *testing.F) {
 	f.Add(encodeMemberCommand(3, &clusterState{index: 3, initial: 3, records: []memberRecord{
 		{id: 5, name: "m5", addr: "127.0.0.1:7", learner: true}, {id: 9, addr: "h:1", removed: true},
 	}}))
+	f.Add(encodeAlarmCommand(true, AlarmMember{MemberID: 7, Alarm: AlarmNoSpace}))
+	f.Add(encodeAlarmCommand(false, AlarmMember{MemberID: 1 << 63, Alarm: AlarmCorrupt}))
 	f.Add([]byte{commandVersion, cmdOp, 0, 0, 0, 0, 0, 0, 0, 0, byte(tTxn), 0xff, 0xff, 0x03}) // a forged txn count
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := decodeCommand(b)

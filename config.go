@@ -147,6 +147,15 @@ type Config struct {
 	// AutoCompactWindow/10 (at least 1s, at most 1h) with a window, else
 	// 5 minutes.
 	AutoCompactInterval time.Duration
+	// QuotaBytes is this member's space quota: the most its key-value
+	// database may hold in use (its size minus bbolt's free pages; see
+	// doc.go, "Space quota"). A write that would take it over fails with
+	// ErrNoSpace and raises a NOSPACE alarm, which refuses writes that
+	// add data on the whole cluster until the member's in-use size is
+	// back under the quota; the member then clears the alarm itself.
+	// Default 2 GiB, etcd's default; etcd suggests at most 8 GiB. A
+	// negative value means no quota.
+	QuotaBytes int64
 	// WatchBufferSize is the number of responses a watcher's channel
 	// buffers. A watcher whose consumer falls further behind catches up
 	// from history later, so this bounds the memory a slow watcher holds.
@@ -185,6 +194,7 @@ const (
 	defaultWatchBufferSize   = 64
 	defaultAutoCompactEvery  = 5 * time.Minute
 	defaultJoinTimeout       = 5 * time.Minute
+	defaultQuotaBytes        = 2 << 30
 )
 
 // withDefaults returns cfg with every zero field set to its default.
@@ -221,6 +231,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.JoinTimeout <= 0 {
 		cfg.JoinTimeout = defaultJoinTimeout
+	}
+	if cfg.QuotaBytes == 0 {
+		cfg.QuotaBytes = defaultQuotaBytes
 	}
 	if cfg.WatchBufferSize <= 0 {
 		cfg.WatchBufferSize = defaultWatchBufferSize

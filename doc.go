@@ -147,6 +147,48 @@
 // renewing every TTL/3 always reaches a new leader in time: 5 s with the
 // default timeouts, 1 s for a single member.
 //
+// # Space quota
+//
+// Each member has a space quota, Config.QuotaBytes: 2 GiB by default (as
+// in etcd), none if negative. It applies to the database's in-use size:
+// the size of the bbolt file's pages (its high-water mark, Status.DbSize)
+// minus the pages on bbolt's freelist, which compaction fills and later
+// writes reuse (Status.DbSizeInUse). Both are measured as of the latest
+// commit of the database (every Config.CommitInterval), so a burst of
+// writes can overshoot the quota by what the cluster writes in about one
+// interval. The raft log and snapshots are not counted.
+//
+//   - A write that adds data (Put, a Txn with a put in either branch,
+//     Grant) fails with ErrNoSpace, before it is proposed, if it would
+//     take the member it is made on over its quota.
+//   - A member whose in-use size goes over its quota raises a NOSPACE
+//     alarm for itself (when it refuses such a write, or at its next
+//     check, twice a second). Alarms are replicated state, like the data.
+//   - While any NOSPACE alarm is active, every member refuses in apply,
+//     so in the same way, Put, a Txn whose executed branch puts (refused
+//     whole: nothing of it is applied) and Grant, with ErrNoSpace. Reads,
+//     Delete, Revoke, Compact, Txns that do not put and membership
+//     changes keep working.
+//   - A member clears its alarm by itself once its in-use size is at or
+//     below 95% of its quota: after compaction has freed pages (and
+//     deletes made history compactable), or after a defragmentation. Writes
+//     then succeed again with no other call. The 5% gap keeps the alarm
+//     from flapping: it is raised only above the quota, or at admission
+//     above 95%, and cleared only at or below 95%. A write too large to
+//     fit into a mostly free database is refused without an alarm.
+//   - The alarm holds across leader changes and restarts; raising and
+//     clearing are proposals any member forwards to the leader, retried
+//     at the next check if they fail. A member that is down keeps its
+//     alarm until it is back (or removed: the leader clears the alarms
+//     of members no longer in the cluster).
+//
+// The difference from etcd: etcd's NOSPACE alarm stays until an operator
+// disarms it after compacting and defragmenting (etcd #9992); Keel's
+// clears by itself. AlarmList and AlarmDisarm exist, as in clientv3, for
+// code ported from etcd, but disarming an alarm whose cause remains only
+// lasts until the member's next check. Status lists the active alarms in
+// Errors; Health stays true under NOSPACE, since reads are served.
+//
 // # Testing
 //
 // Package keeltest runs clusters of any size inside a test, on loopback,

@@ -117,4 +117,16 @@ var (
 	// does not name Config.ID; without TLS, Config.ClusterToken does not
 	// match the cluster's (or the cluster has none).
 	ErrJoinRefused = errors.New("keel: join refused")
+
+	// ErrNoSpace is returned by a write that adds data (Put, a Txn whose
+	// executed branch puts, Grant) while the space quota is exhausted: the
+	// request would take this member's database over Config.QuotaBytes, or
+	// some member has raised a NOSPACE alarm. The write was not applied.
+	// Reads, deletes, revokes and compaction keep working, and the alarm
+	// clears by itself once space is freed (see doc.go, "Space quota").
+	ErrNoSpace = errors.New("keel: database space exceeded")
+	// ErrCorrupt is returned when a member's data was found to diverge
+	// from the cluster's (a CORRUPT alarm is raised for it): Health
+	// reports it for that member.
+	ErrCorrupt = errors.New("keel: member data is corrupt")
 )

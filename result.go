@@ -21,6 +21,8 @@ import (
 //	compact (type 5) = rev:varint
 //	lease grant (type 6) = rev:varint id:varint ttl:varint
 //	lease revoke (type 7) = rev:varint
+//	alarm (type 8) = rev:varint n:uvarint (member:uvarint type:byte)*n
+//	         the alarms the change raised or cleared (apply_alarm.go)
 //	kv     = key value create:varint mod:varint version:varint lease:varint
 //
 // bytes (key, value, message) are a uvarint length followed by the bytes.
@@ -62,6 +64,8 @@ var errorCodes = []error{
 	27:          ErrChangeInProgress,
 	codeRemoved: ErrRemoved,
 	29:          ErrJoinRefused,
+	30:          ErrNoSpace,
+	31:          ErrCorrupt,
 }
 
 const codeRemoved = 28
@@ -119,6 +123,14 @@ func encodeResult(res *applyResult) []byte {
 	case res.revoke != nil:
 		e.Byte(tRevokeResult)
 		e.Varint(res.revoke.Header.Revision)
+	case res.alarm != nil:
+		e.Byte(tAlarmResult)
+		e.Varint(res.alarm.Header.Revision)
+		alarms := make([]AlarmMember, len(res.alarm.Alarms))
+		for i, m := range res.alarm.Alarms {
+			alarms[i] = *m
+		}
+		encodeAlarmList(&e, alarms)
 	default:
 		encodeResponse(&e, res.resp)
 	}
@@ -130,6 +142,7 @@ const (
 	tCompactResult = 5
 	tGrantResult   = 6
 	tRevokeResult  = 7
+	tAlarmResult   = 8
 )
 
 func decodeResult(b []byte) (*applyResult, error) {
@@ -149,6 +162,10 @@ func decodeResult(b []byte) (*applyResult, error) {
 	case next == tRevokeResult:
 		d.Byte()
 		res.revoke = &LeaseRevokeResponse{Header: &ResponseHeader{Revision: d.Varint()}}
+	case next == tAlarmResult:
+		d.Byte()
+		res.alarm = &AlarmResponse{Header: &ResponseHeader{Revision: d.Varint()}}
+		res.alarm.Alarms = decodeAlarmList(d).public()
 	default:
 		res.resp = decodeResponse(d, 0)
 	}

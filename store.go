@@ -51,6 +51,7 @@ type Store struct {
 	props   *proposals
 	batch   *proposalBatch
 	probes  *probes
+	quota   quotaState
 
 	// reconfig holds a token while a membership change runs, so changes
 	// are made one at a time (reconfig.go); reconfigHook, if set (tests),
@@ -116,6 +117,7 @@ func Open(cfg Config) (*Store, error) {
 	s.batch = newProposalBatch(func(p queuedProposal) { _ = s.raft.Apply(p.data, p.enqueueTimeout()) })
 	s.reads = newReadIndexer(s)
 	s.probes = newProbes(s)
+	s.quota.kick = make(chan struct{}, 1)
 	if err := s.open(); err != nil {
 		s.closeParts(false)
 		return nil, err
@@ -228,6 +230,9 @@ func (s *Store) open() error {
 		}
 	}
 	s.fsm = newFSM(s.kv, s.log)
+	if err := s.fsm.loadAlarms(); err != nil {
+		return fmt.Errorf("keel: open kv: %w", err)
+	}
 	s.fsm.deliver = s.props.deliver
 	s.fsm.waitDurable = func(idx uint64) error { return s.wal.WaitDurable(s.stopCtx, idx) }
 	s.fsm.membersChanged = s.onMembersChanged
@@ -249,6 +254,7 @@ func (s *Store) open() error {
 	s.wg.Go(s.healthLoop)
 	s.wg.Go(s.leases.run)
 	s.wg.Go(s.memberLoop)
+	s.wg.Go(s.quotaLoop)
 	return nil
 }
 

@@ -254,23 +254,6 @@ func (s *Store) Leader() string {
 // IsLeader reports whether this member currently leads the cluster.
 func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
 
-// Status returns this member's view of the cluster. It does no network
-// round trip.
-func (s *Store) Status(ctx context.Context) (*Status, error) {
-	if s.stopped() {
-		return nil, s.errStopped()
-	}
-	st := &Status{
-		Header:    s.clusterHeader(),
-		Leader:    s.Leader(),
-		IsLeader:  s.IsLeader(),
-		IsLearner: !s.isVoter(),
-		RaftIndex: s.raft.LastIndex(), RaftAppliedIndex: s.fsm.applied.Load(),
-		CompactRevision: s.kv.CompactRev(),
-	}
-	return st, nil
-}
-
 // isVoter reports whether this member votes in raft's latest configuration.
 func (s *Store) isVoter() bool {
 	f := s.raft.GetConfiguration()

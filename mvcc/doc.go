@@ -121,6 +121,20 @@
 // revision). [Store.Hash] covers only what reads can see, so it does not
 // depend on physical progress. Automatic compaction is left to the owner.
 //
+// # Owner state and size
+//
+// Beside the key space the store keeps small values its owner encodes:
+// the cluster state ([TxnWrite.SetClusterState]) and the alarms
+// ([TxnWrite.SetAlarms]). They are set in a write txn, visible at End,
+// committed with its consistent index, carried in snapshots and replaced
+// by Restore; they make no revision and are not hashed.
+//
+// [Store.Size] reports the database's size (bbolt's high-water mark) and
+// the part in use (excluding the pages on bbolt's freelist) as of the
+// latest commit, without waiting for one. Compaction lowers the part in
+// use as physical deletion frees pages; the size only shrinks when the
+// file is rewritten.
+//
 // # Watch guarantees
 //
 // [Store.Watch] delivers a watcher's events through its [WatchSink]:

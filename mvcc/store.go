@@ -68,14 +68,13 @@ type Store struct {
 	// (committed together with pending, by the same bbolt transaction).
 	leases        leaseTable
 	pendingLeases []pendingLease
-	// clusterState is the owner's cluster state as of the latest ended
-	// txn (TxnWrite.SetClusterState); clusterDirty means the next commit
-	// writes it.
-	clusterState []byte
-	clusterDirty bool
-	clusterGen   uint64 // counts SetClusterState calls that ended
-	failErr      error
-	closed       bool
+	// sizes is the database's size as of the latest commit (Size).
+	sizes dbSizes
+	// owner holds the owner's values (cluster state, alarms) as of the
+	// latest ended txn; see owner_state.go.
+	owner   [numOwnerSlots]ownerValue
+	failErr error
+	closed  bool
 
 	// Compaction state (see compactor.go). compactRev is what reads check;
 	// schedCompactRev is set at the End of the compacting txn and written
@@ -172,8 +171,7 @@ func (s *Store) setStateLocked(st *loadedState) {
 	s.pending = nil
 	s.leases = st.leases
 	s.pendingLeases = nil
-	s.clusterState = st.clusterState
-	s.clusterDirty = false
+	s.loadOwnerLocked(st.owner)
 }
 
 // Close commits every pending change, stops the background committer and
@@ -379,8 +377,11 @@ func (s *Store) commitPaced(paced bool) error {
 	leaseBatch := s.pendingLeases[:len(s.pendingLeases):len(s.pendingLeases)]
 	ci := s.consistentIndex
 	sched := s.schedCompactRev
-	cluster, clusterDirty, clusterGen := s.clusterState, s.clusterDirty, s.clusterGen
-	dirty := len(batch) > 0 || len(leaseBatch) > 0 || ci != s.durableIndex || sched != s.durableSched || clusterDirty
+	owner := s.owner
+	dirty := len(batch) > 0 || len(leaseBatch) > 0 || ci != s.durableIndex || sched != s.durableSched
+	for _, v := range owner {
+		dirty = dirty || v.dirty
+	}
 	s.mu.RUnlock()
 	if !dirty {
 		return nil
@@ -421,10 +422,8 @@ func (s *Store) commitPaced(paced bool) error {
 		if err := mb.Put(metaCompactRev, u64Bytes(uint64(sched))); err != nil {
 			return err
 		}
-		if clusterDirty {
-			if err := mb.Put(metaClusterState, cluster); err != nil {
-				return err
-			}
+		if err := putDirtyOwner(mb, &owner); err != nil {
+			return err
 		}
 		return mb.Put(metaConsistentIndex, u64Bytes(ci))
 	})
@@ -446,9 +445,7 @@ func (s *Store) commitPaced(paced bool) error {
 	s.pendingLeases = append([]pendingLease(nil), s.pendingLeases[len(leaseBatch):]...)
 	s.durableIndex = ci
 	s.durableSched = sched
-	if clusterDirty && s.clusterGen == clusterGen {
-		s.clusterDirty = false // not replaced since this commit read it
-	}
+	s.committedOwnerLocked(&owner)
 	s.renewReadTxLocked()
 	return nil
 }
