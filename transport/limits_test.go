@@ -7,9 +7,7 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"io"
-	"math"
 	"net"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -18,6 +16,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keeldb/keel/internal/allocs"
 )
 
 // pipeListener is a net.Listener of in-memory connections (net.Pipe), so
@@ -286,7 +286,7 @@ func TestRaftFrameCaps(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			alloc := allocated(func() {
+			alloc := allocs.Least(3, func() {
 				_, err := readRaftRequest(bytes.NewReader(tc.in))
 				require.ErrorIs(t, err, tc.want)
 			})
@@ -303,18 +303,4 @@ func TestRaftFrameCaps(t *testing.T) {
 		_, err := encodeRaftRequest(nil, &raft.RequestVoteRequest{Candidate: make([]byte, maxRaftVoteSize)})
 		require.ErrorIs(t, err, ErrTooLarge)
 	})
-}
-
-// allocated returns the bytes f allocates: the least over three runs, so
-// that other goroutines' allocations do not count.
-func allocated(f func()) uint64 {
-	least := uint64(math.MaxUint64)
-	for range 3 {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
-		f()
-		runtime.ReadMemStats(&after)
-		least = min(least, after.TotalAlloc-before.TotalAlloc)
-	}
-	return least
 }
