@@ -147,6 +147,15 @@
 // renewing every TTL/3 always reaches a new leader in time: 5 s with the
 // default timeouts, 1 s for a single member.
 //
+// The leader revokes at most Config.LeaseRevokeRate expired leases a
+// second (1000, as etcd), earliest deadline first, in rounds every 50 ms,
+// apart from the renewals' checkpoints. When many leases expire at once (a
+// partition longer than their TTLs ends), writes and the keepalives of
+// live leases go on while the revokes drain, and a lease may stay
+// revoke-pending for a while after its deadline: its keepalives already
+// fail, but its keys are deleted only at its turn (10,000 leases take
+// 10 s).
+//
 // # Testing
 //
 // Package keeltest runs clusters of any size inside a test, on loopback,

@@ -1,6 +1,9 @@
 package keel
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 // Test-only exports for the external tests (package keel_test): the
 // cluster tests run on package keeltest, which imports keel, so they
@@ -43,4 +46,25 @@ func (s *Store) HoldReconfig(entered chan<- struct{}, release <-chan struct{}) {
 		<-release
 	}
 	s.reconfigHook.Store(&f)
+}
+
+// ExpireLeasesNow makes the deadline of every lease this member tracks
+// pass now, as after a partition longer than the leases' TTLs: on the
+// leader they are all due at its next expiry check, on a follower once it
+// leads.
+func (s *Store) ExpireLeasesNow() {
+	s.leases.mu.Lock()
+	defer s.leases.mu.Unlock()
+	past := time.Now().Add(-time.Millisecond)
+	for id := range s.leases.deadline {
+		s.leases.deadline[id] = past
+	}
+}
+
+// LeasesTracked returns how many leases this member tracks (granted and
+// not yet revoked, as applied here).
+func (s *Store) LeasesTracked() int {
+	s.leases.mu.Lock()
+	defer s.leases.mu.Unlock()
+	return len(s.leases.deadline)
 }
