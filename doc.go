@@ -23,6 +23,16 @@
 // TLS). Consensus is hashicorp/raft; the raft log is Keel's wal package, the
 // state machine Keel's mvcc package over bbolt.
 //
+// The member port takes what anyone who reaches it sends, so it bounds
+// what a connection can claim (package transport, "Limits"): every length
+// is checked against a constant cap before anything is allocated, a
+// connection has 10 s to finish its TLS handshake and opening, at most
+// 1024 accepted connections are open (128 from one IP address), and at
+// most 1024 requests of one connection run at once (more wait). A leader
+// checks a forwarded write against its own Config.MaxRequestBytes before
+// decoding it. Without mutual TLS, anyone who knows the cluster ID can
+// still send raft messages: use TLS on networks you do not control.
+//
 // # Membership
 //
 // A cluster grows, shrinks and heals while it serves:
