@@ -89,8 +89,11 @@ type Config struct {
 	// the connection's reader stops reading (so the peer's writes block
 	// under TCP flow control, and its later frames, pings and cancels
 	// included, wait too) until a running handler returns. Nothing is
-	// refused, so the caller sees latency, never an error. Inline requests
-	// do not count. 0 means 1024; a negative value means no cap.
+	// refused, so the caller sees latency, not an error, unless every
+	// running handler takes longer than a Call's stall timeout (1 s):
+	// then its pings go unanswered and it drops the connection, failing
+	// the calls on it with ErrConnLost. Inline requests take no slot.
+	// 0 means 1024; a negative value means no cap.
 	MaxHandlersPerConn int
 	// MaxPool is raft's connection pool size per peer; 0 means 3.
 	MaxPool int
