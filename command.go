@@ -327,11 +327,9 @@ func decodeOp(d *wire.Decoder, depth int) Op {
 			d.Fail("txn nested too deep")
 			return op
 		}
-		if n := d.Count(4); n > 0 {
-			op.cmps = make([]Cmp, n)
-			for i := range op.cmps {
-				op.cmps[i] = decodeCmp(d)
-			}
+		n := d.Count(minCmpSize)
+		for i := 0; i < n && d.Err() == nil; i++ {
+			op.cmps = append(grown(op.cmps, n), decodeCmp(d))
 		}
 		op.thenOps = decodeOps(d, depth)
 		op.elseOps = decodeOps(d, depth)
@@ -341,14 +339,40 @@ func decodeOp(d *wire.Decoder, depth int) Op {
 	return op
 }
 
-func decodeOps(d *wire.Decoder, depth int) []Op {
-	n := d.Count(2)
-	if n == 0 {
-		return nil
+// Smallest encodings, for the counts of a txn's compares and ops: a
+// compare is two empty byte strings, two bytes and a one-byte value; an op
+// is at least a type byte and three one-byte fields (a delete, or a txn of
+// three empty lists).
+const (
+	minCmpSize = 5
+	minOpSize  = 4
+)
+
+// decodePrealloc is the most elements a decoder allocates for a count
+// before it has decoded any.
+const decodePrealloc = 16
+
+// grown returns s, or a copy with room for more when it is full, for a
+// slice being filled to n elements as they decode: the capacity doubles
+// from decodePrealloc up to n, so that allocation follows what decodes,
+// not what the count claims. A count is only a claim and an Op is 66 times
+// its smallest encoding (264 bytes against 4): allocating whole counts up
+// front let each of a forged txn's 32 nesting levels cost 66 times the
+// input's size.
+func grown[T any](s []T, n int) []T {
+	if len(s) < cap(s) {
+		return s
 	}
-	ops := make([]Op, n)
-	for i := range ops {
-		ops[i] = decodeOp(d, depth+1)
+	g := make([]T, len(s), min(n, max(2*cap(s), decodePrealloc)))
+	copy(g, s)
+	return g
+}
+
+func decodeOps(d *wire.Decoder, depth int) []Op {
+	n := d.Count(minOpSize)
+	var ops []Op
+	for range n {
+		ops = append(grown(ops, n), decodeOp(d, depth+1))
 		if d.Err() != nil {
 			return nil
 		}

@@ -156,6 +156,13 @@ type Config struct {
 	// Default 2 GiB, etcd's default; etcd suggests at most 8 GiB. A
 	// negative value means no quota.
 	QuotaBytes int64
+	// LeaseRevokeRate is the most expired leases the leader revokes per
+	// second. Revokes are spread evenly (a share every 50 ms, earliest
+	// deadline first), so that a mass expiry, such as every lease at once
+	// after a partition longer than the TTLs, does not crowd out writes;
+	// the excess waits its turn, expired (its keepalives fail) but not yet
+	// revoked. Default 1000, etcd's rate; a negative value means no limit.
+	LeaseRevokeRate int
 	// WatchBufferSize is the number of responses a watcher's channel
 	// buffers. A watcher whose consumer falls further behind catches up
 	// from history later, so this bounds the memory a slow watcher holds.
@@ -190,6 +197,7 @@ const (
 	defaultMaxAppendEntries  = 256
 	defaultMaxTxnOps         = 128
 	defaultMaxRequestBytes   = 1536 * 1024
+	defaultLeaseRevokeRate   = 1000
 	maxMaxAppendEntries      = 1024
 	defaultWatchBufferSize   = 64
 	defaultAutoCompactEvery  = 5 * time.Minute
@@ -228,6 +236,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = defaultMaxRequestBytes
+	}
+	if cfg.LeaseRevokeRate == 0 {
+		cfg.LeaseRevokeRate = defaultLeaseRevokeRate
 	}
 	if cfg.JoinTimeout <= 0 {
 		cfg.JoinTimeout = defaultJoinTimeout

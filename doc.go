@@ -23,6 +23,16 @@
 // TLS). Consensus is hashicorp/raft; the raft log is Keel's wal package, the
 // state machine Keel's mvcc package over bbolt.
 //
+// The member port takes what anyone who reaches it sends, so it bounds
+// what a connection can claim (package transport, "Limits"): every length
+// is checked against a constant cap before anything is allocated, a
+// connection has 10 s to finish its TLS handshake and opening, at most
+// 1024 accepted connections are open (128 from one IP address), and at
+// most 1024 requests of one connection run at once (more wait). A leader
+// checks a forwarded write against its own Config.MaxRequestBytes before
+// decoding it. Without mutual TLS, anyone who knows the cluster ID can
+// still send raft messages: use TLS on networks you do not control.
+//
 // # Membership
 //
 // A cluster grows, shrinks and heals while it serves:
@@ -146,6 +156,15 @@
 // leader changes. MinLeaseTTL is 1.5× that failover time, so that a holder
 // renewing every TTL/3 always reaches a new leader in time: 5 s with the
 // default timeouts, 1 s for a single member.
+//
+// The leader revokes at most Config.LeaseRevokeRate expired leases a
+// second (1000, as etcd), earliest deadline first, in rounds every 50 ms,
+// apart from the renewals' checkpoints. When many leases expire at once (a
+// partition longer than their TTLs ends), writes and the keepalives of
+// live leases go on while the revokes drain, and a lease may stay
+// revoke-pending for a while after its deadline: its keepalives already
+// fail, but its keys are deleted only at its turn (10,000 leases take
+// 10 s).
 //
 // # Space quota
 //

@@ -3,6 +3,7 @@ package keel
 import (
 	"context"
 	"testing"
+	"time"
 )
 
 // Test-only exports for the external tests (package keel_test): the
@@ -102,3 +103,24 @@ func (s *Store) ConfigServers() ([]string, error) {
 // leader makes ErrTimeout, as a reply lost on its way back: the caller
 // retries a change that is already made.
 func (s *Store) LoseNextChangeReply() { s.loseChangeReply.Store(true) }
+
+// ExpireLeasesNow makes the deadline of every lease this member tracks
+// pass now, as after a partition longer than the leases' TTLs: on the
+// leader they are all due at its next expiry check, on a follower once it
+// leads.
+func (s *Store) ExpireLeasesNow() {
+	s.leases.mu.Lock()
+	defer s.leases.mu.Unlock()
+	past := time.Now().Add(-time.Millisecond)
+	for id := range s.leases.deadline {
+		s.leases.deadline[id] = past
+	}
+}
+
+// LeasesTracked returns how many leases this member tracks (granted and
+// not yet revoked, as applied here).
+func (s *Store) LeasesTracked() int {
+	s.leases.mu.Lock()
+	defer s.leases.mu.Unlock()
+	return len(s.leases.deadline)
+}

@@ -253,6 +253,7 @@ func (s *Store) open() error {
 	s.wg.Go(s.autoCompactLoop)
 	s.wg.Go(s.healthLoop)
 	s.wg.Go(s.leases.run)
+	s.wg.Go(s.leases.expireLoop)
 	s.wg.Go(s.memberLoop)
 	s.wg.Go(s.quotaLoop)
 	return nil
