@@ -140,7 +140,10 @@ func (s *Store) compactBatch(cur *compactCursor) (more bool, err error) {
 		return true, s.commit()
 	}
 	if cur.gen != gen || cur.target != target {
-		*cur = compactCursor{gen: gen, target: target, pos: revision{main: finished}}
+		// From the first record, not from the previous target: a record
+		// that an earlier compaction kept (live then) may be unreachable
+		// now, its key deleted since.
+		*cur = compactCursor{gen: gen, target: target}
 	}
 
 	type rec struct {
