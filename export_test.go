@@ -44,3 +44,7 @@ func (s *Store) HoldReconfig(entered chan<- struct{}, release <-chan struct{}) {
 	}
 	s.reconfigHook.Store(&f)
 }
+
+// DBSpace returns the size of the member's database and the bytes of it
+// in use (the rest is free pages that Defragment gives back).
+func (s *Store) DBSpace() (size, inUse int64, err error) { return s.kv.SpaceUsage() }

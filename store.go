@@ -51,6 +51,9 @@ type Store struct {
 	props   *proposals
 	batch   *proposalBatch
 	probes  *probes
+	// defragSlot is the cluster's automatic-defragmentation slot, kept
+	// by the leader (autodefrag.go).
+	defragSlot defragSlot
 
 	// reconfig holds a token while a membership change runs, so changes
 	// are made one at a time (reconfig.go); reconfigHook, if set (tests),
@@ -246,6 +249,7 @@ func (s *Store) open() error {
 	s.wg.Go(s.healthLoop)
 	s.wg.Go(s.leases.run)
 	s.wg.Go(s.memberLoop)
+	s.wg.Go(s.autoDefragLoop)
 	return nil
 }
 
