@@ -183,6 +183,7 @@ func stepDefrag(ctx context.Context, c cluster, o options, r *result, logf func(
 	r.DefragGets, r.DefragGetFailures, r.DefragGetMax = rd.Completed, rd.Failed, rd.MaxLatency.Seconds()
 	bw, br := summarize(endedBefore(writes, from), loopsStart, from), summarize(endedBefore(reads, from), loopsStart, from)
 	r.BaselinePutMax, r.BaselineGetMax = bw.MaxLatency.Seconds(), br.MaxLatency.Seconds()
+	r.BaselinePuts, r.BaselineGets = bw.Completed, br.Completed
 	logf("defragmented m%d in %.3fs (%.1f -> %.1f MiB, pause reported %.1f ms): %d puts (longest %.1f ms), %d gets (longest %.1f ms, %d failed)",
 		l+1, r.DefragSeconds, float64(r.DefragFileBefore)/mib, float64(r.DefragFileAfter)/mib, pause.Seconds()*1000,
 		w.Completed, w.MaxLatency.Seconds()*1000, rd.Completed, rd.MaxLatency.Seconds()*1000, rd.Failed)

@@ -119,6 +119,10 @@ type result struct {
 	// ended in the second before the defragmentation, for comparison.
 	BaselinePutMax float64 `json:"baseline_put_max_seconds"`
 	BaselineGetMax float64 `json:"baseline_get_max_seconds"`
+	// BaselinePuts and BaselineGets are the puts and gets that completed
+	// in that second.
+	BaselinePuts int `json:"baseline_puts"`
+	BaselineGets int `json:"baseline_gets"`
 
 	// WallSeconds is the child's whole run.
 	WallSeconds float64 `json:"wall_seconds"`

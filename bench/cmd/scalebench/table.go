@@ -58,7 +58,9 @@ var metrics = []metric{
 	{Name: "defrag: longest leader get during it (ms)", Format: "%.1f", Value: func(r result) float64 { return r.DefragGetMax * 1000 }},
 	{Name: "defrag: leader gets served during it", Format: "%.0f", Value: func(r result) float64 { return float64(r.DefragGets) }, MayBeZero: true},
 	{Name: "defrag: failed puts + gets during it", Format: "%.0f", Value: func(r result) float64 { return float64(r.DefragPutFailures + r.DefragGetFailures) }, MayBeZero: true},
+	{Name: "puts completed in the second before", Format: "%.0f", Value: func(r result) float64 { return float64(r.BaselinePuts) }},
 	{Name: "longest put in the second before (ms)", Format: "%.1f", Value: func(r result) float64 { return r.BaselinePutMax * 1000 }},
+	{Name: "leader gets served in the second before", Format: "%.0f", Value: func(r result) float64 { return float64(r.BaselineGets) }},
 	{Name: "longest leader get in the second before (ms)", Format: "%.1f", Value: func(r result) float64 { return r.BaselineGetMax * 1000 }},
 }
 
