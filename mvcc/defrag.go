@@ -394,9 +394,15 @@ func (r *defragRun) switchOver(ctx context.Context) error {
 	if err := r.copyOtherBuckets(); err != nil {
 		return r.fail(err)
 	}
+	copied := time.Now()
 	if err := r.sync(); err != nil {
 		return err
 	}
+	synced := time.Now()
+	defer func() {
+		s.lg.Debug("mvcc: defrag switch", "records", n, "copy", copied.Sub(held),
+			"fsync", synced.Sub(copied), "rename_reopen", time.Since(synced))
+	}()
 	err = r.dst.Close()
 	r.dst = nil
 	if err != nil {
