@@ -82,9 +82,10 @@ type DefragStats struct {
 
 // Defrag rewrites the database file compactly and gives the space freed
 // by compaction back to the file system. It runs while the store serves:
-// reads and write txns are never blocked by it, and bbolt commits are held
-// only for the final switch (see [DefragStats].Pause). Physical compaction
-// is paused while it runs and resumes afterwards.
+// reads never wait for it, and bbolt commits are held only for the final
+// switch (see [DefragStats].Pause), which a write txn waits for only if it
+// leaves CommitLimit changes pending. Physical compaction is paused while
+// it runs and resumes afterwards.
 //
 // Defrag calls run one at a time: a call waits for a running one to finish
 // (or for ctx to end), then defragments. When ctx ends before the switch,
