@@ -163,6 +163,21 @@ type Config struct {
 	// the excess waits its turn, expired (its keepalives fail) but not yet
 	// revoked. Default 1000, etcd's rate; a negative value means no limit.
 	LeaseRevokeRate int
+	// AutoDefrag makes this member defragment its database by itself (see
+	// Defragment) once compaction has left much of it free: at least half
+	// of the database, and at least AutoDefragMinFree bytes, in free
+	// pages, checked every AutoDefragInterval. Members take turns through
+	// the leader, so at most one member of the cluster defragments
+	// automatically at a time (doc.go, "Defragmentation"). Default false:
+	// off, as in etcd.
+	AutoDefrag bool
+	// AutoDefragInterval is how often AutoDefrag checks the free space.
+	// Default 5 minutes.
+	AutoDefragInterval time.Duration
+	// AutoDefragMinFree is the least free space, in bytes, that makes
+	// AutoDefrag defragment. Default 64 MiB (above bbolt's 16 MiB growth
+	// step, so a file that has just grown is not defragmented again).
+	AutoDefragMinFree int64
 	// WatchBufferSize is the number of responses a watcher's channel
 	// buffers. A watcher whose consumer falls further behind catches up
 	// from history later, so this bounds the memory a slow watcher holds.
@@ -203,6 +218,8 @@ const (
 	defaultAutoCompactEvery  = 5 * time.Minute
 	defaultJoinTimeout       = 5 * time.Minute
 	defaultQuotaBytes        = 2 << 30
+	defaultAutoDefragEvery   = 5 * time.Minute
+	defaultAutoDefragMinFree = 64 << 20
 )
 
 // withDefaults returns cfg with every zero field set to its default.
@@ -254,6 +271,12 @@ func (cfg Config) withDefaults() Config {
 		if cfg.AutoCompactWindow > 0 {
 			cfg.AutoCompactInterval = min(max(cfg.AutoCompactWindow/10, time.Second), time.Hour)
 		}
+	}
+	if cfg.AutoDefragInterval <= 0 {
+		cfg.AutoDefragInterval = defaultAutoDefragEvery
+	}
+	if cfg.AutoDefragMinFree <= 0 {
+		cfg.AutoDefragMinFree = defaultAutoDefragMinFree
 	}
 	if cfg.Addr == "" {
 		for _, p := range cfg.Peers {

@@ -208,6 +208,35 @@
 // lasts until the member's next check. Status lists the active alarms in
 // Errors; Health stays true under NOSPACE, since reads are served.
 //
+// # Defragmentation
+//
+// Compaction frees pages inside a member's database file (kv.db) but
+// never shrinks it; Store.Defragment does, as etcd's Defragment does, on
+// the member it is called on (it is not replicated). Unlike etcd's, it
+// does not stop the member: the live data is copied into a new file while
+// the member serves reads and applies writes, and only a short final
+// switch holds the database's commits (DefragmentResponse.CommitPause;
+// reads go on during it, and writes too unless 10,000 applied changes
+// wait for a commit). The data, revisions and HashKV are unchanged, and a
+// crash at any point leaves a complete kv.db, the old file or the new.
+//
+// Config.AutoDefrag (off by default) makes each member defragment itself
+// once at least half of its database, and at least
+// Config.AutoDefragMinFree bytes (64 MiB), are free pages, checked every
+// Config.AutoDefragInterval. The members take turns: each first obtains
+// the cluster's one defragmentation slot from the leader, a lease it
+// renews while it runs and gives back when done, so at most one member
+// defragments automatically at a time and the others always form a
+// quorum. A member that loses touch with the leader stops its run before
+// the switch; a new leader grants the slot only after the old leases have
+// run out. This assumes the members' clocks run at about the same rate.
+//
+// Caveats: a defragmentation needs free disk space for the live data; it
+// pauses the member's physical compaction while it runs; a member written
+// faster than its database can be copied gets a longer switch. Explicit
+// Defragment calls do not take the slot (they run at once, one at a time
+// per member).
+//
 // # Testing
 //
 // Package keeltest runs clusters of any size inside a test, on loopback,

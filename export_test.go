@@ -124,3 +124,7 @@ func (s *Store) LeasesTracked() int {
 	defer s.leases.mu.Unlock()
 	return len(s.leases.deadline)
 }
+
+// DBSpace returns the size of the member's database and the bytes of it
+// in use (the rest is free pages that Defragment gives back).
+func (s *Store) DBSpace() (size, inUse int64, err error) { return s.kv.SpaceUsage() }

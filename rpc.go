@@ -24,6 +24,8 @@ import (
 //	              leader, forwarded there by any other member
 //	msgProgress   payload = empty; reply = memberID:bytes lastIndex:uvarint
 //	              applied:uvarint (probe.go)
+//	msgDefragSlot payload = op:byte member:uvarint; reply = code:byte
+//	              [granted:uvarint, 0 or 1] (autodefrag.go)
 const (
 	msgPropose    = 1
 	msgReadIndex  = 2
@@ -32,6 +34,7 @@ const (
 	msgConfirm    = 5
 	msgMember     = 6
 	msgProgress   = 7
+	msgDefragSlot = 8
 )
 
 // handleRPC serves requests forwarded by other members.
@@ -81,6 +84,8 @@ func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
 		return s.serveConfirm(req[1:]), nil
 	case msgProgress:
 		return s.serveProgress(), nil
+	case msgDefragSlot:
+		return s.serveDefragSlot(ctx, req[1:])
 	case msgMember:
 		c, err := decodeMemberChange(req[1:])
 		if err != nil {

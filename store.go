@@ -52,6 +52,9 @@ type Store struct {
 	batch   *proposalBatch
 	probes  *probes
 	quota   quotaState
+	// defragSlot is the cluster's automatic-defragmentation slot, kept
+	// by the leader (autodefrag.go).
+	defragSlot defragSlot
 
 	// reconfig holds a token while a membership change runs, so changes
 	// are made one at a time (reconfig.go); reconfigHook, if set (tests),
@@ -256,6 +259,7 @@ func (s *Store) open() error {
 	s.wg.Go(s.leases.expireLoop)
 	s.wg.Go(s.memberLoop)
 	s.wg.Go(s.quotaLoop)
+	s.wg.Go(s.autoDefragLoop)
 	return nil
 }
 

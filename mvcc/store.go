@@ -33,7 +33,7 @@ type Store struct {
 	// Close and Restore. Lock order: writeMu, then commitMu, then mu.
 	writeMu sync.Mutex
 	// commitMu serializes bbolt commits (committer, ForceCommit, Close,
-	// back-pressure in End, Restore).
+	// back-pressure in End, Restore, the switch of Defrag).
 	commitMu sync.Mutex
 	// rtx is the shared read txn and rcur hands out cursors on its key
 	// bucket (store_readtx.go); both nil from just before a bbolt commit
@@ -87,6 +87,12 @@ type Store struct {
 	// restoreGen is bumped by Restore so that background work started
 	// against the old database is discarded.
 	restoreGen uint64
+	// defragging pauses physical compaction while Defrag copies the
+	// database (defrag.go); defragSem admits one Defrag at a time (Close
+	// takes it for good); defragHook, if set (tests), runs at each step.
+	defragging bool
+	defragSem  chan struct{}
+	defragHook func(defragStep) error
 
 	// watch is the watcher registry; it has its own lock (see watch.go).
 	watch watchState
@@ -116,6 +122,9 @@ func Open(path string, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := removeDefragTemp(path); err != nil {
+		return nil, fmt.Errorf("mvcc: open %s: %w", path, err)
+	}
 	db, err := openBolt(path, cfg, false)
 	if err != nil {
 		return nil, fmt.Errorf("mvcc: open %s: %w", path, err)
@@ -142,6 +151,7 @@ func Open(path string, cfg Config) (*Store, error) {
 		db:          db,
 		stopc:       make(chan struct{}),
 		compactKick: make(chan struct{}, 1),
+		defragSem:   make(chan struct{}, 1),
 	}
 	s.setStateLocked(st)
 	s.renewReadTxLocked()
@@ -190,6 +200,7 @@ func (s *Store) shutdown(commit bool) error {
 	defer s.writeMu.Unlock()
 	close(s.stopc)
 	s.wg.Wait()
+	s.defragSem <- struct{}{} // a running Defrag stops; later ones see stopc
 	var err error
 	if commit {
 		err = s.commit()
