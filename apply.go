@@ -1,6 +1,8 @@
 package keel
 
 import (
+	"slices"
+
 	"github.com/keeldb/keel/mvcc"
 )
 
@@ -18,6 +20,7 @@ type applyResult struct {
 
 	grant  *LeaseGrantResponse  // set for a lease grant
 	revoke *LeaseRevokeResponse // set for a lease revoke
+	alarm  *AlarmResponse       // set for an alarm change (apply_alarm.go)
 }
 
 // applyCompact compacts history at raft index idx.
@@ -188,16 +191,21 @@ func checkPut(r reader, op *Op) error {
 }
 
 // hasWrites reports whether op, or any op nested in it, writes.
-func hasWrites(op *Op) bool {
-	switch op.t {
-	case tPut, tDeleteRange:
+func hasWrites(op *Op) bool { return hasOpOf(op, tPut, tDeleteRange) }
+
+// hasPuts reports whether op, or any op nested in it (in either branch),
+// is a put.
+func hasPuts(op *Op) bool { return hasOpOf(op, tPut) }
+
+// hasOpOf reports whether op, or any op nested in it, has one of types.
+func hasOpOf(op *Op, types ...opType) bool {
+	if slices.Contains(types, op.t) {
 		return true
-	case tTxn:
-		for _, ops := range [][]Op{op.thenOps, op.elseOps} {
-			for i := range ops {
-				if hasWrites(&ops[i]) {
-					return true
-				}
+	}
+	for _, ops := range [][]Op{op.thenOps, op.elseOps} {
+		for i := range ops {
+			if hasOpOf(&ops[i], types...) {
+				return true
 			}
 		}
 	}

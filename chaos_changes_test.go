@@ -276,11 +276,11 @@ var chaosStrict = os.Getenv("KEEL_CHAOS_LENIENT") == ""
 // call made it: the harness's record says the member was there, and only
 // the changes remove or promote members. Keel's callLeader retries a
 // membership request inside one call after an unknown outcome (a lost
-// reply; a leader lost mid-change whose successor finishes the removal),
-// and the retry answers that the change is made (a known issue:
-// TestMemberRemoveLeaderThroughFollower). That counts as done with the
-// error in r.Reported, unless chaosStrict; the end of the run checks the
-// member list all the same (settle).
+// reply; a leader lost mid-change whose successor finishes the removal);
+// when the retry finds the change made, MemberRemove and MemberPromote
+// answer success (TestLostChangeReply), so such an error is a bug. It
+// counts as done with the error in r.Reported, unless chaosStrict; the
+// end of the run checks the member list all the same (settle).
 func chaosMadeAnyway(r *chaos.ChangeResult, err error, earlier bool, done ...error) error {
 	for _, d := range done {
 		if !errors.Is(err, d) {

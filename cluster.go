@@ -74,17 +74,43 @@ func WithForce() MemberOption {
 	return func(o *memberOptions) { o.force = true }
 }
 
-// Status describes this member's view of the cluster.
+// Status describes this member and its view of the cluster, with the
+// fields of clientv3's StatusResponse where they exist there.
 type Status struct {
 	Header *ResponseHeader
-	// Leader is the ID of the current leader, or "" if none is known.
+	// Version is the Keel version the member runs (ReleaseVersion).
+	Version string
+	// Leader is the ID (Config.ID) of the current leader, or "" if none is
+	// known. etcd reports the leader's numeric member ID here.
 	Leader string
 	// IsLeader reports whether this member leads.
 	IsLeader bool
 	// IsLearner reports whether this member is a non-voting learner.
 	IsLearner bool
+	// DbSize is the size of this member's key-value database in bytes, as
+	// bbolt has allocated it (its high-water mark; the file may be
+	// preallocated beyond it), as of its latest commit.
+	DbSize int64
+	// DbSizeInUse is the part of DbSize in use: DbSize minus bbolt's free
+	// pages. Compaction lowers it; only defragmentation lowers DbSize.
+	// The space quota applies to it.
+	DbSizeInUse int64
+	// DbSizeQuota is this member's space quota in bytes
+	// (Config.QuotaBytes with its default applied), 0 if it has none.
+	DbSizeQuota int64
+	// Errors lists what is wrong, as etcd does: "no leader" when no leader
+	// is known, every active alarm of the cluster (AlarmMember.String,
+	// such as "memberID:42 alarm:NOSPACE") and a failure of this member's
+	// storage (the member then stops).
+	Errors []string
+	// RaftTerm is this member's current raft term.
+	RaftTerm uint64
 	// RaftIndex is the index of the last entry in this member's log.
+	// etcd's RaftIndex is the commit index: see RaftCommitIndex.
 	RaftIndex uint64
+	// RaftCommitIndex is the index of the last entry this member knows to
+	// be committed.
+	RaftCommitIndex uint64
 	// RaftAppliedIndex is the index of the last entry applied to the store.
 	RaftAppliedIndex uint64
 	// CompactRevision is the revision up to which history was compacted.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"testing"
 	"time"
 
@@ -326,6 +327,35 @@ func TestRemovedMemberStaysOut(t *testing.T) {
 	require.Equal(t, term, status(t, c.Leader()).Header.RaftTerm, "the removed member disturbed the cluster")
 }
 
+// A removal cut short after its record was marked (the leader failed
+// before RemoveServer) is a removal: the member stops, MemberList no
+// longer shows it, and the leader's autopilot finishes it.
+func TestRemovalMarkedNotFinished(t *testing.T) {
+	c := keeltest.NewCluster(t, 3)
+	ctx := t.Context()
+	l := c.Leader()
+	victim := c.Index(c.Follower())
+	release := make(chan struct{})
+	require.NoError(t, l.MarkRemoved(ctx, c.Member(victim).MemberID(), release))
+	waitErr(t, c.Member(victim), keel.ErrRemoved)
+	servers, err := l.ConfigServers()
+	require.NoError(t, err)
+	require.Contains(t, servers, fmt.Sprintf("m%d", victim), "held: the configuration still has it")
+	requireMembers(t, l, memberNames(c, victim)...)
+	ml, err := c.Member(c.Index(l)).MemberList(ctx, keel.WithSerializable())
+	require.NoError(t, err)
+	require.Len(t, ml.Members, 2)
+	c.Forget(victim)
+
+	close(release)
+	require.Eventually(t, func() bool {
+		servers, err := c.Leader().ConfigServers()
+		return err == nil && !slices.Contains(servers, fmt.Sprintf("m%d", victim))
+	}, keeltest.WaitLimit, 20*time.Millisecond, "the autopilot takes the member out of the configuration")
+	_, err = c.Leader().Put(ctx, "after", "v")
+	require.NoError(t, err)
+}
+
 // memberNames returns the names of c's members in positions 0..2 but
 // skip.
 func memberNames(c *keeltest.Cluster, skip int) []string {
@@ -560,5 +590,63 @@ func putRetry(tb testing.TB, s *keel.Store, key, val string) {
 		if !errors.Is(err, keel.ErrTimeout) && !errors.Is(err, keel.ErrNoLeader) || ctx.Err() != nil {
 			tb.Fatalf("put %s: %v", key, err)
 		}
+	}
+}
+
+// A change whose reply is lost after it was made is retried by the
+// caller's member, and the retry finds it made: the call succeeds, and
+// the change is made once.
+func TestLostChangeReply(t *testing.T) {
+	c := keeltest.NewCluster(t, 3)
+	ctx := t.Context()
+	for vi, via := range []struct {
+		name string
+		pick func() *keel.Store
+	}{
+		{"on the leader", c.Leader},
+		{"through a follower", c.Follower},
+	} {
+		t.Run(via.name, func(t *testing.T) {
+			for li, learner := range []bool{false, true} {
+				t.Run(fmt.Sprintf("add, learner %t", learner), func(t *testing.T) {
+					addr := fmt.Sprintf("127.0.0.1:%d", 10+2*vi+li)
+					c.Leader().LoseNextChangeReply()
+					add := via.pick().MemberAdd
+					if learner {
+						add = via.pick().MemberAddAsLearner
+					}
+					ar, err := add(ctx, []string{addr})
+					require.NoError(t, err)
+					require.Equal(t, []string{addr}, ar.Member.PeerURLs)
+					require.Equal(t, learner, ar.Member.IsLearner)
+					var n int
+					for _, m := range memberList(t, c.Leader()) {
+						if slices.Contains(m.PeerURLs, addr) {
+							n++
+						}
+					}
+					require.Equal(t, 1, n, "one reservation for %s", addr)
+					_, err = c.Leader().MemberRemove(ctx, ar.Member.ID)
+					require.NoError(t, err)
+				})
+			}
+			t.Run("promote, then remove", func(t *testing.T) {
+				n := c.Join(func(cfg *keel.Config) { cfg.Learner = true })
+				id := c.Member(n).MemberID()
+				c.Leader().LoseNextChangeReply()
+				_, err := via.pick().MemberPromote(ctx, id)
+				require.NoError(t, err)
+				waitVoter(t, c.Leader(), c.Member(n).ID())
+				_, err = via.pick().MemberPromote(ctx, id)
+				require.ErrorIs(t, err, keel.ErrMemberNotLearner, "a voter already")
+
+				c.Leader().LoseNextChangeReply()
+				_, err = via.pick().MemberRemove(ctx, id)
+				require.NoError(t, err)
+				waitErr(t, c.Member(n), keel.ErrRemoved)
+				c.Forget(n)
+				requireMembers(t, c.Leader(), "m0", "m1", "m2")
+			})
+		})
 	}
 }

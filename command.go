@@ -24,6 +24,9 @@ import (
 //	kind 6 (cmdLeaseCheckpoint) body = n:uvarint (id:varint remainingMillis:varint)*n
 //	kind 7 (cmdMember) body = base:uvarint state:bytes   the member records
 //	                   (membership.go), if they were last set at index base
+//	kind 8 (cmdAlarm)  body = action:byte(1 activate|2 deactivate)
+//	                   member:uvarint type:byte(1 NOSPACE|2 CORRUPT)
+//	                   raises or clears one alarm (apply_alarm.go)
 //
 //	op    = type:byte(1 range|2 put|3 delete|4 txn) fields
 //	range = key end limit:varint rev:varint sortTarget:byte sortOrder:byte
@@ -50,6 +53,7 @@ const (
 	cmdLeaseCheckpoint = 6
 
 	cmdMember = 7
+	cmdAlarm  = 8
 
 	maxTxnDepth = 32
 )
@@ -68,6 +72,9 @@ type command struct {
 
 	base    uint64       // cmdMember: index of the state it replaces
 	members clusterState // cmdMember
+
+	raise bool        // cmdAlarm: activate (else deactivate)
+	alarm AlarmMember // cmdAlarm
 }
 
 // leaseCheckpoint carries a lease's remaining TTL from the leader to every
@@ -105,6 +112,18 @@ func encodeMemberCommand(base uint64, cs *clusterState) []byte {
 	e := newCommand(cmdMember, 16+len(state))
 	e.Uvarint(base)
 	e.Bytes(state)
+	return e.Buf
+}
+
+func encodeAlarmCommand(raise bool, m AlarmMember) []byte {
+	e := newCommand(cmdAlarm, 12)
+	if raise {
+		e.Byte(alarmActivate)
+	} else {
+		e.Byte(alarmDeactivate)
+	}
+	e.Uvarint(m.MemberID)
+	e.Byte(byte(m.Alarm))
 	return e.Buf
 }
 
@@ -155,6 +174,8 @@ func (c *command) encodeBody() []byte {
 		return encodeLeaseCheckpointCommand(c.checkpoints)
 	case cmdMember:
 		return encodeMemberCommand(c.base, &c.members)
+	case cmdAlarm:
+		return encodeAlarmCommand(c.raise, c.alarm)
 	}
 	return encodeNoop()
 }
@@ -198,13 +219,24 @@ func decodeCommand(b []byte) (command, error) {
 		}
 	case cmdMember:
 		c.base = d.Uvarint()
-		if state := d.Bytes(); d.Err() == nil {
+		if state := d.Bytes(); d.Err() == nil && len(state) == 0 {
+			d.Fail("empty member state") // encodes as a whole state, never empty
+		} else if d.Err() == nil {
 			cs, err := decodeClusterState(state)
 			if err != nil {
 				return command{}, err
 			}
 			c.members = cs
 		}
+	case cmdAlarm:
+		switch d.Byte() {
+		case alarmActivate:
+			c.raise = true
+		case alarmDeactivate:
+		default:
+			d.Fail("unknown alarm action")
+		}
+		c.alarm = AlarmMember{MemberID: d.Uvarint(), Alarm: decodeAlarmType(d)}
 	default:
 		d.Fail("unknown command kind")
 	}
@@ -295,11 +327,9 @@ func decodeOp(d *wire.Decoder, depth int) Op {
 			d.Fail("txn nested too deep")
 			return op
 		}
-		if n := d.Count(4); n > 0 {
-			op.cmps = make([]Cmp, n)
-			for i := range op.cmps {
-				op.cmps[i] = decodeCmp(d)
-			}
+		n := d.Count(minCmpSize)
+		for i := 0; i < n && d.Err() == nil; i++ {
+			op.cmps = append(grown(op.cmps, n), decodeCmp(d))
 		}
 		op.thenOps = decodeOps(d, depth)
 		op.elseOps = decodeOps(d, depth)
@@ -309,14 +339,40 @@ func decodeOp(d *wire.Decoder, depth int) Op {
 	return op
 }
 
-func decodeOps(d *wire.Decoder, depth int) []Op {
-	n := d.Count(2)
-	if n == 0 {
-		return nil
+// Smallest encodings, for the counts of a txn's compares and ops: a
+// compare is two empty byte strings, two bytes and a one-byte value; an op
+// is at least a type byte and three one-byte fields (a delete, or a txn of
+// three empty lists).
+const (
+	minCmpSize = 5
+	minOpSize  = 4
+)
+
+// decodePrealloc is the most elements a decoder allocates for a count
+// before it has decoded any.
+const decodePrealloc = 16
+
+// grown returns s, or a copy with room for more when it is full, for a
+// slice being filled to n elements as they decode: the capacity doubles
+// from decodePrealloc up to n, so that allocation follows what decodes,
+// not what the count claims. A count is only a claim and an Op is 66 times
+// its smallest encoding (264 bytes against 4): allocating whole counts up
+// front let each of a forged txn's 32 nesting levels cost 66 times the
+// input's size.
+func grown[T any](s []T, n int) []T {
+	if len(s) < cap(s) {
+		return s
 	}
-	ops := make([]Op, n)
-	for i := range ops {
-		ops[i] = decodeOp(d, depth+1)
+	g := make([]T, len(s), min(n, max(2*cap(s), decodePrealloc)))
+	copy(g, s)
+	return g
+}
+
+func decodeOps(d *wire.Decoder, depth int) []Op {
+	n := d.Count(minOpSize)
+	var ops []Op
+	for range n {
+		ops = append(grown(ops, n), decodeOp(d, depth+1))
 		if d.Err() != nil {
 			return nil
 		}

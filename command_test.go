@@ -2,11 +2,14 @@ package keel
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/keeldb/keel/internal/allocs"
 )
 
 // sampleOps covers every op type and option the command format carries.
@@ -44,6 +47,16 @@ func TestCommandRoundTrip(t *testing.T) {
 	c, err := decodeCommand(encodeNoop())
 	require.NoError(t, err)
 	require.Equal(t, byte(cmdNoop), c.kind)
+	for _, raise := range []bool{true, false} {
+		m := AlarmMember{MemberID: 1 << 60, Alarm: AlarmCorrupt}
+		b := encodeAlarmCommand(raise, m)
+		c, err := decodeCommand(b)
+		require.NoError(t, err)
+		require.Equal(t, byte(cmdAlarm), c.kind)
+		require.Equal(t, raise, c.raise)
+		require.Equal(t, m, c.alarm)
+		require.Equal(t, b, c.encode())
+	}
 }
 
 func TestCommandDecodeRejects(t *testing.T) {
@@ -79,6 +92,10 @@ func TestCommandDecodeRejects(t *testing.T) {
 		{name: "member state version", in: cmd(cmdMember, 0, 3, 9, 0, 0), want: "version"},
 		{name: "member flags", in: cmd(cmdMember, 0, 8, 1, 0, 0, 1, 1, 0, 0, 8), want: "flags"},
 		{name: "member order", in: cmd(cmdMember, 0, 12, 1, 0, 0, 2, 2, 0, 0, 0, 1, 0, 0, 0), want: "order"},
+		{name: "alarm action", in: cmd(cmdAlarm, 3, 1, byte(AlarmNoSpace)), want: "alarm action"},
+		{name: "alarm type none", in: cmd(cmdAlarm, alarmActivate, 1, byte(AlarmNone)), want: "alarm type"},
+		{name: "alarm type unknown", in: cmd(cmdAlarm, alarmDeactivate, 1, 3), want: "alarm type"},
+		{name: "alarm truncated", in: cmd(cmdAlarm, alarmActivate, 1), want: "truncated"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -112,9 +129,17 @@ func FuzzCommandDecode(f *testing.F) {
 	f.Add(encodeMemberCommand(3, &clusterState{index: 3, initial: 3, records: []memberRecord{
 		{id: 5, name: "m5", addr: "127.0.0.1:7", learner: true}, {id: 9, addr: "h:1", removed: true},
 	}}))
+	f.Add(encodeAlarmCommand(true, AlarmMember{MemberID: 7, Alarm: AlarmNoSpace}))
+	f.Add(encodeAlarmCommand(false, AlarmMember{MemberID: 1 << 63, Alarm: AlarmCorrupt}))
 	f.Add([]byte{commandVersion, cmdOp, 0, 0, 0, 0, 0, 0, 0, 0, byte(tTxn), 0xff, 0xff, 0x03}) // a forged txn count
+	f.Add(forgedNestedTxn(maxTxnDepth, 4096))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := decodeCommand(b)
+		var c command
+		var err error
+		alloc := allocs.Least(3, func() { c, err = decodeCommand(b) })
+		if budget := decodeAllocBudget(len(b)); alloc > budget {
+			t.Fatalf("decoding %d bytes allocated %d, budget %d", len(b), alloc, budget)
+		}
 		if err != nil {
 			if !errors.Is(err, ErrCorruptCommand) {
 				t.Fatalf("unexpected error kind: %v", err)
@@ -125,6 +150,34 @@ func FuzzCommandDecode(f *testing.F) {
 			t.Fatalf("re-encoding differs:\n in  %x\n out %x", b, again)
 		}
 	})
+}
+
+// decodeAllocBudget is what decoding an n-byte command may allocate: the
+// ops and compares that decode, an Op of 264 bytes per 4 encoded at least
+// and the slices holding them allocating up to four times their final
+// length (doubling, to at most twice what decoded before a failure), plus
+// decodePrealloc Ops per nesting level.
+func decodeAllocBudget(n int) uint64 { return 256<<10 + 280*uint64(n) }
+
+// forgedNestedTxn returns a command of txns nested depth deep, each
+// claiming as many then-ops as pad bytes could hold, followed by pad zero
+// bytes: decoding fails, having allocated (before decodePrealloc)
+// about depth × 66 × pad bytes.
+func forgedNestedTxn(depth, pad int) []byte {
+	b := []byte{commandVersion, cmdOp, 0, 0, 0, 0, 0, 0, 0, 0}
+	for range depth {
+		b = append(b, byte(tTxn), 0)                       // no compares
+		b = binary.AppendUvarint(b, uint64(pad/minOpSize)) // then-ops claimed
+	}
+	return append(b, make([]byte, pad)...)
+}
+
+func TestDecodeCommandForgedCounts(t *testing.T) {
+	b := forgedNestedTxn(maxTxnDepth, 64<<10)
+	var err error
+	alloc := allocs.Least(3, func() { _, err = decodeCommand(b) })
+	requireCorrupt(t, err)
+	require.Less(t, alloc, decodeAllocBudget(len(b)), "decoding %d forged bytes allocated %d", len(b), alloc)
 }
 
 // BenchmarkCommandCodec encodes and decodes a replicated command: a put as

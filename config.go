@@ -147,6 +147,37 @@ type Config struct {
 	// AutoCompactWindow/10 (at least 1s, at most 1h) with a window, else
 	// 5 minutes.
 	AutoCompactInterval time.Duration
+	// QuotaBytes is this member's space quota: the most its key-value
+	// database may hold in use (its size minus bbolt's free pages; see
+	// doc.go, "Space quota"). A write that would take it over fails with
+	// ErrNoSpace and raises a NOSPACE alarm, which refuses writes that
+	// add data on the whole cluster until the member's in-use size is
+	// back under the quota; the member then clears the alarm itself.
+	// Default 2 GiB, etcd's default; etcd suggests at most 8 GiB. A
+	// negative value means no quota.
+	QuotaBytes int64
+	// LeaseRevokeRate is the most expired leases the leader revokes per
+	// second. Revokes are spread evenly (a share every 50 ms, earliest
+	// deadline first), so that a mass expiry, such as every lease at once
+	// after a partition longer than the TTLs, does not crowd out writes;
+	// the excess waits its turn, expired (its keepalives fail) but not yet
+	// revoked. Default 1000, etcd's rate; a negative value means no limit.
+	LeaseRevokeRate int
+	// AutoDefrag makes this member defragment its database by itself (see
+	// Defragment) once compaction has left much of it free: at least half
+	// of the database, and at least AutoDefragMinFree bytes, in free
+	// pages, checked every AutoDefragInterval. Members take turns through
+	// the leader, so at most one member of the cluster defragments
+	// automatically at a time (doc.go, "Defragmentation"). Default false:
+	// off, as in etcd.
+	AutoDefrag bool
+	// AutoDefragInterval is how often AutoDefrag checks the free space.
+	// Default 5 minutes.
+	AutoDefragInterval time.Duration
+	// AutoDefragMinFree is the least free space, in bytes, that makes
+	// AutoDefrag defragment. Default 64 MiB (above bbolt's 16 MiB growth
+	// step, so a file that has just grown is not defragmented again).
+	AutoDefragMinFree int64
 	// WatchBufferSize is the number of responses a watcher's channel
 	// buffers. A watcher whose consumer falls further behind catches up
 	// from history later, so this bounds the memory a slow watcher holds.
@@ -181,10 +212,14 @@ const (
 	defaultMaxAppendEntries  = 256
 	defaultMaxTxnOps         = 128
 	defaultMaxRequestBytes   = 1536 * 1024
+	defaultLeaseRevokeRate   = 1000
 	maxMaxAppendEntries      = 1024
 	defaultWatchBufferSize   = 64
 	defaultAutoCompactEvery  = 5 * time.Minute
 	defaultJoinTimeout       = 5 * time.Minute
+	defaultQuotaBytes        = 2 << 30
+	defaultAutoDefragEvery   = 5 * time.Minute
+	defaultAutoDefragMinFree = 64 << 20
 )
 
 // withDefaults returns cfg with every zero field set to its default.
@@ -219,8 +254,14 @@ func (cfg Config) withDefaults() Config {
 	if cfg.MaxRequestBytes <= 0 {
 		cfg.MaxRequestBytes = defaultMaxRequestBytes
 	}
+	if cfg.LeaseRevokeRate == 0 {
+		cfg.LeaseRevokeRate = defaultLeaseRevokeRate
+	}
 	if cfg.JoinTimeout <= 0 {
 		cfg.JoinTimeout = defaultJoinTimeout
+	}
+	if cfg.QuotaBytes == 0 {
+		cfg.QuotaBytes = defaultQuotaBytes
 	}
 	if cfg.WatchBufferSize <= 0 {
 		cfg.WatchBufferSize = defaultWatchBufferSize
@@ -230,6 +271,12 @@ func (cfg Config) withDefaults() Config {
 		if cfg.AutoCompactWindow > 0 {
 			cfg.AutoCompactInterval = min(max(cfg.AutoCompactWindow/10, time.Second), time.Hour)
 		}
+	}
+	if cfg.AutoDefragInterval <= 0 {
+		cfg.AutoDefragInterval = defaultAutoDefragEvery
+	}
+	if cfg.AutoDefragMinFree <= 0 {
+		cfg.AutoDefragMinFree = defaultAutoDefragMinFree
 	}
 	if cfg.Addr == "" {
 		for _, p := range cfg.Peers {

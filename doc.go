@@ -23,6 +23,16 @@
 // TLS). Consensus is hashicorp/raft; the raft log is Keel's wal package, the
 // state machine Keel's mvcc package over bbolt.
 //
+// The member port takes what anyone who reaches it sends, so it bounds
+// what a connection can claim (package transport, "Limits"): every length
+// is checked against a constant cap before anything is allocated, a
+// connection has 10 s to finish its TLS handshake and opening, at most
+// 1024 accepted connections are open (128 from one IP address), and at
+// most 1024 requests of one connection run at once (more wait). A leader
+// checks a forwarded write against its own Config.MaxRequestBytes before
+// decoding it. Without mutual TLS, anyone who knows the cluster ID can
+// still send raft messages: use TLS on networks you do not control.
+//
 // # Membership
 //
 // A cluster grows, shrinks and heals while it serves:
@@ -146,6 +156,86 @@
 // leader changes. MinLeaseTTL is 1.5× that failover time, so that a holder
 // renewing every TTL/3 always reaches a new leader in time: 5 s with the
 // default timeouts, 1 s for a single member.
+//
+// The leader revokes at most Config.LeaseRevokeRate expired leases a
+// second (1000, as etcd), earliest deadline first, in rounds every 50 ms,
+// apart from the renewals' checkpoints. When many leases expire at once (a
+// partition longer than their TTLs ends), writes and the keepalives of
+// live leases go on while the revokes drain, and a lease may stay
+// revoke-pending for a while after its deadline: its keepalives already
+// fail, but its keys are deleted only at its turn (10,000 leases take
+// 10 s).
+//
+// # Space quota
+//
+// Each member has a space quota, Config.QuotaBytes: 2 GiB by default (as
+// in etcd), none if negative. It applies to the database's in-use size:
+// the size of the bbolt file's pages (its high-water mark, Status.DbSize)
+// minus the pages on bbolt's freelist, which compaction fills and later
+// writes reuse (Status.DbSizeInUse). Both are measured as of the latest
+// commit of the database (every Config.CommitInterval), so a burst of
+// writes can overshoot the quota by what the cluster writes in about one
+// interval. The raft log and snapshots are not counted.
+//
+//   - A write that adds data (Put, a Txn with a put in either branch,
+//     Grant) fails with ErrNoSpace, before it is proposed, if it would
+//     take the member it is made on over its quota.
+//   - A member whose in-use size goes over its quota raises a NOSPACE
+//     alarm for itself (when it refuses such a write, or at its next
+//     check, twice a second). Alarms are replicated state, like the data.
+//   - While any NOSPACE alarm is active, every member refuses in apply,
+//     so in the same way, Put, a Txn whose executed branch puts (refused
+//     whole: nothing of it is applied) and Grant, with ErrNoSpace. Reads,
+//     Delete, Revoke, Compact, Txns that do not put and membership
+//     changes keep working.
+//   - A member clears its alarm by itself once its in-use size is at or
+//     below 95% of its quota: after compaction has freed pages (and
+//     deletes made history compactable), or after a defragmentation. Writes
+//     then succeed again with no other call. The 5% gap keeps the alarm
+//     from flapping: it is raised only above the quota, or at admission
+//     above 95%, and cleared only at or below 95%. A write too large to
+//     fit into a mostly free database is refused without an alarm.
+//   - The alarm holds across leader changes and restarts; raising and
+//     clearing are proposals any member forwards to the leader, retried
+//     at the next check if they fail. A member that is down keeps its
+//     alarm until it is back (or removed: the leader clears the alarms
+//     of members no longer in the cluster).
+//
+// The difference from etcd: etcd's NOSPACE alarm stays until an operator
+// disarms it after compacting and defragmenting (etcd #9992); Keel's
+// clears by itself. AlarmList and AlarmDisarm exist, as in clientv3, for
+// code ported from etcd, but disarming an alarm whose cause remains only
+// lasts until the member's next check. Status lists the active alarms in
+// Errors; Health stays true under NOSPACE, since reads are served.
+//
+// # Defragmentation
+//
+// Compaction frees pages inside a member's database file (kv.db) but
+// never shrinks it; Store.Defragment does, as etcd's Defragment does, on
+// the member it is called on (it is not replicated). Unlike etcd's, it
+// does not stop the member: the live data is copied into a new file while
+// the member serves reads and applies writes, and only a short final
+// switch holds the database's commits (DefragmentResponse.CommitPause;
+// reads go on during it, and writes too unless 10,000 applied changes
+// wait for a commit). The data, revisions and HashKV are unchanged, and a
+// crash at any point leaves a complete kv.db, the old file or the new.
+//
+// Config.AutoDefrag (off by default) makes each member defragment itself
+// once at least half of its database, and at least
+// Config.AutoDefragMinFree bytes (64 MiB), are free pages, checked every
+// Config.AutoDefragInterval. The members take turns: each first obtains
+// the cluster's one defragmentation slot from the leader, a lease it
+// renews while it runs and gives back when done, so at most one member
+// defragments automatically at a time and the others always form a
+// quorum. A member that loses touch with the leader stops its run before
+// the switch; a new leader grants the slot only after the old leases have
+// run out. This assumes the members' clocks run at about the same rate.
+//
+// Caveats: a defragmentation needs free disk space for the live data; it
+// pauses the member's physical compaction while it runs; a member written
+// faster than its database can be copied gets a longer switch. Explicit
+// Defragment calls do not take the slot (they run at once, one at a time
+// per member).
 //
 // # Porting from clientv3
 //

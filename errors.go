@@ -40,9 +40,6 @@ var (
 	// ErrInvalidSortOption is returned by a Get (alone or in a Txn) whose
 	// WithSort names a SortTarget or SortOrder that does not exist.
 	ErrInvalidSortOption = errors.New("keel: invalid sort option")
-	// ErrNoSpace is etcd's error for a write refused because the database
-	// reached its space quota.
-	ErrNoSpace = errors.New("keel: mvcc: database space exceeded")
 	// ErrLeaseNotFound is returned when a request names a lease that does
 	// not exist.
 	ErrLeaseNotFound = errors.New("keel: requested lease not found")
@@ -112,11 +109,6 @@ var (
 	// member's applied index lags its commit index too far. Keel does not
 	// refuse requests for that, so it is never returned.
 	ErrTooManyRequests = errors.New("keel: too many requests")
-	// ErrCorrupt is etcd's error for requests refused once a corruption
-	// check raised an alarm. Keel has no corruption alarm (a member that
-	// fails to read or write its storage stops instead: ErrStopped), so it
-	// is never returned.
-	ErrCorrupt = errors.New("keel: corrupt cluster")
 
 	// ErrInvalidConfig is returned by Open when the Config is unusable.
 	ErrInvalidConfig = errors.New("keel: invalid config")
@@ -194,6 +186,18 @@ var (
 	// does not name Config.ID; without TLS, Config.ClusterToken does not
 	// match the cluster's (or the cluster has none).
 	ErrJoinRefused = errors.New("keel: join refused")
+
+	// ErrNoSpace is returned by a write that adds data (Put, a Txn whose
+	// executed branch puts, Grant) while the space quota is exhausted: the
+	// request would take this member's database over Config.QuotaBytes, or
+	// some member has raised a NOSPACE alarm. The write was not applied.
+	// Reads, deletes, revokes and compaction keep working, and the alarm
+	// clears by itself once space is freed (see doc.go, "Space quota").
+	ErrNoSpace = errors.New("keel: database space exceeded")
+	// ErrCorrupt is returned when a member's data was found to diverge
+	// from the cluster's (a CORRUPT alarm is raised for it): Health
+	// reports it for that member.
+	ErrCorrupt = errors.New("keel: member data is corrupt")
 )
 
 // etcd's authentication errors. Keel has no users, roles or permissions

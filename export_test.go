@@ -1,6 +1,10 @@
 package keel
 
-import "testing"
+import (
+	"context"
+	"testing"
+	"time"
+)
 
 // Test-only exports for the external tests (package keel_test): the
 // cluster tests run on package keeltest, which imports keel, so they
@@ -44,3 +48,83 @@ func (s *Store) HoldReconfig(entered chan<- struct{}, release <-chan struct{}) {
 	}
 	s.reconfigHook.Store(&f)
 }
+
+// MarkRemoved takes the first step of removing member id on the leader s,
+// alone: its record is marked removed (committed), as by a leader that
+// failed before taking it out of raft's configuration. It holds the
+// leader's change lock until release is closed, so that the autopilot
+// cannot finish the removal before then.
+func (s *Store) MarkRemoved(ctx context.Context, id uint64, release <-chan struct{}) error {
+	if !s.waitReconfig(ctx) {
+		return ErrChangeInProgress
+	}
+	conf, cs, err := s.memberState()
+	if err == nil {
+		v := findMember(members(conf, &cs), id)
+		if v == nil {
+			err = ErrMemberNotFound
+		} else {
+			r := memberRecord{id: v.ID, name: v.Name}
+			if v.record != nil {
+				r = *v.record
+			}
+			r.removed = true
+			cs = cs.clone()
+			cs.put(r)
+			_, err = s.setRecords(ctx, cs)
+		}
+	}
+	if err != nil {
+		s.endReconfig()
+		return err
+	}
+	go func() {
+		<-release
+		s.endReconfig()
+	}()
+	return nil
+}
+
+// ConfigServers returns the IDs of the servers in raft's latest
+// configuration on s.
+func (s *Store) ConfigServers() ([]string, error) {
+	conf, _, err := s.memberState()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, srv := range conf.Servers {
+		out = append(out, string(srv.ID))
+	}
+	return out, nil
+}
+
+// LoseNextChangeReply makes the reply to the next membership change this
+// leader makes ErrTimeout, as a reply lost on its way back: the caller
+// retries a change that is already made.
+func (s *Store) LoseNextChangeReply() { s.loseChangeReply.Store(true) }
+
+// ExpireLeasesNow makes the deadline of every lease this member tracks
+// pass now, as after a partition longer than the leases' TTLs: on the
+// leader they are all due at its next expiry check, on a follower once it
+// leads.
+func (s *Store) ExpireLeasesNow() {
+	s.leases.mu.Lock()
+	defer s.leases.mu.Unlock()
+	past := time.Now().Add(-time.Millisecond)
+	for id := range s.leases.deadline {
+		s.leases.deadline[id] = past
+	}
+}
+
+// LeasesTracked returns how many leases this member tracks (granted and
+// not yet revoked, as applied here).
+func (s *Store) LeasesTracked() int {
+	s.leases.mu.Lock()
+	defer s.leases.mu.Unlock()
+	return len(s.leases.deadline)
+}
+
+// DBSpace returns the size of the member's database and the bytes of it
+// in use (the rest is free pages that Defragment gives back).
+func (s *Store) DBSpace() (size, inUse int64, err error) { return s.kv.SpaceUsage() }

@@ -29,13 +29,7 @@ func (s *Store) healthLoop() {
 			return
 		case <-t.C:
 		}
-		var cause error
-		if err := s.wal.Err(); err != nil {
-			cause = err
-		} else if err := s.kv.Err(); err != nil {
-			cause = err
-		}
-		if cause != nil {
+		if cause := s.storageErr(); cause != nil {
 			s.log.Error("storage failed, stopping this member", "err", cause)
 			go s.close(false) // Close waits for this loop, so not from it
 			return
@@ -69,4 +63,13 @@ func (f failSafeStable) SetUint64(key []byte, val uint64) error {
 		return nil
 	}
 	return err
+}
+
+// storageErr returns the failure of this member's raft log or key-value
+// database, which makes the member stop (failstop.go), or nil.
+func (s *Store) storageErr() error {
+	if err := s.wal.Err(); err != nil {
+		return err
+	}
+	return s.kv.Err()
 }

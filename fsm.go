@@ -48,6 +48,11 @@ type fsm struct {
 	// the FSM alone.
 	membersChanged func()
 
+	// alarms is the set of active alarms as of the last applied entry
+	// (the decoded mvcc alarm state); apply refuses writes that add data
+	// while a NOSPACE alarm is in it.
+	alarms atomic.Pointer[alarmSet]
+
 	applied atomic.Uint64
 
 	mu     sync.Mutex
@@ -62,8 +67,20 @@ var (
 func newFSM(kv *mvcc.Store, log *slog.Logger) *fsm {
 	f := &fsm{kv: kv, log: log, notify: make(chan struct{})}
 	f.applied.Store(kv.ConsistentIndex())
+	_ = f.loadAlarms() // Open checks it, and fails on an error
 	return f
 }
+
+// loadAlarms reads the alarms from the store (after opening or restoring
+// it). On error no alarm is active.
+func (f *fsm) loadAlarms() error {
+	as, err := decodeAlarmSet(f.kv.Alarms())
+	f.alarms.Store(&as)
+	return err
+}
+
+// alarmSet returns the active alarms.
+func (f *fsm) alarmSet() alarmSet { return *f.alarms.Load() }
 
 // Apply applies one entry.
 func (f *fsm) Apply(l *raft.Log) any {
@@ -114,6 +131,10 @@ func (f *fsm) applyCommand(l *raft.Log) *applyResult {
 }
 
 func (f *fsm) applyDecoded(l *raft.Log, c *command) *applyResult {
+	if f.alarmSet().any(AlarmNoSpace) && addsData(f.kv, c) {
+		f.kv.Write(l.Index).End() // refused whole: record the index only
+		return &applyResult{err: ErrNoSpace}
+	}
 	switch c.kind {
 	case cmdOp:
 		return applyOp(f.kv, l.Index, &c.op)
@@ -142,6 +163,10 @@ func (f *fsm) applyDecoded(l *raft.Log, c *command) *applyResult {
 		if res.err == nil && f.membersChanged != nil {
 			f.membersChanged()
 		}
+		return res
+	case cmdAlarm:
+		res, next := applyAlarm(f.kv, l.Index, f.alarmSet(), c.raise, c.alarm)
+		f.alarms.Store(&next)
 		return res
 	default: // cmdNoop
 		f.kv.Write(l.Index).End()
@@ -199,6 +224,8 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := f.kv.Restore(rc); err != nil {
 		return err
 	}
+	// The restored alarms, published before the restored applied index.
+	alarmErr := f.loadAlarms()
 	f.mu.Lock()
 	f.applied.Store(f.kv.ConsistentIndex())
 	close(f.notify)
@@ -210,7 +237,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if f.membersChanged != nil {
 		f.membersChanged()
 	}
-	return nil
+	return alarmErr
 }
 
 // fsmSnapshot streams an mvcc snapshot into a raft snapshot sink.

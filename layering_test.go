@@ -41,6 +41,7 @@ var layerRules = map[string][]string{
 	"internal/chaos":    {modulePath, modulePath + "/wal", modulePath + "/internal/faultfs", "github.com/anishathalye/porcupine", "testing"},
 	"internal/testhook": {},
 	"internal/wire":     {},
+	"internal/allocs":   {},
 	"internal/durable":  {modulePath + "/transport", "github.com/hashicorp/raft"},
 	"keeltest":          {modulePath, modulePath + "/internal/testhook", "testing"},
 	"lock":              {modulePath},

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -28,6 +27,8 @@ import (
 // before the deadline its last acknowledged keepalive promised. Before
 // proposing revokes the leader confirms its leadership with a quorum, and
 // it proposes them only locally, so a deposed leader never revokes a lease.
+// It revokes at most Config.LeaseRevokeRate a second, earliest deadline
+// first (lessor_expire.go).
 //
 // lessor is safe for concurrent use.
 type lessor struct {
@@ -185,8 +186,9 @@ func (l *lessor) remaining(id LeaseID) (time.Duration, bool) {
 }
 
 // run checkpoints renewals as they come (one checkpoint in flight at a
-// time, batching every renewal that arrives meanwhile) and expires leases,
-// while this member leads.
+// time, batching every renewal that arrives meanwhile) while this member
+// leads. Expiry runs apart (expireLoop), so that a backlog of revokes
+// never delays the checkpoints keepalives wait for.
 func (l *lessor) run() {
 	t := time.NewTicker(50 * time.Millisecond)
 	defer t.Stop()
@@ -199,7 +201,6 @@ func (l *lessor) run() {
 			l.checkpointRenewals()
 		case <-t.C:
 			l.checkpointRenewals()
-			l.expireDue()
 		}
 	}
 }
@@ -232,47 +233,6 @@ func (l *lessor) checkpointRenewals() {
 	}
 	b.err = err
 	close(b.done)
-}
-
-func (l *lessor) expireDue() {
-	now := time.Now()
-	var due []LeaseID
-	l.mu.Lock()
-	if l.primary {
-		for id, d := range l.deadline {
-			if !d.After(now) && !l.retryAt[id].After(now) {
-				due = append(due, id)
-				l.retryAt[id] = now.Add(3 * time.Second)
-			}
-		}
-	}
-	l.mu.Unlock()
-	if len(due) == 0 {
-		return
-	}
-	slices.Sort(due)
-	// A leader cut off from the quorum must not revoke: confirm first.
-	term, _, _ := l.s.lead.get()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*l.s.cfg.ElectionTimeout)
-	err := l.s.confirmLeadership(ctx, term)
-	cancel()
-	if err != nil || term == 0 {
-		return
-	}
-	for _, id := range due {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*l.s.cfg.ElectionTimeout)
-		res, err := l.s.proposeLocal(ctx, encodeLeaseRevokeCommand(id))
-		cancel()
-		switch {
-		case err != nil:
-			l.s.log.Warn("lease revoke failed; will retry", "lease", int64(id), "err", err)
-			return
-		case res.err != nil && !errors.Is(res.err, ErrLeaseNotFound):
-			l.s.log.Warn("lease revoke failed; will retry", "lease", int64(id), "err", res.err)
-		default:
-			l.s.log.Debug("lease expired", "lease", int64(id))
-		}
-	}
 }
 
 func newLeaseID() (LeaseID, error) {

@@ -129,7 +129,12 @@ func (s *Store) requestChange(ctx context.Context, c memberChange) (changeResult
 }
 
 // changeMembers makes change c; this member must be the leader.
-func (s *Store) changeMembers(ctx context.Context, c memberChange) (changeResult, error) {
+func (s *Store) changeMembers(ctx context.Context, c memberChange) (_ changeResult, err error) {
+	defer func() {
+		if err == nil && s.loseChangeReply.CompareAndSwap(true, false) {
+			err = ErrTimeout // tests: the reply to a change made is lost
+		}
+	}()
 	if term, _, _ := s.lead.get(); term == 0 || s.raft.State() != raft.Leader {
 		return changeResult{}, ErrNotLeader
 	}

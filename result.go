@@ -21,6 +21,8 @@ import (
 //	compact (type 5) = rev:varint
 //	lease grant (type 6) = rev:varint id:varint ttl:varint
 //	lease revoke (type 7) = rev:varint
+//	alarm (type 8) = rev:varint n:uvarint (member:uvarint type:byte)*n
+//	         the alarms the change raised or cleared (apply_alarm.go)
 //	kv     = key value create:varint mod:varint version:varint lease:varint
 //
 // bytes (key, value, message) are a uvarint length followed by the bytes.
@@ -62,11 +64,13 @@ var errorCodes = []error{
 	27:          ErrChangeInProgress,
 	codeRemoved: ErrRemoved,
 	29:          ErrJoinRefused,
-	40:          ErrInvalidSortOption,
-	41:          ErrTimeoutDueToLeaderFail,
-	42:          ErrTimeoutDueToConnectionLost,
-	43:          ErrTimeoutWaitAppliedIndex,
-	44:          ErrMemberNotEnoughStarted,
+	30:          ErrNoSpace,
+	31:          ErrCorrupt,
+	32:          ErrInvalidSortOption,
+	33:          ErrTimeoutDueToLeaderFail,
+	34:          ErrTimeoutDueToConnectionLost,
+	35:          ErrTimeoutWaitAppliedIndex,
+	36:          ErrMemberNotEnoughStarted,
 }
 
 const codeRemoved = 28
@@ -74,7 +78,7 @@ const codeRemoved = 28
 // wrappingCodes are the codes of errors that wrap another error of the
 // table (ErrTimeoutDueToLeaderFail wraps ErrTimeout), matched before the
 // others so the more specific error survives the trip.
-var wrappingCodes = []byte{41, 42, 43, 44}
+var wrappingCodes = []byte{33, 34, 35, 36}
 
 const codeOther = 255
 
@@ -145,6 +149,14 @@ func encodeResult(res *applyResult) []byte {
 	case res.revoke != nil:
 		e.Byte(tRevokeResult)
 		e.Varint(res.revoke.Header.Revision)
+	case res.alarm != nil:
+		e.Byte(tAlarmResult)
+		e.Varint(res.alarm.Header.Revision)
+		alarms := make([]AlarmMember, len(res.alarm.Alarms))
+		for i, m := range res.alarm.Alarms {
+			alarms[i] = *m
+		}
+		encodeAlarmList(&e, alarms)
 	default:
 		encodeResponse(&e, res.resp)
 	}
@@ -156,6 +168,7 @@ const (
 	tCompactResult = 5
 	tGrantResult   = 6
 	tRevokeResult  = 7
+	tAlarmResult   = 8
 )
 
 func decodeResult(b []byte) (*applyResult, error) {
@@ -175,6 +188,10 @@ func decodeResult(b []byte) (*applyResult, error) {
 	case next == tRevokeResult:
 		d.Byte()
 		res.revoke = &LeaseRevokeResponse{Header: &ResponseHeader{Revision: d.Varint()}}
+	case next == tAlarmResult:
+		d.Byte()
+		res.alarm = &AlarmResponse{Header: &ResponseHeader{Revision: d.Varint()}}
+		res.alarm.Alarms = decodeAlarmList(d).public()
 	default:
 		res.resp = decodeResponse(d, 0)
 	}

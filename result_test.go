@@ -12,12 +12,16 @@ func TestResultRoundTrip(t *testing.T) {
 	kv := &KeyValue{Key: []byte("k"), Value: []byte("v"), CreateRevision: 2, ModRevision: 3, Version: 2, Lease: 7}
 	h := func(rev int64) *ResponseHeader { return &ResponseHeader{Revision: rev} }
 	tests := map[string]*applyResult{
-		"put":   {resp: OpResponse{put: &PutResponse{Header: h(3), PrevKv: kv}}},
-		"get":   {resp: OpResponse{get: &GetResponse{Header: h(4), Kvs: []*KeyValue{kv, kv}, More: true, Count: 9}}},
-		"del":   {resp: OpResponse{del: &DeleteResponse{Header: h(5), Deleted: 1, PrevKvs: []*KeyValue{kv}}}},
-		"txn":   {resp: OpResponse{txn: &TxnResponse{Header: h(6), Succeeded: true, Responses: []OpResponse{{put: &PutResponse{Header: h(6)}}, {txn: &TxnResponse{Header: h(6)}}}}}},
-		"known": {err: ErrKeyNotFound},
-		"other": {err: errors.New("boom")},
+		"put":              {resp: OpResponse{put: &PutResponse{Header: h(3), PrevKv: kv}}},
+		"get":              {resp: OpResponse{get: &GetResponse{Header: h(4), Kvs: []*KeyValue{kv, kv}, More: true, Count: 9}}},
+		"del":              {resp: OpResponse{del: &DeleteResponse{Header: h(5), Deleted: 1, PrevKvs: []*KeyValue{kv}}}},
+		"txn":              {resp: OpResponse{txn: &TxnResponse{Header: h(6), Succeeded: true, Responses: []OpResponse{{put: &PutResponse{Header: h(6)}}, {txn: &TxnResponse{Header: h(6)}}}}}},
+		"alarm":            {alarm: &AlarmResponse{Header: h(7), Alarms: []*AlarmMember{{MemberID: 9, Alarm: AlarmNoSpace}}}},
+		"no alarm changed": {alarm: &AlarmResponse{Header: h(7), Alarms: []*AlarmMember{}}},
+		"known":            {err: ErrKeyNotFound},
+		"no space":         {err: ErrNoSpace},
+		"corrupt":          {err: ErrCorrupt},
+		"other":            {err: errors.New("boom")},
 	}
 	for name, res := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -31,6 +35,9 @@ func TestResultRoundTrip(t *testing.T) {
 			}
 			require.NoError(t, got.err)
 			require.Equal(t, b, encodeResult(got))
+			if res.alarm != nil {
+				require.Equal(t, res.alarm, got.alarm)
+			}
 		})
 	}
 }
@@ -48,6 +55,8 @@ func TestResultDecodeRejects(t *testing.T) {
 		{name: "forged kv count", in: []byte{0, byte(tRange), 2, 0, 0, 0xff, 0xff, 0x03}},
 		{name: "non-minimal revision", in: []byte{0, tCompactResult, 0x80, 0x00}},
 		{name: "bad bool", in: []byte{0, byte(tPut), 2, 2}},
+		{name: "unknown alarm type", in: []byte{0, tAlarmResult, 2, 1, 1, 9}},
+		{name: "alarms out of order", in: []byte{0, tAlarmResult, 2, 2, 2, 1, 1, 1}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -62,6 +71,7 @@ func FuzzResultDecode(f *testing.F) {
 	f.Add(encodeResult(&applyResult{resp: OpResponse{get: &GetResponse{Header: &ResponseHeader{Revision: 1}, Kvs: []*KeyValue{{Key: []byte("a")}}}}}))
 	f.Add(encodeResult(&applyResult{err: errors.New("x")}))
 	f.Add([]byte{0, byte(tTxn), 2, 1, 0xff, 0xff, 0x7f})
+	f.Add(encodeResult(&applyResult{alarm: &AlarmResponse{Header: &ResponseHeader{Revision: 3}, Alarms: []*AlarmMember{{MemberID: 1, Alarm: AlarmCorrupt}}}}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		res, err := decodeResult(b)
 		if err == nil && res == nil {

@@ -24,6 +24,8 @@ import (
 //	              leader, forwarded there by any other member
 //	msgProgress   payload = empty; reply = memberID:bytes lastIndex:uvarint
 //	              applied:uvarint (probe.go)
+//	msgDefragSlot payload = op:byte member:uvarint; reply = code:byte
+//	              [granted:uvarint, 0 or 1] (autodefrag.go)
 const (
 	msgPropose    = 1
 	msgReadIndex  = 2
@@ -32,6 +34,7 @@ const (
 	msgConfirm    = 5
 	msgMember     = 6
 	msgProgress   = 7
+	msgDefragSlot = 8
 )
 
 // handleRPC serves requests forwarded by other members.
@@ -51,7 +54,15 @@ func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
 		if s.raft.State() != raft.Leader {
 			return encodeResult(&applyResult{err: ErrNotLeader}), nil
 		}
+		// The forwarding member checked the size; a peer is not trusted
+		// to have done so, and the size bounds what decoding allocates.
+		if n := len(req) - 1; n > s.cfg.MaxRequestBytes {
+			return encodeResult(&applyResult{err: fmt.Errorf("%w: %d bytes, limit %d", ErrRequestTooLarge, n, s.cfg.MaxRequestBytes)}), nil
+		}
 		c, err := decodeCommand(req[1:])
+		if err == nil && !forwardable(c.kind) {
+			err = fmt.Errorf("%w: command kind %d is not proposed by followers", ErrCorruptCommand, c.kind)
+		}
 		if err != nil {
 			return encodeResult(&applyResult{err: err}), nil
 		}
@@ -73,6 +84,8 @@ func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
 		return s.serveConfirm(req[1:]), nil
 	case msgProgress:
 		return s.serveProgress(), nil
+	case msgDefragSlot:
+		return s.serveDefragSlot(ctx, req[1:])
 	case msgMember:
 		c, err := decodeMemberChange(req[1:])
 		if err != nil {
@@ -109,6 +122,18 @@ func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
 		return s.serveLeaseTTL(ctx, id, withKeys), nil
 	}
 	return nil, fmt.Errorf("%w: unknown message %d", ErrCorruptCommand, req[0])
+}
+
+// forwardable reports whether a follower forwards commands of kind to the
+// leader (propose): the others (no-ops, lease checkpoints, membership
+// records) are proposed by the leader itself, after checks a forwarded
+// command would skip.
+func forwardable(kind byte) bool {
+	switch kind {
+	case cmdOp, cmdCompact, cmdLeaseGrant, cmdLeaseRevoke:
+		return true
+	}
+	return false
 }
 
 // inlineRPC answers leadership confirmations on the connection's reader

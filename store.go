@@ -51,6 +51,10 @@ type Store struct {
 	props   *proposals
 	batch   *proposalBatch
 	probes  *probes
+	quota   quotaState
+	// defragSlot is the cluster's automatic-defragmentation slot, kept
+	// by the leader (autodefrag.go).
+	defragSlot defragSlot
 	// noLeader holds the streams made WithRequireLeader
 	// (requireleader.go).
 	noLeader leaderMonitor
@@ -62,6 +66,9 @@ type Store struct {
 	// runs while a change holds it.
 	reconfig     chan struct{}
 	reconfigHook atomic.Pointer[func()]
+	// loseChangeReply (tests) turns the reply to the next change made on
+	// this leader into ErrTimeout, as a reply lost on its way back.
+	loseChangeReply atomic.Bool
 	// selfCheck asks memberLoop to confirm with the cluster that this
 	// member still belongs to it (set when a member with state reopens).
 	selfCheck atomic.Bool
@@ -118,6 +125,7 @@ func Open(cfg Config) (*Store, error) {
 	s.batch = newProposalBatch(func(p queuedProposal) { _ = s.raft.Apply(p.data, p.enqueueTimeout()) })
 	s.reads = newReadIndexer(s)
 	s.probes = newProbes(s)
+	s.quota.kick = make(chan struct{}, 1)
 	if err := s.open(); err != nil {
 		s.closeParts(false)
 		return nil, err
@@ -230,6 +238,9 @@ func (s *Store) open() error {
 		}
 	}
 	s.fsm = newFSM(s.kv, s.log)
+	if err := s.fsm.loadAlarms(); err != nil {
+		return fmt.Errorf("keel: open kv: %w", err)
+	}
 	s.fsm.deliver = s.props.deliver
 	s.fsm.waitDurable = func(idx uint64) error { return s.wal.WaitDurable(s.stopCtx, idx) }
 	s.fsm.membersChanged = s.onMembersChanged
@@ -251,7 +262,10 @@ func (s *Store) open() error {
 	s.wg.Go(s.autoCompactLoop)
 	s.wg.Go(s.healthLoop)
 	s.wg.Go(s.leases.run)
+	s.wg.Go(s.leases.expireLoop)
 	s.wg.Go(s.memberLoop)
+	s.wg.Go(s.quotaLoop)
+	s.wg.Go(s.autoDefragLoop)
 	return nil
 }
 

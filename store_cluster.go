@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/hashicorp/raft"
 )
@@ -19,7 +20,10 @@ func (s *Store) Addr() string { return s.trans.Addr() }
 // It is linearizable by default: it reflects every membership change
 // completed before the call, and no change that has not committed. With
 // WithSerializable it returns this member's view at once, which may lag
-// or show a change still in flight.
+// or show a change still in flight. A member whose removal has committed
+// is not listed, even while the leader is still taking it out of raft's
+// configuration: it has stopped with ErrRemoved, or stops when it next
+// hears from the cluster.
 func (s *Store) MemberList(ctx context.Context, opts ...OpOption) (*MemberListResponse, error) {
 	op := OpGet("", opts...)
 	if err := s.readBarrier(ctx, op.serializable); err != nil {
@@ -42,6 +46,9 @@ func (s *Store) MemberList(ctx context.Context, opts ...OpOption) (*MemberListRe
 	if err != nil {
 		return nil, err
 	}
+	// A member whose removal is decided has stopped (or stops at its next
+	// contact); the leader is only finishing the raft side (autopilot).
+	views = slices.DeleteFunc(views, func(v memberView) bool { return v.removed })
 	return &MemberListResponse{Header: s.clusterHeader(), Members: publicMembers(views)}, nil
 }
 
@@ -67,11 +74,24 @@ func (s *Store) memberAdd(ctx context.Context, peerAddrs []string, learner bool)
 	if err != nil {
 		return nil, err
 	}
-	res, err := s.requestChange(ctx, memberChange{kind: changeAdd, addr: addr, learner: learner})
+	views, err := s.memberViews()
 	if err != nil {
 		return nil, err
 	}
-	views, err := s.memberViews()
+	taken := slices.ContainsFunc(views, func(v memberView) bool { return slices.Contains(v.PeerURLs, addr) })
+	res, err := s.requestChange(ctx, memberChange{kind: changeAdd, addr: addr, learner: learner})
+	if err != nil {
+		// A request retried after its reply was lost finds the address
+		// reserved: by that request, if nothing held it before.
+		m := s.listed(ctx, func(m *Member) bool {
+			return m.Name == "" && m.IsLearner == learner && slices.Contains(m.PeerURLs, addr)
+		})
+		if !errors.Is(err, ErrPeerURLExists) || taken || m == nil {
+			return nil, err
+		}
+		res.id = m.ID
+	}
+	views, err = s.memberViews()
 	if err != nil {
 		return nil, err
 	}
@@ -119,15 +139,20 @@ func (s *Store) MemberRemove(ctx context.Context, id uint64, opts ...MemberOptio
 // gone reports whether a linearizable member list lacks id.
 func (s *Store) gone(ctx context.Context, id uint64) bool {
 	ml, err := s.MemberList(ctx)
+	return err == nil && !slices.ContainsFunc(ml.Members, func(m *Member) bool { return m.ID == id })
+}
+
+// listed returns the member of a linearizable member list that match
+// picks, or nil (none, or no list).
+func (s *Store) listed(ctx context.Context, match func(*Member) bool) *Member {
+	ml, err := s.MemberList(ctx)
 	if err != nil {
-		return false
+		return nil
 	}
-	for _, m := range ml.Members {
-		if m.ID == id {
-			return false
-		}
+	if i := slices.IndexFunc(ml.Members, match); i >= 0 {
+		return ml.Members[i]
 	}
-	return true
+	return nil
 }
 
 // MemberUpdate changes the address of the member with id. A member that
@@ -154,10 +179,21 @@ func (s *Store) MemberUpdate(ctx context.Context, id uint64, peerAddrs []string)
 // promoted automatically; MemberPromote is for permanent learners
 // (MemberAddAsLearner, Config.Learner) and for not waiting.
 func (s *Store) MemberPromote(ctx context.Context, id uint64) (*MemberPromoteResponse, error) {
-	if _, err := s.requestChange(ctx, memberChange{kind: changePromote, id: id}); err != nil {
+	views, err := s.memberViews()
+	if err != nil {
 		return nil, err
 	}
-	views, err := s.memberViews()
+	v := findMember(views, id)
+	learner := v != nil && v.IsLearner
+	if _, err := s.requestChange(ctx, memberChange{kind: changePromote, id: id}); err != nil {
+		// A request retried after its reply was lost finds the member a
+		// voter: that is the outcome asked for.
+		if !errors.Is(err, ErrMemberNotLearner) || !learner ||
+			s.listed(ctx, func(m *Member) bool { return m.ID == id && !m.IsLearner }) == nil {
+			return nil, err
+		}
+	}
+	views, err = s.memberViews()
 	if err != nil {
 		return nil, err
 	}
@@ -217,23 +253,6 @@ func (s *Store) Leader() string {
 
 // IsLeader reports whether this member currently leads the cluster.
 func (s *Store) IsLeader() bool { return s.raft.State() == raft.Leader }
-
-// Status returns this member's view of the cluster. It does no network
-// round trip.
-func (s *Store) Status(ctx context.Context) (*Status, error) {
-	if s.stopped() {
-		return nil, s.errStopped()
-	}
-	st := &Status{
-		Header:    s.clusterHeader(),
-		Leader:    s.Leader(),
-		IsLeader:  s.IsLeader(),
-		IsLearner: !s.isVoter(),
-		RaftIndex: s.raft.LastIndex(), RaftAppliedIndex: s.fsm.applied.Load(),
-		CompactRevision: s.kv.CompactRev(),
-	}
-	return st, nil
-}
 
 // isVoter reports whether this member votes in raft's latest configuration.
 func (s *Store) isVoter() bool {

@@ -59,7 +59,13 @@ func (s *Store) Do(ctx context.Context, op Op) (OpResponse, error) {
 	case op.t == tTxn && !hasWrites(&op):
 		return s.readTxn(ctx, &op)
 	}
-	res, err := s.propose(ctx, encodeOpCommand(&op))
+	cmd := encodeOpCommand(&op)
+	if hasPuts(&op) {
+		if err := s.admitWrite(len(cmd) + quotaWriteOverhead); err != nil {
+			return OpResponse{}, err
+		}
+	}
+	res, err := s.propose(ctx, cmd)
 	if err != nil {
 		return OpResponse{}, err
 	}

@@ -19,6 +19,9 @@ func (s *Store) Grant(ctx context.Context, ttl int64) (*LeaseGrantResponse, erro
 		return nil, ErrLeaseTTLTooLarge
 	}
 	ttl = max(ttl, s.minLeaseTTL())
+	if err := s.admitWrite(leaseGrantCost); err != nil {
+		return nil, err
+	}
 	for {
 		id, err := newLeaseID()
 		if err != nil {

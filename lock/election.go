@@ -9,12 +9,14 @@ import (
 	"github.com/keeldb/keel"
 )
 
-// Election is a leader election on a key prefix, as etcd's
-// concurrency.Election. Each candidate puts the key prefix/<lease ID in
-// hex>, holding its proposal value, attached to its session's lease; the
-// candidate whose key has the lowest CreateRevision leads, and the others
-// queue in CreateRevision order, each watching only the key just before
-// its own. Leadership therefore passes in campaign order.
+// Election is a leader election on a key prefix, with the methods and key
+// scheme of etcd's concurrency.Election (Campaign, Proclaim, Resign,
+// Leader, Observe, Key, Rev, Header) plus Done and IsLeader. Each
+// candidate puts the key prefix/<lease ID in hex>, holding its proposal
+// value, attached to its session's lease; the candidate whose key has the
+// lowest CreateRevision leads, and the others queue in CreateRevision
+// order, each watching only the key just before its own. Leadership
+// therefore passes in campaign order.
 //
 // Unlike etcd, a blocked Campaign returns ErrSessionExpired when its
 // session ends, a leader learns that it lost leadership through Done, and
@@ -36,6 +38,7 @@ type Election struct {
 	leaderKey string
 	leaderRev int64
 	leading   bool // a candidacy (or leadership) is held
+	resumed   bool // leadership claimed by ResumeElection, not yet monitored
 	hdr       *keel.ResponseHeader
 	lost      chan struct{} // closed when the current leadership ends
 	stopMon   context.CancelFunc
@@ -47,6 +50,21 @@ type Election struct {
 // with ErrEmptyPrefix.
 func NewElection(s *Session, prefix string) *Election {
 	return &Election{s: s, pfx: prefix + "/"}
+}
+
+// ResumeElection returns an Election on prefix that already leads with the
+// leader key leaderKey created at revision leaderRev (the Key and Rev of
+// an earlier Election), as etcd's concurrency.ResumeElection: typically
+// after a restart, on a session that adopted the old lease WithLease. It
+// does not contact the store; Proclaim and Resign act on leaderKey as long
+// as its CreateRevision is still leaderRev, and Done watches it from the
+// first call on.
+//
+// Unlike etcd, which keeps prefix as given here, the prefix gets the same
+// "/" that NewElection adds, so Leader, Observe and Campaign of a resumed
+// Election see the same keys as those of NewElection(s, prefix).
+func ResumeElection(s *Session, prefix string, leaderKey string, leaderRev int64) *Election {
+	return &Election{s: s, pfx: prefix + "/", leaderKey: leaderKey, leaderRev: leaderRev, leading: true, resumed: true}
 }
 
 // Campaign puts val as this session's proposal and blocks until it is
@@ -83,7 +101,7 @@ func (e *Election) Campaign(ctx context.Context, val string) error {
 	}
 	rev := resp.Header.Revision
 	if !resp.Succeeded {
-		kv := resp.Responses[0].Get().Kvs[0]
+		kv := rangeResp(resp, 0).Kvs[0]
 		rev = kv.CreateRevision
 		e.setCandidate(k, rev)
 		if string(kv.Value) != val {
@@ -126,7 +144,7 @@ func (e *Election) setCandidate(k string, rev int64) {
 	if e.leaderKey != k || e.leaderRev != rev {
 		e.stopMonitorLocked()
 	}
-	e.leaderKey, e.leaderRev, e.leading = k, rev, true
+	e.leaderKey, e.leaderRev, e.leading, e.resumed = k, rev, true, false
 }
 
 // elected records the leadership and starts watching for its end, unless
@@ -135,6 +153,13 @@ func (e *Election) elected(k string, rev int64, hdr *keel.ResponseHeader) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.hdr = hdr
+	e.monitorLocked(k, rev, hdr.Revision+1)
+}
+
+// monitorLocked starts watching for the end of the leadership held by k
+// (created at rev) from revision from on, unless a monitor for it already
+// runs. e.mu must be held.
+func (e *Election) monitorLocked(k string, rev, from int64) {
 	if e.lost != nil {
 		select {
 		case <-e.lost:
@@ -145,7 +170,7 @@ func (e *Election) elected(k string, rev int64, hdr *keel.ResponseHeader) {
 	ctx, cancel := context.WithCancel(context.Background())
 	lost, done := make(chan struct{}), make(chan struct{})
 	e.lost, e.stopMon, e.monDone = lost, cancel, done
-	go e.monitor(ctx, k, rev, hdr.Revision+1, lost, done)
+	go e.monitor(ctx, k, rev, from, lost, done)
 }
 
 // monitor closes lost when the leader key k (created at rev) is deleted,
@@ -198,7 +223,7 @@ func (e *Election) clear() {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.stopMonitorLocked()
-	e.leaderKey, e.leading = "", false
+	e.leaderKey, e.leading, e.resumed = "", false, false
 }
 
 // withdraw deletes the candidate's key after a failed campaign, unless it
@@ -213,8 +238,9 @@ func (e *Election) withdraw(k string, rev int64) {
 }
 
 // Proclaim replaces the leader's value without a new election. It returns
-// ErrElectionNotLeader if this Election does not hold the leader key, and
-// ErrSessionExpired if its session has ended.
+// ErrElectionNotLeader (unwrapped) if this Election does not hold the
+// leader key, and, unlike etcd, ErrSessionExpired if its session has
+// ended.
 func (e *Election) Proclaim(ctx context.Context, val string) error {
 	e.mu.Lock()
 	k, rev, leading := e.leaderKey, e.leaderRev, e.leading
@@ -245,10 +271,10 @@ func (e *Election) Proclaim(ctx context.Context, val string) error {
 }
 
 // Resign gives up leadership (or a pending candidacy) by deleting the
-// leader key, so the next candidate is elected. It returns nil if this
-// Election holds no candidacy, and ErrElectionNotLeader if its key was
-// already gone (leadership had been lost). On any other error the state
-// is kept, so Resign can be retried. Done is closed when it returns nil.
+// leader key, so the next candidate is elected. As in etcd, it returns nil
+// if this Election holds no candidacy or its key was already gone (the
+// leadership had been lost). Unlike etcd, on an error the state is kept,
+// so Resign can be retried. Done is closed when it returns nil.
 func (e *Election) Resign(ctx context.Context) error {
 	e.mu.Lock()
 	k, rev, leading := e.leaderKey, e.leaderRev, e.leading
@@ -263,9 +289,6 @@ func (e *Election) Resign(ctx context.Context) error {
 		return err
 	}
 	e.clear()
-	if !resp.Succeeded {
-		return ErrElectionNotLeader
-	}
 	e.mu.Lock()
 	e.hdr = resp.Header
 	e.mu.Unlock()
@@ -289,13 +312,17 @@ func (e *Election) Leader(ctx context.Context) (*keel.GetResponse, error) {
 }
 
 // Done returns a channel that is closed when the leadership won by the
-// last successful Campaign ends: the leader key was deleted (Resign,
-// session expiry, anyone deleting it), the session ended, or the watch on
-// the key was lost (for example the store closed). When this Election is
-// not the leader, the returned channel is already closed.
+// last successful Campaign (or claimed by ResumeElection) ends: the leader
+// key was deleted (Resign, session expiry, anyone deleting it), the
+// session ended, or the watch on the key was lost (for example the store
+// closed). When this Election is not the leader, the returned channel is
+// already closed. etcd has no such method.
 func (e *Election) Done() <-chan struct{} {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if e.resumed && e.lost == nil {
+		e.monitorLocked(e.leaderKey, e.leaderRev, e.leaderRev+1)
+	}
 	if e.lost == nil || !e.leading {
 		c := make(chan struct{})
 		close(c)
@@ -306,7 +333,8 @@ func (e *Election) Done() <-chan struct{} {
 
 // IsLeader returns a compare that holds while this Election's leadership
 // is current: put it in the If of a Txn to make a write conditional on
-// still leading.
+// still leading. etcd has no such method (its users build the same
+// compare from Key and Rev).
 func (e *Election) IsLeader() keel.Cmp {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -200,3 +200,55 @@ func TestCampaignTwiceProclaims(t *testing.T) {
 	require.False(t, closed(e.Done()))
 	require.NoError(t, e.Resign(ctx))
 }
+
+// TestResumeElection checks that an Election resumed from an earlier
+// one's Key and Rev leads: it proclaims, observes the same keys as
+// NewElection on the same prefix, learns when the leadership ends and
+// resigns; and that a stale resumption (the key was replaced) is refused.
+func TestResumeElection(t *testing.T) {
+	st := openStore(t)
+	ctx := testCtx(t)
+	g, err := st.Grant(ctx, 30)
+	require.NoError(t, err)
+	first := newSession(t, st, lock.WithLease(g.ID))
+	e := lock.NewElection(first, "resume")
+	require.NoError(t, e.Campaign(ctx, "v1"))
+	key, rev := e.Key(), e.Rev()
+	first.Orphan() // a restart: the lease lives on
+
+	s := newSession(t, st, lock.WithLease(g.ID))
+	r := lock.ResumeElection(s, "resume", key, rev)
+	require.Equal(t, key, r.Key())
+	require.Equal(t, rev, r.Rev())
+	require.False(t, closed(r.Done()))
+	require.NoError(t, r.Proclaim(ctx, "v2"))
+	lr, err := r.Leader(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "v2", string(lr.Kvs[0].Value))
+	require.Equal(t, key, string(lr.Kvs[0].Key))
+
+	// Someone else takes the key over: the resumed leadership is gone.
+	_, err = st.Delete(ctx, key)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return closed(r.Done()) }, waitLimit, 10*time.Millisecond)
+	require.ErrorIs(t, r.Proclaim(ctx, "v3"), lock.ErrElectionNotLeader)
+	require.NoError(t, r.Resign(ctx), "nothing left to resign")
+
+	stale := lock.ResumeElection(s, "resume", key, rev)
+	require.NoError(t, lock.NewElection(newSession(t, st), "resume").Campaign(ctx, "other"))
+	require.ErrorIs(t, stale.Proclaim(ctx, "mine"), lock.ErrElectionNotLeader)
+}
+
+// TestResignAfterLoss checks etcd's rule that resigning a leadership that
+// was already lost is not an error.
+func TestResignAfterLoss(t *testing.T) {
+	st := openStore(t)
+	ctx := testCtx(t)
+	e := lock.NewElection(newSession(t, st), "lost")
+	require.NoError(t, e.Campaign(ctx, "v"))
+	_, err := st.Delete(ctx, e.Key())
+	require.NoError(t, err)
+	require.NoError(t, e.Resign(ctx))
+	require.Equal(t, "", e.Key())
+	require.True(t, closed(e.Done()))
+}

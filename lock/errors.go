@@ -8,7 +8,11 @@ import (
 
 // Errors returned by the lock package. Check them with errors.Is; a
 // returned error may wrap one of these, or an error of the keel package
-// (keel.ErrNoLeader, keel.ErrTimeout, ...) when the store failed.
+// (keel.ErrNoLeader, keel.ErrTimeout, ...) when the store failed. The
+// errors etcd's concurrency package has (ErrLocked, ErrSessionExpired,
+// ErrLockReleased, ErrElectionNotLeader, ErrElectionNoLeader) are returned
+// unwrapped where etcd returns them, so code that compares them with ==
+// keeps working; their texts start with "lock: " instead of etcd's.
 var (
 	// ErrLocked is returned by Mutex.TryLock when another session holds
 	// the lock.
@@ -30,6 +34,9 @@ var (
 	// ErrEmptyPrefix is returned when a Mutex or Election was created with
 	// an empty prefix.
 	ErrEmptyPrefix = errors.New("lock: empty prefix")
+	// ErrInvalidSTM is returned by NewSTM when called with a nil function
+	// or an unknown isolation level.
+	ErrInvalidSTM = errors.New("lock: invalid STM")
 	// ErrWatchLost is returned when a watch a waiter relied on ended
 	// without a reason (for example because the store was closed).
 	ErrWatchLost = errors.New("lock: watch ended unexpectedly")

@@ -2,9 +2,12 @@ package lock_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
+	"strconv"
+	"sync"
 
 	"github.com/keeldb/keel"
 	"github.com/keeldb/keel/lock"
@@ -28,7 +31,7 @@ func ExampleNewSession() {
 	defer cleanup()
 	ctx := context.Background()
 
-	s, err := lock.NewSession(ctx, store, lock.WithTTL(10))
+	s, err := lock.NewSession(store, lock.WithTTL(10))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -52,9 +55,9 @@ func ExampleMutex() {
 	defer cleanup()
 	ctx := context.Background()
 
-	s1, _ := lock.NewSession(ctx, store)
+	s1, _ := lock.NewSession(store)
 	defer s1.Close()
-	s2, _ := lock.NewSession(ctx, store)
+	s2, _ := lock.NewSession(store)
 	defer s2.Close()
 	m1, m2 := lock.NewMutex(s1, "locks/report"), lock.NewMutex(s2, "locks/report")
 
@@ -90,7 +93,7 @@ func ExampleElection() {
 	defer cleanup()
 	ctx := context.Background()
 
-	s, _ := lock.NewSession(ctx, store)
+	s, _ := lock.NewSession(store)
 	defer s.Close()
 	e := lock.NewElection(s, "elections/cron")
 	if err := e.Campaign(ctx, "replica-1"); err != nil {
@@ -112,4 +115,60 @@ func ExampleElection() {
 	// Output:
 	// leader: replica-1
 	// lock: election: no leader
+}
+
+func ExampleNewSTM() {
+	store, cleanup := openExampleStore()
+	defer cleanup()
+	ctx := context.Background()
+	for _, k := range []string{"accounts/alice", "accounts/bob"} {
+		if _, err := store.Put(ctx, k, "100"); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	// Move 30 from alice to bob. If either balance changes between the
+	// reads and the commit, the function runs again on fresh values.
+	transfer := func(s lock.STM) error {
+		from, _ := strconv.Atoi(s.Get("accounts/alice"))
+		to, _ := strconv.Atoi(s.Get("accounts/bob"))
+		if from < 30 {
+			return errors.New("insufficient funds")
+		}
+		s.Put("accounts/alice", strconv.Itoa(from-30))
+		s.Put("accounts/bob", strconv.Itoa(to+30))
+		return nil
+	}
+	if _, err := lock.NewSTM(store, transfer, lock.WithAbortContext(ctx)); err != nil {
+		log.Fatal(err)
+	}
+	resp, err := store.Get(ctx, "accounts/", keel.WithPrefix())
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, kv := range resp.Kvs {
+		fmt.Printf("%s=%s\n", kv.Key, kv.Value)
+	}
+	// Output:
+	// accounts/alice=70
+	// accounts/bob=130
+}
+
+func ExampleNewLocker() {
+	store, cleanup := openExampleStore()
+	defer cleanup()
+
+	s, err := lock.NewSession(store)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer s.Close()
+	// A sync.Locker for code that takes one; Lock and Unlock panic on
+	// failure, since sync.Locker cannot return errors.
+	var mu sync.Locker = lock.NewLocker(s, "locks/cache")
+	mu.Lock()
+	fmt.Println("locked")
+	mu.Unlock()
+	// Output:
+	// locked
 }

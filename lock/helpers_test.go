@@ -21,7 +21,7 @@ func openStore(tb testing.TB) *keel.Store { return keeltest.NewCluster(tb, 1).Me
 // newSession opens a session closed at cleanup.
 func newSession(tb testing.TB, c keel.Client, opts ...lock.SessionOption) *lock.Session {
 	tb.Helper()
-	s, err := lock.NewSession(testCtx(tb), c, opts...)
+	s, err := lock.NewSession(c, opts...)
 	require.NoError(tb, err)
 	tb.Cleanup(func() { _ = s.Close() })
 	return s

@@ -10,8 +10,9 @@ import (
 	"github.com/keeldb/keel"
 )
 
-// Mutex is a distributed lock on a key prefix, as etcd's
-// concurrency.Mutex. Each contender puts the key prefix/<lease ID in hex>
+// Mutex is a distributed lock on a key prefix, with the methods and key
+// scheme of etcd's concurrency.Mutex (Lock, TryLock, Unlock, IsOwner, Key,
+// Header) plus Token. Each contender puts the key prefix/<lease ID in hex>
 // attached to its session's lease; the contender whose key has the lowest
 // CreateRevision holds the lock, and the others queue in CreateRevision
 // order. A waiter watches only the key just before its own, so releasing
@@ -53,10 +54,13 @@ func NewMutex(s *Session, prefix string) *Mutex {
 }
 
 // Lock acquires the lock, waiting until every earlier contender has
-// released it or lost its session. It returns ErrSessionExpired if the
-// session ended (or its key vanished) before the lock was acquired. If ctx
-// ends while waiting, Lock withdraws (deletes its key) and returns
-// ctx.Err(). On success, Token is the fencing token of this hold.
+// released it or lost its session. It returns ErrSessionExpired (unwrapped,
+// so etcd code comparing with == still works) if the session ended or its
+// key vanished before the lock was acquired; unlike etcd, a Lock blocked
+// behind others returns as soon as that happens instead of waiting for its
+// turn. If ctx ends while waiting, or a call fails, Lock withdraws (deletes
+// its key) and returns the error. On success, Token is the fencing token
+// of this hold.
 func (m *Mutex) Lock(ctx context.Context) error {
 	resp, err := m.tryAcquire(ctx)
 	if err != nil {
@@ -65,7 +69,7 @@ func (m *Mutex) Lock(ctx context.Context) error {
 	m.mu.Lock()
 	myKey, myRev := m.myKey, m.myRev
 	m.mu.Unlock()
-	if owner := resp.Responses[1].Get().Kvs; len(owner) == 0 || owner[0].CreateRevision == myRev {
+	if owner := rangeResp(resp, 1).Kvs; len(owner) == 0 || owner[0].CreateRevision == myRev {
 		m.acquired(resp.Header)
 		return nil
 	}
@@ -88,7 +92,7 @@ func (m *Mutex) Lock(ctx context.Context) error {
 }
 
 // TryLock acquires the lock if no other session holds it, and returns
-// ErrLocked (leaving no key behind) if one does.
+// ErrLocked (unwrapped, leaving no key behind) if one does.
 func (m *Mutex) TryLock(ctx context.Context) error {
 	resp, err := m.tryAcquire(ctx)
 	if err != nil {
@@ -97,7 +101,7 @@ func (m *Mutex) TryLock(ctx context.Context) error {
 	m.mu.Lock()
 	myKey, myRev := m.myKey, m.myRev
 	m.mu.Unlock()
-	if owner := resp.Responses[1].Get().Kvs; len(owner) == 0 || owner[0].CreateRevision == myRev {
+	if owner := rangeResp(resp, 1).Kvs; len(owner) == 0 || owner[0].CreateRevision == myRev {
 		m.acquired(resp.Header)
 		return nil
 	}
@@ -143,7 +147,7 @@ func (m *Mutex) tryAcquire(ctx context.Context) (*keel.TxnResponse, error) {
 	}
 	myRev := resp.Header.Revision
 	if !resp.Succeeded {
-		myRev = resp.Responses[0].Get().Kvs[0].CreateRevision
+		myRev = rangeResp(resp, 0).Kvs[0].CreateRevision
 	}
 	m.mu.Lock()
 	m.myKey, m.myRev = myKey, myRev
@@ -163,7 +167,10 @@ func (m *Mutex) withdraw(myKey string, myRev int64) {
 }
 
 // Unlock releases the lock by deleting the holder's key. It returns
-// ErrLockReleased if the Mutex does not hold it.
+// ErrLockReleased if the Mutex does not hold it. Unlike etcd's, the delete
+// is guarded by the key's CreateRevision, so an Unlock that comes after
+// the session's key expired never deletes a newer key of the same
+// session.
 func (m *Mutex) Unlock(ctx context.Context) error {
 	m.mu.Lock()
 	myKey, myRev := m.myKey, m.myRev
@@ -202,7 +209,7 @@ func (m *Mutex) IsOwner() keel.Cmp {
 }
 
 // Key returns the contender's key while it holds or waits for the lock,
-// "" otherwise.
+// "" otherwise (etcd returns "\x00" after an Unlock or a failed TryLock).
 func (m *Mutex) Key() string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -226,4 +233,31 @@ func (m *Mutex) Header() *keel.ResponseHeader {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.hdr
+}
+
+// locker adapts a Mutex to sync.Locker.
+type locker struct{ m *Mutex }
+
+// NewLocker returns a sync.Locker backed by a Mutex on pfx, as etcd's
+// concurrency.NewLocker. sync.Locker has no context and no error: Lock
+// waits without a deadline (but returns, by panicking, once the session
+// ends) and both methods panic with the error of a Lock or Unlock that
+// fails, as etcd's do.
+func NewLocker(s *Session, pfx string) sync.Locker {
+	return &locker{m: NewMutex(s, pfx)}
+}
+
+// Lock acquires the lock; it panics with the error if that fails.
+func (l *locker) Lock() {
+	if err := l.m.Lock(context.Background()); err != nil {
+		panic(err)
+	}
+}
+
+// Unlock releases the lock; it panics with the error if that fails (for
+// example ErrLockReleased when the lock is not held).
+func (l *locker) Unlock() {
+	if err := l.m.Unlock(context.Background()); err != nil {
+		panic(err)
+	}
 }

@@ -339,3 +339,26 @@ func TestLockCanceledWithdraws(t *testing.T) {
 	waitKeys(t, st, "c/", 1)
 	require.Equal(t, "", m.Key())
 }
+
+func TestNewLocker(t *testing.T) {
+	st := openStore(t)
+	a, b := newSession(t, st), newSession(t, st)
+	la, lb := lock.NewLocker(a, "locker"), lock.NewLocker(b, "locker")
+	la.Lock()
+	acquired := make(chan struct{})
+	go func() {
+		lb.Lock()
+		close(acquired)
+	}()
+	waitKeys(t, st, "locker/", 2)
+	require.False(t, closed(acquired), "second Locker acquired while the first holds")
+	la.Unlock()
+	select {
+	case <-acquired:
+	case <-time.After(waitLimit):
+		t.Fatal("second Locker still blocked after Unlock")
+	}
+	lb.Unlock()
+	waitKeys(t, st, "locker/", 0)
+	require.PanicsWithError(t, lock.ErrLockReleased.Error(), lb.Unlock, "Unlock of a released Locker panics, as in etcd")
+}

@@ -7,18 +7,21 @@ import (
 )
 
 // Observe returns a channel that delivers the current leader (as a
-// GetResponse holding its key-value pair) and then every change of
-// leadership or of the leader's value, rolling over to the next leader
-// when the leader key is deleted. A slow reader may miss intermediate
-// values but always gets the latest. The channel is closed when ctx ends
-// or a read fails.
-func (e *Election) Observe(ctx context.Context) <-chan keel.GetResponse {
-	ch := make(chan keel.GetResponse)
+// GetResponse holding its key-value pair, a pointer as in etcd 3.7) and
+// then every change of leadership or of the leader's value, in order,
+// rolling over to the next leader when the leader key is deleted. A slow
+// reader may miss intermediate leaders but always gets the latest value.
+// Treat the responses as read-only: their key-value pairs may be shared
+// with other watchers of the key. The channel is closed when ctx ends
+// or a read or watch fails; unlike etcd's, it survives a compaction of the
+// revisions it was watching (it reads the leader again).
+func (e *Election) Observe(ctx context.Context) <-chan *keel.GetResponse {
+	ch := make(chan *keel.GetResponse)
 	go e.observe(ctx, ch)
 	return ch
 }
 
-func (e *Election) observe(ctx context.Context, ch chan<- keel.GetResponse) {
+func (e *Election) observe(ctx context.Context, ch chan<- *keel.GetResponse) {
 	defer close(ch)
 	if e.pfx == "/" {
 		return
@@ -26,7 +29,7 @@ func (e *Election) observe(ctx context.Context, ch chan<- keel.GetResponse) {
 	client := e.s.client
 	send := func(hdr keel.ResponseHeader, kv *keel.KeyValue) bool {
 		select {
-		case ch <- keel.GetResponse{Header: &hdr, Kvs: []*keel.KeyValue{kv}, Count: 1}:
+		case ch <- &keel.GetResponse{Header: &hdr, Kvs: []*keel.KeyValue{kv}, Count: 1}:
 			return true
 		case <-ctx.Done():
 			return false
@@ -54,7 +57,7 @@ func (e *Election) observe(ctx context.Context, ch chan<- keel.GetResponse) {
 				}
 				for _, ev := range wr.Events {
 					if ev.Type == keel.EventTypePut {
-						kv, hdr = ev.Kv, *wr.Header
+						kv, hdr = ev.Kv, watchHeader(&wr)
 						hdr.Revision = kv.ModRevision
 						break
 					}
@@ -91,7 +94,7 @@ func (e *Election) observe(ctx context.Context, ch chan<- keel.GetResponse) {
 					deleted = true
 					break
 				}
-				if !send(*wr.Header, ev.Kv) {
+				if !send(watchHeader(&wr), ev.Kv) {
 					cancel()
 					return
 				}

@@ -108,7 +108,7 @@ func TestSessionWithLease(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, int64(-1), ttl.TTL, "Close revokes an adopted lease too")
 
-	_, err = lock.NewSession(t.Context(), st, lock.WithLease(g.ID))
+	_, err = lock.NewSession(st, lock.WithLease(g.ID))
 	require.ErrorIs(t, err, lock.ErrSessionExpired, "adopting a gone lease")
 	require.ErrorIs(t, err, keel.ErrLeaseNotFound)
 }
@@ -117,14 +117,14 @@ func TestNewSessionFailsOnClosedStore(t *testing.T) {
 	c := keeltest.NewCluster(t, 1)
 	st := c.Member(0)
 	c.Stop(0)
-	_, err := lock.NewSession(t.Context(), st)
+	_, err := lock.NewSession(st)
 	require.ErrorIs(t, err, keel.ErrStopped)
 }
 
 func TestSessionEndsWhenStoreCloses(t *testing.T) {
 	c := keeltest.NewCluster(t, 1)
 	st := c.Member(0)
-	s, err := lock.NewSession(t.Context(), st, lock.WithTTL(30))
+	s, err := lock.NewSession(st, lock.WithTTL(30))
 	require.NoError(t, err)
 	c.Stop(0)
 	require.Eventually(t, func() bool { return closed(s.Done()) }, waitLimit, 10*time.Millisecond)
@@ -149,7 +149,7 @@ func TestSessionGivesUpOnUnresponsiveStore(t *testing.T) {
 		{
 			name: "Close",
 			run: func(t *testing.T, c *leaseClient) error {
-				s, err := lock.NewSession(t.Context(), c, lock.WithTTL(ttl))
+				s, err := lock.NewSession(c, lock.WithTTL(ttl))
 				require.NoError(t, err)
 				return s.Close()
 			},
@@ -159,7 +159,7 @@ func TestSessionGivesUpOnUnresponsiveStore(t *testing.T) {
 			name:    "NewSession whose first renewal fails",
 			keepErr: keel.ErrNoLeader,
 			run: func(t *testing.T, c *leaseClient) error {
-				_, err := lock.NewSession(t.Context(), c, lock.WithTTL(ttl))
+				_, err := lock.NewSession(c, lock.WithTTL(ttl))
 				return err
 			},
 			want: keel.ErrNoLeader, took: ttl * time.Second, revokes: 1,
@@ -167,7 +167,7 @@ func TestSessionGivesUpOnUnresponsiveStore(t *testing.T) {
 		{
 			name: "keepalive lost",
 			run: func(t *testing.T, c *leaseClient) error {
-				s, err := lock.NewSession(t.Context(), c, lock.WithTTL(ttl))
+				s, err := lock.NewSession(c, lock.WithTTL(ttl))
 				require.NoError(t, err)
 				close(c.lost)
 				<-s.Done() // a session that never ended would deadlock the bubble
@@ -234,4 +234,48 @@ func (c *leaseClient) revoked() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.revokes
+}
+
+func TestSessionClient(t *testing.T) {
+	st := openStore(t)
+	tests := []struct {
+		name   string
+		client keel.Client
+		want   *keel.Store
+	}{
+		{"store", st, st},
+		{"other client", &recordingClient{Client: st}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newSession(t, tc.client)
+			require.Same(t, tc.want, s.Client())
+		})
+	}
+}
+
+// TestSessionWithContext checks etcd's WithContext: the context bounds
+// NewSession's own calls and the session's life, and Close leaves the
+// lease to expire once it has ended.
+func TestSessionWithContext(t *testing.T) {
+	st := openStore(t)
+	t.Run("ended before NewSession", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		cancel()
+		_, err := lock.NewSession(st, lock.WithContext(ctx))
+		require.ErrorIs(t, err, context.Canceled)
+	})
+	t.Run("ended after", func(t *testing.T) {
+		ctx, cancel := context.WithCancel(t.Context())
+		s, err := lock.NewSession(st, lock.WithContext(ctx), lock.WithTTL(30))
+		require.NoError(t, err)
+		cancel()
+		require.Eventually(t, func() bool { return closed(s.Done()) }, waitLimit, 10*time.Millisecond)
+		require.ErrorIs(t, s.Close(), context.Canceled, "the revoke is bounded by the ended context")
+		ttl, err := st.TimeToLive(t.Context(), s.Lease())
+		require.NoError(t, err)
+		require.Positive(t, ttl.TTL, "the lease is left to expire")
+		_, err = st.Revoke(t.Context(), s.Lease())
+		require.NoError(t, err)
+	})
 }

@@ -129,8 +129,9 @@ func (s *Store) compactBatch(cur *compactCursor) (more bool, err error) {
 		return false, nil
 	}
 	target, finished, durable, gen, db := s.schedCompactRev, s.finishedCompactRev, s.durableSched, s.restoreGen, s.db
+	paused := s.defragging // Defrag kicks the compactor when it ends
 	s.mu.RUnlock()
-	if finished >= target {
+	if finished >= target || paused {
 		return false, nil
 	}
 	if durable < target {
@@ -140,7 +141,10 @@ func (s *Store) compactBatch(cur *compactCursor) (more bool, err error) {
 		return true, s.commit()
 	}
 	if cur.gen != gen || cur.target != target {
-		*cur = compactCursor{gen: gen, target: target, pos: revision{main: finished}}
+		// From the first record, not from the previous target: a record
+		// that an earlier compaction kept (live then) may be unreachable
+		// now, its key deleted since.
+		*cur = compactCursor{gen: gen, target: target}
 	}
 
 	type rec struct {
@@ -192,7 +196,7 @@ func (s *Store) compactBatch(cur *compactCursor) (more bool, err error) {
 
 	s.commitMu.Lock()
 	s.mu.RLock()
-	stale := s.restoreGen != gen || s.closed || s.failErr != nil
+	stale := s.restoreGen != gen || s.db != db || s.defragging || s.closed || s.failErr != nil
 	s.mu.RUnlock()
 	if stale {
 		s.commitMu.Unlock()

@@ -228,3 +228,34 @@ func TestCompactPersistedWithConsistentIndex(t *testing.T) {
 		})
 	}
 }
+
+// TestCompactRemovesOlderGenerations: a record that was live at an earlier
+// compaction, and whose key is deleted afterwards, is removed by the next
+// compaction past the delete, however old it is.
+func TestCompactRemovesOlderGenerations(t *testing.T) {
+	s, _ := openStore(t, Config{})
+	compactTo := func(index uint64) {
+		tx := s.Write(index)
+		done, err := tx.Compact(s.Rev())
+		require.NoError(t, err)
+		tx.End()
+		waitDone(t, done, "physical compaction")
+	}
+	putKVs(t, s, 1, "a", "1")     // 2
+	putKVs(t, s, 2, "b", "1")     // 3
+	compactTo(3)                  // at 3: a@2 and b@3 are live
+	deleteRange(t, s, 4, "a", "") // 4
+	putKVs(t, s, 5, "c", "1")     // 5
+	compactTo(6)                  // at 5: a's generation is gone
+	require.Equal(t, []int64{3, 5}, boltRevs(t, s))
+}
+
+// waitDone waits for ch with a generous bound.
+func waitDone(tb testing.TB, ch <-chan struct{}, what string) {
+	tb.Helper()
+	select {
+	case <-ch:
+	case <-time.After(30 * time.Second):
+		tb.Fatalf("%s did not finish", what)
+	}
+}

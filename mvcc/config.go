@@ -57,6 +57,10 @@ type Config struct {
 	// noSync skips fsync on bbolt commits. Tests only: it keeps I/O-heavy
 	// randomized tests fast and does not change visibility or atomicity.
 	noSync bool
+	// defragChunkBytes overrides the bytes Defrag copies per chunk
+	// (defragChunkBytes); tests only, to make small stores take several
+	// chunks.
+	defragChunkBytes int
 }
 
 // withDefaults returns cfg with zero fields replaced by defaults, or an error

@@ -78,7 +78,8 @@
 //
 //   - writeMu is held by the one open write txn from Write to End (and by
 //     Close and Restore), so there is a single writer.
-//   - commitMu serializes bbolt commits.
+//   - commitMu serializes bbolt commits (and is held by Defrag's final
+//     switch).
 //   - mu (an RWMutex) guards the index, the revisions, the overlay, the
 //     lease table and the pending lists. It is held only around in-memory work and bbolt read
 //     transactions, never across a bbolt commit, so readers never wait for
@@ -120,6 +121,48 @@
 // After a restart the revision is max(newest stored revision, compaction
 // revision). [Store.Hash] covers only what reads can see, so it does not
 // depend on physical progress. Automatic compaction is left to the owner.
+//
+// # Owner state and size
+//
+// Beside the key space the store keeps small values its owner encodes:
+// the cluster state ([TxnWrite.SetClusterState]) and the alarms
+// ([TxnWrite.SetAlarms]). They are set in a write txn, visible at End,
+// committed with its consistent index, carried in snapshots and replaced
+// by Restore; they make no revision and are not hashed.
+//
+// [Store.Size] reports the database's size (bbolt's high-water mark) and
+// the part in use (excluding the pages on bbolt's freelist) as of the
+// latest commit, without waiting for one. Compaction lowers the part in
+// use as physical deletion frees pages; the size only shrinks when the
+// file is rewritten.
+//
+// # Defragmentation
+//
+// Compaction frees bbolt pages but never shrinks the file. [Store.Defrag]
+// copies the database into a new file next to it (the path plus
+// ".defrag") while the store serves, then switches to the copy:
+//
+//   - Reads and write txns are never blocked by it. bbolt commits are
+//     held only for the final switch, which copies the records committed
+//     since the last catch-up pass, the meta and lease buckets (whole),
+//     fsyncs, renames and reopens ([DefragStats].Pause measures it); a
+//     write txn waits then only if it leaves CommitLimit changes pending.
+//   - Physical compaction is paused while it runs (the key bucket then
+//     only grows at its end, which is what lets the copy catch up without
+//     a lock) and resumes afterwards.
+//   - Crash safe: the database file is untouched until the complete,
+//     fsynced copy is renamed over it, so after a crash the path holds one
+//     complete database or the other, with the same data; Open removes a
+//     copy left behind. An error or a ctx that ends before the switch
+//     leaves the database as it was.
+//   - The data, revisions, hash and consistent index are unchanged: only
+//     the layout of the file is.
+//
+// Caveats: the copy needs disk space for the live data until the switch;
+// the meta and lease buckets are copied with commits held, so a store
+// with very many leases has a longer pause; a store written faster than
+// it can be copied switches after a bounded number of catch-up passes,
+// with a longer pause.
 //
 // # Watch guarantees
 //

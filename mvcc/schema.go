@@ -32,6 +32,9 @@ var (
 	// metaClusterState is the owner's opaque cluster state (see
 	// TxnWrite.SetClusterState); absent until first set.
 	metaClusterState = []byte("cluster_state")
+	// metaAlarms is the owner's opaque alarm state (see
+	// TxnWrite.SetAlarms); absent until first set.
+	metaAlarms = []byte("alarms")
 
 	// schemaV2 is the current schema: v1 plus the lease bucket. A v1
 	// database (no leases) is read as having no leases and upgraded to v2
@@ -101,7 +104,7 @@ type loadedState struct {
 	finishedRev     int64 // physical deletion done up to here
 	consistentIndex uint64
 	leases          leaseTable
-	clusterState    []byte
+	owner           [numOwnerSlots][]byte // owner_state.go
 }
 
 // loadState validates the schema and rebuilds the key index, the current
@@ -170,9 +173,7 @@ func loadStateTx(tx *bolt.Tx) (*loadedState, error) {
 		return nil, err
 	}
 	st.finishedRev = int64(fr)
-	if v := mb.Get(metaClusterState); v != nil {
-		st.clusterState = append([]byte{}, v...)
-	}
+	st.owner = loadOwnerTx(mb)
 	if st.compactRev < 0 || st.finishedRev < 0 || st.finishedRev > st.compactRev {
 		return nil, fmt.Errorf("%w: bad compaction revisions %d (finished %d)", ErrCorruptSnapshot, st.compactRev, st.finishedRev)
 	}

@@ -33,7 +33,7 @@ type Store struct {
 	// Close and Restore. Lock order: writeMu, then commitMu, then mu.
 	writeMu sync.Mutex
 	// commitMu serializes bbolt commits (committer, ForceCommit, Close,
-	// back-pressure in End, Restore).
+	// back-pressure in End, Restore, the switch of Defrag).
 	commitMu sync.Mutex
 	// rtx is the shared read txn and rcur hands out cursors on its key
 	// bucket (store_readtx.go); both nil from just before a bbolt commit
@@ -68,14 +68,13 @@ type Store struct {
 	// (committed together with pending, by the same bbolt transaction).
 	leases        leaseTable
 	pendingLeases []pendingLease
-	// clusterState is the owner's cluster state as of the latest ended
-	// txn (TxnWrite.SetClusterState); clusterDirty means the next commit
-	// writes it.
-	clusterState []byte
-	clusterDirty bool
-	clusterGen   uint64 // counts SetClusterState calls that ended
-	failErr      error
-	closed       bool
+	// sizes is the database's size as of the latest commit (Size).
+	sizes dbSizes
+	// owner holds the owner's values (cluster state, alarms) as of the
+	// latest ended txn; see owner_state.go.
+	owner   [numOwnerSlots]ownerValue
+	failErr error
+	closed  bool
 
 	// Compaction state (see compactor.go). compactRev is what reads check;
 	// schedCompactRev is set at the End of the compacting txn and written
@@ -88,6 +87,12 @@ type Store struct {
 	// restoreGen is bumped by Restore so that background work started
 	// against the old database is discarded.
 	restoreGen uint64
+	// defragging pauses physical compaction while Defrag copies the
+	// database (defrag.go); defragSem admits one Defrag at a time (Close
+	// takes it for good); defragHook, if set (tests), runs at each step.
+	defragging bool
+	defragSem  chan struct{}
+	defragHook func(defragStep) error
 
 	// watch is the watcher registry; it has its own lock (see watch.go).
 	watch watchState
@@ -117,6 +122,9 @@ func Open(path string, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := removeDefragTemp(path); err != nil {
+		return nil, fmt.Errorf("mvcc: open %s: %w", path, err)
+	}
 	db, err := openBolt(path, cfg, false)
 	if err != nil {
 		return nil, fmt.Errorf("mvcc: open %s: %w", path, err)
@@ -143,6 +151,7 @@ func Open(path string, cfg Config) (*Store, error) {
 		db:          db,
 		stopc:       make(chan struct{}),
 		compactKick: make(chan struct{}, 1),
+		defragSem:   make(chan struct{}, 1),
 	}
 	s.setStateLocked(st)
 	s.renewReadTxLocked()
@@ -172,8 +181,7 @@ func (s *Store) setStateLocked(st *loadedState) {
 	s.pending = nil
 	s.leases = st.leases
 	s.pendingLeases = nil
-	s.clusterState = st.clusterState
-	s.clusterDirty = false
+	s.loadOwnerLocked(st.owner)
 }
 
 // Close commits every pending change, stops the background committer and
@@ -192,6 +200,7 @@ func (s *Store) shutdown(commit bool) error {
 	defer s.writeMu.Unlock()
 	close(s.stopc)
 	s.wg.Wait()
+	s.defragSem <- struct{}{} // a running Defrag stops; later ones see stopc
 	var err error
 	if commit {
 		err = s.commit()
@@ -379,8 +388,11 @@ func (s *Store) commitPaced(paced bool) error {
 	leaseBatch := s.pendingLeases[:len(s.pendingLeases):len(s.pendingLeases)]
 	ci := s.consistentIndex
 	sched := s.schedCompactRev
-	cluster, clusterDirty, clusterGen := s.clusterState, s.clusterDirty, s.clusterGen
-	dirty := len(batch) > 0 || len(leaseBatch) > 0 || ci != s.durableIndex || sched != s.durableSched || clusterDirty
+	owner := s.owner
+	dirty := len(batch) > 0 || len(leaseBatch) > 0 || ci != s.durableIndex || sched != s.durableSched
+	for _, v := range owner {
+		dirty = dirty || v.dirty
+	}
 	s.mu.RUnlock()
 	if !dirty {
 		return nil
@@ -421,10 +433,8 @@ func (s *Store) commitPaced(paced bool) error {
 		if err := mb.Put(metaCompactRev, u64Bytes(uint64(sched))); err != nil {
 			return err
 		}
-		if clusterDirty {
-			if err := mb.Put(metaClusterState, cluster); err != nil {
-				return err
-			}
+		if err := putDirtyOwner(mb, &owner); err != nil {
+			return err
 		}
 		return mb.Put(metaConsistentIndex, u64Bytes(ci))
 	})
@@ -446,9 +456,7 @@ func (s *Store) commitPaced(paced bool) error {
 	s.pendingLeases = append([]pendingLease(nil), s.pendingLeases[len(leaseBatch):]...)
 	s.durableIndex = ci
 	s.durableSched = sched
-	if clusterDirty && s.clusterGen == clusterGen {
-		s.clusterDirty = false // not replaced since this commit read it
-	}
+	s.committedOwnerLocked(&owner)
 	s.renewReadTxLocked()
 	return nil
 }

@@ -84,6 +84,7 @@ func (s *Store) renewReadTxLocked() {
 		return
 	}
 	s.rtx, s.rcur = tx, &cursorPool{kb: tx.Bucket(bucketKey)}
+	s.sizes.record(s.db, tx)
 }
 
 // updateDB runs fn in a bbolt write txn on db and commits it, releasing

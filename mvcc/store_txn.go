@@ -23,9 +23,9 @@ type TxnWrite struct {
 	compactTo int64
 	// compactDone is closed when the physical deletion has finished.
 	compactDone chan struct{}
-	// clusterState is the value given to SetClusterState, if called.
-	clusterState    []byte
-	clusterStateSet bool
+	// owner holds the owner values this txn set (SetClusterState,
+	// SetAlarms).
+	owner ownerWrites
 	// leaseRecs holds the lease records this txn granted, checkpointed
 	// (the new record) or revoked (nil), applied to the Store at End.
 	leaseRecs map[int64]*LeaseRecord
@@ -251,11 +251,7 @@ func (t *TxnWrite) End() []Event {
 		s.pending = append(s.pending, t.changes...)
 	}
 	t.applyLeasesLocked()
-	if t.clusterStateSet {
-		s.clusterState = t.clusterState
-		s.clusterDirty = true
-		s.clusterGen++
-	}
+	t.endOwnerLocked()
 	s.consistentIndex = t.index
 	if t.compactTo > 0 {
 		// Persisted by the next commit together with this txn's index.

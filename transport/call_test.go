@@ -359,7 +359,7 @@ func TestGarbageOnTheWire(t *testing.T) {
 }
 
 func TestSilentConnectionTimesOut(t *testing.T) {
-	srv := newTransport(t, Config{Handler: echo, RaftTimeout: 200 * time.Millisecond})
+	srv := newTransport(t, Config{Handler: echo, HandshakeTimeout: 200 * time.Millisecond})
 	requireClosedByPeer(t, rawConn(t, srv, nil))
 }
 

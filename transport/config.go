@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"log/slog"
+	"math"
 	"net"
 	"time"
 )
@@ -62,10 +63,38 @@ type Config struct {
 	// (raft and RPC); the TLS handshake, if any, runs on top of it.
 	Dial func(ctx context.Context, addr string) (net.Conn, error)
 	// RaftTimeout is the I/O deadline of each raft request (scaled up for
-	// snapshots) and the
-	// time an accepted connection gets to complete its TLS handshake and
-	// send its header byte; 0 means 10s.
+	// snapshots); 0 means 10s.
 	RaftTimeout time.Duration
+	// HandshakeTimeout is the time an accepted connection gets to complete
+	// its TLS handshake and send its header and cluster ID (for a join
+	// connection, its request too); a connection still short of that is
+	// closed. It bounds how long a peer that connects and then stalls (a
+	// slow-loris) holds a connection slot. 0 means 10s.
+	HandshakeTimeout time.Duration
+	// MaxConns caps the accepted connections open at once, those still in
+	// their handshake included; a connection accepted beyond it is closed
+	// at once, before its handshake (logged, at most once a second, with
+	// ErrConnLimit). Dialed connections do not count. 0 means 1024; a
+	// negative value means no cap.
+	MaxConns int
+	// MaxConnsPerHost caps the accepted connections open at once from one
+	// remote IP address, so that one host cannot take every slot of
+	// MaxConns. A member opens a handful to each peer (up to MaxPool
+	// pooled raft connections, one per raft request beyond them, two for
+	// RPCs), and members sharing a host (tests, a cluster in one process)
+	// share the cap. 0 means 128; a negative value means no cap.
+	MaxConnsPerHost int
+	// MaxHandlersPerConn caps the Handler calls running at once for the
+	// requests of one RPC connection. A request arriving beyond it waits:
+	// the connection's reader stops reading (so the peer's writes block
+	// under TCP flow control, and its later frames, pings and cancels
+	// included, wait too) until a running handler returns. Nothing is
+	// refused, so the caller sees latency, not an error, unless every
+	// running handler takes longer than a Call's stall timeout (1 s):
+	// then its pings go unanswered and it drops the connection, failing
+	// the calls on it with ErrConnLost. Inline requests take no slot.
+	// 0 means 1024; a negative value means no cap.
+	MaxHandlersPerConn int
 	// MaxPool is raft's connection pool size per peer; 0 means 3.
 	MaxPool int
 	// RaftRedialWait is how long a raft request to a peer that cannot be
@@ -81,10 +110,14 @@ type Config struct {
 }
 
 const (
-	defaultAddr        = "127.0.0.1:0"
-	defaultRaftTimeout = 10 * time.Second
-	defaultMaxPool     = 3
-	defaultRedialWait  = 3 * time.Second
+	defaultAddr               = "127.0.0.1:0"
+	defaultRaftTimeout        = 10 * time.Second
+	defaultHandshakeTimeout   = 10 * time.Second
+	defaultMaxConns           = 1024
+	defaultMaxConnsPerHost    = 128
+	defaultMaxHandlersPerConn = 1024
+	defaultMaxPool            = 3
+	defaultRedialWait         = 3 * time.Second
 )
 
 // withDefaults returns cfg with zero fields replaced by their defaults.
@@ -98,6 +131,12 @@ func (cfg Config) withDefaults() Config {
 	if cfg.RaftTimeout <= 0 {
 		cfg.RaftTimeout = defaultRaftTimeout
 	}
+	if cfg.HandshakeTimeout <= 0 {
+		cfg.HandshakeTimeout = defaultHandshakeTimeout
+	}
+	cfg.MaxConns = capDefault(cfg.MaxConns, defaultMaxConns)
+	cfg.MaxConnsPerHost = capDefault(cfg.MaxConnsPerHost, defaultMaxConnsPerHost)
+	cfg.MaxHandlersPerConn = capDefault(cfg.MaxHandlersPerConn, defaultMaxHandlersPerConn)
 	if cfg.MaxPool <= 0 {
 		cfg.MaxPool = defaultMaxPool
 	}
@@ -105,4 +144,16 @@ func (cfg Config) withDefaults() Config {
 		cfg.RaftRedialWait = defaultRedialWait
 	}
 	return cfg
+}
+
+// capDefault resolves a cap field: 0 is def, a negative value is no cap
+// (math.MaxInt).
+func capDefault(v, def int) int {
+	switch {
+	case v == 0:
+		return def
+	case v < 0:
+		return math.MaxInt
+	}
+	return v
 }

@@ -13,8 +13,9 @@
 // and 'J' starts a join connection (Transport.Join), acknowledged with
 // 'J', which carries one request and its reply from a process that is not
 // a member yet: its cluster ID is not checked, and Config.JoinHandler
-// authenticates it (JoinPeer gives it the verified TLS chain). Any other byte, a header not complete within
-// Config.RaftTimeout, or a ClusterID other than the acceptor's closes the
+// authenticates it (JoinPeer gives it the verified TLS chain). Any other
+// byte, a handshake and header not complete within
+// Config.HandshakeTimeout, or a ClusterID other than the acceptor's closes the
 // connection (logged); an RPC dial to a member of another cluster fails
 // with ErrClusterMismatch (and ErrUnreachable: nothing was sent), so two
 // clusters never exchange raft messages even when one reaches the other's
@@ -45,8 +46,33 @@
 // the caller's deadline, and its payload (at most MaxMessageSize); the peer
 // runs each request's Handler in its own goroutine and responses come back
 // in any order. A connection that fails is redialed by the next Call.
-// Frames announcing more than MaxMessageSize are rejected before any
-// allocation, and payload buffers grow only with the bytes received.
+//
+// # Limits
+//
+// The listener is exposed to whoever can reach it, so every resource a
+// connection can claim is capped:
+//   - Lengths. Every length read from the network is checked against its
+//     frame kind's constant cap before anything is read or allocated: an
+//     RPC frame's payload against MaxMessageSize, a join request's against
+//     MaxJoinMessageSize, a raft AppendEntries against MaxRaftMessageSize
+//     and raft's other messages against caps of 64 KiB (votes, TimeoutNow,
+//     replies) and 4 MiB (an InstallSnapshot's header). Too much is
+//     ErrTooLarge and an unknown kind ErrBadFrame, and either closes the
+//     connection. A payload's buffer grows with the bytes actually
+//     received, so a header that lies about its length costs nothing;
+//     inside a payload, every length and count is checked against the
+//     bytes left (internal/wire).
+//   - Handshakes. An accepted connection must complete its TLS handshake
+//     and send its header and cluster ID within Config.HandshakeTimeout
+//     (10 s), or it is closed.
+//   - Connections. At most Config.MaxConns (1024) accepted connections are
+//     open at once, and Config.MaxConnsPerHost (128) from one IP address;
+//     one beyond either is closed as soon as it is accepted (logged with
+//     ErrConnLimit, at most once a second).
+//   - Handlers. At most Config.MaxHandlersPerConn (1024) Handler calls run
+//     at once for one RPC connection. Requests beyond it wait, never fail:
+//     the connection's reader stops until a handler returns, so the
+//     sender is held back by TCP flow control.
 //
 // # Delivery guarantees
 //
@@ -66,8 +92,12 @@
 // # Caveats
 //
 //   - Calls to this member's own address go over TCP like any other.
-//   - A raft message may be up to 1 GiB (an AppendEntries carries whole
-//     batches), and raft connections have no server-side read deadline;
+//   - An AppendEntries may be up to 1 GiB (it carries whole batches), an
+//     InstallSnapshot's data is as long as its header says (it streams to
+//     raft's snapshot store, not to memory), and raft and RPC connections
+//     have no read deadline once their header is in (raft's pooled
+//     connections idle by design). A peer that passes the handshake can
+//     therefore hold its share of MaxConnsPerHost and send that much;
 //     authenticating peers (mutual TLS) is the protection.
 //   - Close waits for running Handlers: a Handler must honour its ctx.
 //   - The RPC client keeps connections to every address it has called

@@ -33,8 +33,12 @@ var (
 	ErrRemote = errors.New("transport: remote error")
 
 	// ErrTooLarge is returned by Call when the request is larger than
-	// MaxMessageSize (it is not sent), and by the frame decoder for a frame
-	// announcing a larger payload.
+	// MaxMessageSize (it is not sent), and by Join for one larger than
+	// MaxJoinMessageSize. The decoders return it for a frame whose header
+	// announces more than its kind's cap (MaxMessageSize for RPC frames,
+	// MaxJoinMessageSize on a join connection, MaxRaftMessageSize for a
+	// raft AppendEntries and far less for raft's other messages), before
+	// reading or allocating the payload; the connection is then closed.
 	ErrTooLarge = errors.New("transport: message too large")
 
 	// ErrBadFrame is returned by the frame decoder for a malformed frame
@@ -50,6 +54,11 @@ var (
 	// ErrUnreachable: nothing was delivered. The accepting side logs it
 	// and closes the connection.
 	ErrClusterMismatch = errors.New("transport: peer belongs to another cluster")
+
+	// ErrConnLimit is logged when an accepted connection is closed at once
+	// because Config.MaxConns or Config.MaxConnsPerHost connections are
+	// already open.
+	ErrConnLimit = errors.New("transport: too many connections")
 
 	// ErrInvalidConfig is returned by Listen for an unusable Config.
 	ErrInvalidConfig = errors.New("transport: invalid config")

@@ -76,7 +76,11 @@ func writeFrame(w *bufio.Writer, f frame) error {
 // before the first byte of a frame, ErrTooLarge or ErrBadFrame for a frame it
 // refuses, and io.ErrUnexpectedEOF for a truncated one. It never allocates
 // more than about twice the bytes actually received.
-func readFrame(r io.Reader) (frame, error) {
+func readFrame(r io.Reader) (frame, error) { return readFrameLimit(r, MaxMessageSize) }
+
+// readFrameLimit is readFrame refusing, on its header alone, a frame whose
+// payload exceeds limit (at most MaxMessageSize).
+func readFrameLimit(r io.Reader, limit uint32) (frame, error) {
 	var h [frameHeaderSize]byte
 	if _, err := io.ReadFull(r, h[:]); err != nil {
 		return frame{}, err
@@ -87,8 +91,8 @@ func readFrame(r io.Reader) (frame, error) {
 	if f.kind < frameRequest || f.kind > framePong {
 		return frame{}, fmt.Errorf("%w: kind %d", ErrBadFrame, f.kind)
 	}
-	if n > MaxMessageSize {
-		return frame{}, fmt.Errorf("%w: payload of %d bytes", ErrTooLarge, n)
+	if n > limit {
+		return frame{}, fmt.Errorf("%w: payload of %d bytes, limit %d", ErrTooLarge, n, limit)
 	}
 	if timeout > uint64(1<<63-1) || (timeout != 0 && f.kind != frameRequest) {
 		return frame{}, fmt.Errorf("%w: timeout %d on kind %d", ErrBadFrame, timeout, f.kind)

@@ -6,11 +6,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
-	"runtime"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/keeldb/keel/internal/allocs"
 )
 
 func encodeFrame(tb testing.TB, f frame) []byte {
@@ -88,15 +89,10 @@ func TestFrameDecodeRejects(t *testing.T) {
 // least allocation over a few runs is used, to ignore other goroutines.
 func TestFrameForgedLengthAllocation(t *testing.T) {
 	in := append(rawHeader(frameRequest, 1, 0, MaxMessageSize), make([]byte, 100)...)
-	least := uint64(1 << 63)
-	for range 5 {
-		var before, after runtime.MemStats
-		runtime.ReadMemStats(&before)
+	least := allocs.Least(5, func() {
 		_, err := readFrame(bytes.NewReader(in))
-		runtime.ReadMemStats(&after)
 		require.ErrorIs(t, err, io.ErrUnexpectedEOF)
-		least = min(least, after.TotalAlloc-before.TotalAlloc)
-	}
+	})
 	require.Less(t, least, uint64(1<<20), "a forged frame allocated %d bytes", least)
 }
 

@@ -57,7 +57,7 @@ func (t *Transport) Join(ctx context.Context, addr string, req []byte) ([]byte, 
 	if err := bw.Flush(); err != nil {
 		return nil, t.lostErr(ctx, addr, err)
 	}
-	f, err := readFrame(bufio.NewReader(c))
+	f, err := readFrameLimit(bufio.NewReader(c), MaxJoinMessageSize)
 	if err != nil {
 		return nil, t.lostErr(ctx, addr, err)
 	}
@@ -82,12 +82,14 @@ func (t *Transport) lostErr(ctx context.Context, addr string, err error) error {
 }
 
 // serveJoin answers the one request of a join connection (after its
-// header), within Config.RaftTimeout.
+// header): the request must arrive within Config.HandshakeTimeout (the
+// deadline handleConn set), the handler runs and the reply is written
+// within Config.RaftTimeout.
 func (t *Transport) serveJoin(c net.Conn) {
 	if _, err := c.Write([]byte{headerJoin}); err != nil {
 		return
 	}
-	f, err := readFrame(&limitedReader{r: c, n: frameHeaderSize + MaxJoinMessageSize})
+	f, err := readFrameLimit(c, MaxJoinMessageSize)
 	if err != nil || f.kind != frameRequest {
 		t.log.Debug("bad join request", "remote", c.RemoteAddr().String(), "err", err)
 		return
@@ -117,22 +119,4 @@ func (t *Transport) serveJoin(c net.Conn) {
 	if writeFrame(bw, reply) == nil {
 		_ = bw.Flush()
 	}
-}
-
-// limitedReader reads at most n bytes from r, then reports ErrTooLarge.
-type limitedReader struct {
-	r interface{ Read([]byte) (int, error) }
-	n int
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, ErrTooLarge
-	}
-	if len(p) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n -= n
-	return n, err
 }

@@ -15,7 +15,8 @@ import (
 // a time. A request is
 //
 //	kind    uint8   raftAppendEntries … raftTimeoutNow
-//	length  uint32  payload length, big-endian, at most maxRaftFrame
+//	length  uint32  payload length, big-endian, at most the kind's cap
+//	                (raftRequestCap)
 //	payload [length]byte
 //
 // followed, for raftInstallSnapshot only, by the snapshot's Size bytes. A
@@ -23,7 +24,7 @@ import (
 //
 //	status  uint8   raftReplyOK (payload is the response) or raftReplyError
 //	                (payload is the error's text)
-//	length  uint32
+//	length  uint32  at most maxRaftReplySize
 //	payload [length]byte
 //
 // Payloads are the fields of hashicorp/raft's request and response structs
@@ -53,10 +54,59 @@ const (
 	raftReplyError byte = 1
 )
 
-// maxRaftFrame bounds a raft request or reply payload. An AppendEntries
-// carries at most raft's MaxAppendEntries entries of at most a request's
-// size each; 1 GiB leaves room for any Keel configuration.
-const maxRaftFrame = 1 << 30
+// MaxRaftMessageSize is the largest raft AppendEntries payload, in bytes.
+// An AppendEntries carries at most raft's MaxAppendEntries entries of at
+// most a request's size each; 1 GiB leaves room for any Keel
+// configuration. A frame announcing more is refused with ErrTooLarge
+// before its payload is read, and a payload's buffer grows only with the
+// bytes received, so a forged length costs the receiver nothing.
+const MaxRaftMessageSize = 1 << 30
+
+// Caps of raft's other messages, far below MaxRaftMessageSize: a vote or
+// TimeoutNow request carries a few IDs and addresses, an InstallSnapshot
+// request the cluster's configuration (its data follows the frame), and a
+// reply a few integers or an error's text.
+const (
+	maxRaftVoteSize     = 64 << 10
+	maxRaftSnapshotSize = 4 << 20
+	maxRaftReplySize    = 64 << 10
+)
+
+// raftRequestCap returns the largest payload a request of kind may have,
+// or 0 for an unknown kind.
+func raftRequestCap(kind byte) uint32 {
+	switch kind {
+	case raftAppendEntries:
+		return MaxRaftMessageSize
+	case raftInstallSnapshot:
+		return maxRaftSnapshotSize
+	case raftRequestVote, raftRequestPreVote, raftTimeoutNow:
+		return maxRaftVoteSize
+	}
+	return 0
+}
+
+// checkRaftHeader validates a request frame's header (reply false) or a
+// reply's before its payload is read: the kind or status must be known
+// and the length within its cap.
+func checkRaftHeader(h [raftFrameHeaderSize]byte, reply bool) error {
+	n := binary.BigEndian.Uint32(h[1:])
+	limit := raftRequestCap(h[0])
+	what := "request kind"
+	if reply {
+		limit, what = 0, "reply status"
+		if h[0] == raftReplyOK || h[0] == raftReplyError {
+			limit = maxRaftReplySize
+		}
+	}
+	switch {
+	case limit == 0:
+		return fmt.Errorf("%w: raft %s %d", ErrBadFrame, what, h[0])
+	case n > limit:
+		return fmt.Errorf("%w: raft %s %d of %d bytes, limit %d", ErrTooLarge, what, h[0], n, limit)
+	}
+	return nil
+}
 
 // raftFrameHeaderSize is the kind (or status) byte plus the length.
 const raftFrameHeaderSize = 1 + 4
@@ -68,11 +118,12 @@ func appendRaftFrameHeader(dst []byte) []byte {
 }
 
 // finishRaftFrame writes kind and the payload's length into the header
-// reserved by appendRaftFrameHeader.
-func finishRaftFrame(frame []byte, kind byte) ([]byte, error) {
+// reserved by appendRaftFrameHeader, refusing a payload over limit, which
+// the peer would refuse.
+func finishRaftFrame(frame []byte, kind byte, limit uint32) ([]byte, error) {
 	n := len(frame) - raftFrameHeaderSize
-	if n > maxRaftFrame {
-		return nil, fmt.Errorf("%w: raft message of %d bytes", ErrTooLarge, n)
+	if n > int(limit) {
+		return nil, fmt.Errorf("%w: raft message of %d bytes, limit %d", ErrTooLarge, n, limit)
 	}
 	frame[0] = kind
 	binary.BigEndian.PutUint32(frame[1:raftFrameHeaderSize], uint32(n))
@@ -129,7 +180,7 @@ func encodeRaftRequest(dst []byte, cmd any) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("%w: raft request of type %T", ErrBadFrame, cmd)
 	}
-	return finishRaftFrame(e.Buf, kind)
+	return finishRaftFrame(e.Buf, kind, raftRequestCap(kind))
 }
 
 // decodeRaftRequest decodes a request payload of the given kind. Byte
@@ -206,8 +257,9 @@ func decodeRaftRequest(kind byte, p []byte) (any, error) {
 func encodeRaftReply(dst []byte, resp any, rpcErr error) ([]byte, error) {
 	e := raftEncoder{wire.Encoder{Buf: appendRaftFrameHeader(dst)}}
 	if rpcErr != nil {
-		e.Buf = append(e.Buf, rpcErr.Error()...)
-		return finishRaftFrame(e.Buf, raftReplyError)
+		msg := rpcErr.Error()
+		e.Buf = append(e.Buf, msg[:min(len(msg), maxRaftReplySize)]...)
+		return finishRaftFrame(e.Buf, raftReplyError, maxRaftReplySize)
 	}
 	switch r := resp.(type) {
 	case *raft.AppendEntriesResponse:
@@ -234,7 +286,7 @@ func encodeRaftReply(dst []byte, resp any, rpcErr error) ([]byte, error) {
 	default:
 		return nil, fmt.Errorf("%w: raft response of type %T", ErrBadFrame, resp)
 	}
-	return finishRaftFrame(e.Buf, raftReplyOK)
+	return finishRaftFrame(e.Buf, raftReplyOK, maxRaftReplySize)
 }
 
 // decodeRaftResponse decodes a reply payload with status raftReplyOK into

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"io"
 	"net"
 
@@ -26,22 +25,7 @@ func (rt *RaftTransport) serveRaft(c net.Conn) {
 			return
 		default:
 		}
-		var h [raftFrameHeaderSize]byte
-		if _, err := io.ReadFull(r, h[:]); err != nil {
-			rt.logReadErr(c, err)
-			return
-		}
-		n := binary.BigEndian.Uint32(h[1:])
-		if n > maxRaftFrame {
-			rt.logReadErr(c, fmt.Errorf("%w: raft request of %d bytes", ErrTooLarge, n))
-			return
-		}
-		p, err := readPayload(r, n)
-		if err != nil {
-			rt.logReadErr(c, err)
-			return
-		}
-		cmd, err := decodeRaftRequest(h[0], p)
+		cmd, err := readRaftRequest(r)
 		if err != nil {
 			rt.logReadErr(c, err)
 			return
@@ -79,6 +63,24 @@ func (rt *RaftTransport) serveRaft(c net.Conn) {
 			out = nil
 		}
 	}
+}
+
+// readRaftRequest reads and decodes one request frame: the header, checked
+// against its kind's cap before anything else is read, then the payload.
+// An InstallSnapshot's data is left in r.
+func readRaftRequest(r io.Reader) (any, error) {
+	var h [raftFrameHeaderSize]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return nil, err
+	}
+	if err := checkRaftHeader(h, false); err != nil {
+		return nil, err
+	}
+	p, err := readPayload(r, binary.BigEndian.Uint32(h[1:]))
+	if err != nil {
+		return nil, err
+	}
+	return decodeRaftRequest(h[0], p)
 }
 
 // dispatch hands rpc to the heartbeat handler (heartbeats, when one is

@@ -316,23 +316,29 @@ func (c *raftConn) close() { _ = c.c.Close() }
 // readReply reads one reply frame into resp. A reply carrying raft's error
 // is returned as a *RemoteError.
 func (c *raftConn) readReply(rt *RaftTransport, target raft.ServerAddress, resp any) error {
-	var h [raftFrameHeaderSize]byte
-	if _, err := io.ReadFull(c.r, h[:]); err != nil {
-		return rt.lost(target, err)
-	}
-	n := binary.BigEndian.Uint32(h[1:])
-	if n > maxRaftFrame || h[0] > raftReplyError {
-		return rt.lost(target, fmt.Errorf("%w: raft reply status %d, %d bytes", ErrBadFrame, h[0], n))
-	}
-	p, err := readPayload(c.r, n)
+	status, p, err := readRaftReply(c.r)
 	if err != nil {
 		return rt.lost(target, err)
 	}
-	if h[0] == raftReplyError {
+	if status == raftReplyError {
 		return &RemoteError{Addr: string(target), Message: string(p)}
 	}
 	if err := decodeRaftResponse(p, resp); err != nil {
 		return rt.lost(target, err)
 	}
 	return nil
+}
+
+// readRaftReply reads one reply frame: its header, checked before anything
+// else is read, then its payload.
+func readRaftReply(r io.Reader) (status byte, payload []byte, err error) {
+	var h [raftFrameHeaderSize]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return 0, nil, err
+	}
+	if err := checkRaftHeader(h, true); err != nil {
+		return 0, nil, err
+	}
+	p, err := readPayload(r, binary.BigEndian.Uint32(h[1:]))
+	return h[0], p, err
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"sync"
 )
@@ -19,6 +20,9 @@ type serverConn struct {
 	ctx    context.Context // canceled when the connection ends
 	cancel context.CancelFunc
 	out    chan frame
+	// slots holds a token per running Handler call, so that at most
+	// Config.MaxHandlersPerConn run at once; nil means no cap.
+	slots chan struct{}
 
 	mu       sync.Mutex
 	inflight map[uint64]context.CancelFunc
@@ -34,6 +38,9 @@ func (t *Transport) serveRPC(c net.Conn) {
 		cancel:   cancel,
 		out:      make(chan frame, sendQueueLen),
 		inflight: make(map[uint64]context.CancelFunc),
+	}
+	if n := t.cfg.MaxHandlersPerConn; n < math.MaxInt {
+		s.slots = make(chan struct{}, n)
 	}
 	defer cancel()
 	t.wg.Add(1) // safe: the caller holds a count
@@ -59,8 +66,10 @@ func (t *Transport) serveRPC(c net.Conn) {
 				}
 			}
 			if !s.start(f) {
-				t.log.Warn("closing rpc connection", "remote", c.RemoteAddr().String(),
-					"err", fmt.Errorf("%w: duplicate request id %d", ErrBadFrame, f.id))
+				if ctx.Err() == nil {
+					t.log.Warn("closing rpc connection", "remote", c.RemoteAddr().String(),
+						"err", fmt.Errorf("%w: duplicate request id %d", ErrBadFrame, f.id))
+				}
 				return
 			}
 		case framePing:
@@ -79,13 +88,22 @@ func (t *Transport) serveRPC(c net.Conn) {
 	}
 }
 
-// start runs the handler for request f in its own goroutine; false means
-// f's ID is already in flight (a protocol violation).
+// start runs the handler for request f in its own goroutine, once fewer
+// than Config.MaxHandlersPerConn run (until then it waits, and so does the
+// connection's reader); false means f's ID is already in flight (a
+// protocol violation) or the connection ended while waiting.
 func (s *serverConn) start(f frame) bool {
 	h := s.t.cfg.Handler
 	if h == nil {
 		s.reply(frame{kind: frameNoHandler, id: f.id})
 		return true
+	}
+	if s.slots != nil {
+		select {
+		case s.slots <- struct{}{}:
+		case <-s.ctx.Done():
+			return false
+		}
 	}
 	var hctx context.Context
 	var stop context.CancelFunc
@@ -98,6 +116,7 @@ func (s *serverConn) start(f frame) bool {
 	if _, dup := s.inflight[f.id]; dup {
 		s.mu.Unlock()
 		stop()
+		s.releaseSlot()
 		return false
 	}
 	s.inflight[f.id] = stop
@@ -111,8 +130,18 @@ func (s *serverConn) start(f frame) bool {
 		s.mu.Unlock()
 		stop()
 		s.reply(resp)
+		// Only now: a peer that stops reading replies must not make
+		// handlers pile up behind the writer either.
+		s.releaseSlot()
 	}()
 	return true
+}
+
+// releaseSlot frees the handler slot start took.
+func (s *serverConn) releaseSlot() {
+	if s.slots != nil {
+		<-s.slots
+	}
 }
 
 // run calls the handler, turning its result (or panic) into a reply frame.

@@ -49,10 +49,16 @@ type Transport struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // every goroutine we start
 
-	mu     sync.Mutex
-	closed bool
-	conns  map[net.Conn]struct{} // every open raw connection
-	peers  map[string]*peer      // RPC client pools by address
+	mu       sync.Mutex
+	closed   bool
+	conns    map[net.Conn]struct{} // every open raw connection
+	peers    map[string]*peer      // RPC client pools by address
+	accepted int                   // accepted connections open (Config.MaxConns)
+	perHost  map[string]int        // the same by remote IP (Config.MaxConnsPerHost)
+
+	// Refusals not logged yet and when the last was logged (acceptLoop's).
+	refused   int
+	refusedAt time.Time
 
 	closeOnce sync.Once
 }
@@ -92,6 +98,7 @@ func Listen(cfg Config) (*Transport, error) {
 		cancel:    cancel,
 		conns:     make(map[net.Conn]struct{}),
 		peers:     make(map[string]*peer),
+		perHost:   make(map[string]int),
 	}
 	t.clusterID.Store(cfg.ClusterID)
 	t.raftNet = newRaftTransport(t)
@@ -176,6 +183,66 @@ func (t *Transport) untrack(c net.Conn) {
 	t.mu.Unlock()
 }
 
+// admit registers an accepted connection, counted against Config.MaxConns
+// and Config.MaxConnsPerHost, and returns the host it counts for. The
+// error is ErrClosed when t is closed and wraps ErrConnLimit when a cap is
+// reached; either way the caller must close c.
+func (t *Transport) admit(c net.Conn) (string, error) {
+	host := remoteHost(c)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch {
+	case t.closed:
+		return "", ErrClosed
+	case t.accepted >= t.cfg.MaxConns:
+		return "", fmt.Errorf("%w: %d accepted connections open (MaxConns)", ErrConnLimit, t.accepted)
+	case t.perHost[host] >= t.cfg.MaxConnsPerHost:
+		return "", fmt.Errorf("%w: %d connections open from %s (MaxConnsPerHost)", ErrConnLimit, t.perHost[host], host)
+	}
+	t.accepted++
+	t.perHost[host]++
+	t.conns[c] = struct{}{}
+	return host, nil
+}
+
+// release undoes admit once the connection is closed.
+func (t *Transport) release(c net.Conn, host string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.conns, c)
+	t.accepted--
+	if t.perHost[host]--; t.perHost[host] <= 0 {
+		delete(t.perHost, host)
+	}
+}
+
+// remoteHost is the key of c's remote end for Config.MaxConnsPerHost: its
+// IP address, or the whole address when it has no host part.
+func remoteHost(c net.Conn) string {
+	a := c.RemoteAddr()
+	if a == nil {
+		return ""
+	}
+	if tcp, ok := a.(*net.TCPAddr); ok {
+		return tcp.IP.String()
+	}
+	if host, _, err := net.SplitHostPort(a.String()); err == nil {
+		return host
+	}
+	return a.String()
+}
+
+// logRefused logs a connection refused by a cap: the first one, then at
+// most one line a second counting those refused meanwhile, so a flood of
+// connections cannot flood the log. Only acceptLoop calls it.
+func (t *Transport) logRefused(c net.Conn, err error) {
+	t.refused++
+	if now := time.Now(); now.Sub(t.refusedAt) >= time.Second {
+		t.log.Warn("refusing connection", "remote", c.RemoteAddr().String(), "err", err, "refused", t.refused)
+		t.refused, t.refusedAt = 0, now
+	}
+}
+
 // acceptLoop accepts connections and hands each to handleConn.
 func (t *Transport) acceptLoop() {
 	defer t.wg.Done()
@@ -196,25 +263,31 @@ func (t *Transport) acceptLoop() {
 			continue
 		}
 		delay = 0
-		if !t.track(c) {
+		host, err := t.admit(c)
+		if err != nil {
 			_ = c.Close()
-			return
+			if errors.Is(err, ErrClosed) {
+				return
+			}
+			t.logRefused(c, err)
+			continue
 		}
 		t.wg.Add(1) // safe: acceptLoop holds a count
-		go t.handleConn(c)
+		go t.handleConn(c, host)
 	}
 }
 
 // handleConn completes the TLS handshake, reads the header, closes the
 // connection if it comes from another cluster, and dispatches it to raft
-// or to the RPC server.
-func (t *Transport) handleConn(raw net.Conn) {
+// or to the RPC server. All of it up to the dispatch runs under
+// Config.HandshakeTimeout.
+func (t *Transport) handleConn(raw net.Conn, host string) {
 	defer t.wg.Done()
 	defer func() {
-		t.untrack(raw)
 		_ = raw.Close()
+		t.release(raw, host)
 	}()
-	_ = raw.SetDeadline(time.Now().Add(t.cfg.RaftTimeout))
+	_ = raw.SetDeadline(time.Now().Add(t.cfg.HandshakeTimeout))
 	c := raw
 	if t.cfg.TLS != nil {
 		tc := tls.Server(raw, t.cfg.TLS)

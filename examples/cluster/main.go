@@ -120,7 +120,7 @@ func coordination(ctx context.Context, members []*keel.Store) error {
 	// Sessions: leases kept alive, one per participant.
 	sessions := make([]*lock.Session, 2)
 	for i := range sessions {
-		s, err := lock.NewSession(ctx, members[i], lock.WithTTL(10))
+		s, err := lock.NewSession(members[i], lock.WithTTL(10))
 		if err != nil {
 			return err
 		}

@@ -43,7 +43,7 @@ func run() error {
 	}
 	won := make(chan *replica, 3)
 	for i, m := range members {
-		s, err := lock.NewSession(ctx, m, lock.WithTTL(1)) // raised to the minimum
+		s, err := lock.NewSession(m, lock.WithTTL(1)) // raised to the minimum
 		if err != nil {
 			return err
 		}

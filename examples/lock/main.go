@@ -39,7 +39,7 @@ func run() error {
 	errs := make(chan error, 4)
 	for w := range 4 {
 		m := members[w%3]
-		s, err := lock.NewSession(ctx, m, lock.WithTTL(10))
+		s, err := lock.NewSession(m, lock.WithTTL(10))
 		if err != nil {
 			return err
 		}
@@ -72,7 +72,7 @@ func run() error {
 
 	// A holder that lost its lock (its session ended, say after a long GC
 	// pause) must not write: its guard no longer holds.
-	s1, err := lock.NewSession(ctx, members[0], lock.WithTTL(10))
+	s1, err := lock.NewSession(members[0], lock.WithTTL(10))
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,7 @@ func run() error {
 	guard, token := stale.IsOwner(), stale.Token()
 	fmt.Printf("worker 9 holds the lock, token %d, then its session is lost\n", token)
 	s1.Close() // the lease goes; so does the lock
-	s2, err := lock.NewSession(ctx, members[1], lock.WithTTL(10))
+	s2, err := lock.NewSession(members[1], lock.WithTTL(10))
 	if err != nil {
 		return err
 	}

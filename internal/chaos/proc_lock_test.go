@@ -50,8 +50,16 @@ func lockHandlers() map[string]chaos.Handler {
 			}
 			ctx, cancel := context.WithTimeout(ctx, time.Duration(req.TimeoutMS)*time.Millisecond)
 			defer cancel()
-			sess, err := lock.NewSession(ctx, s, lock.WithTTL(req.TTL))
-			if err != nil {
+			// The request's ctx bounds NewSession's calls but not the
+			// session, which outlives the request until /unlock.
+			life, end := context.WithCancel(context.Background())
+			detach := context.AfterFunc(ctx, end)
+			sess, err := lock.NewSession(s, lock.WithTTL(req.TTL), lock.WithContext(life))
+			if !detach() || err != nil {
+				end()
+				if err == nil {
+					err = ctx.Err()
+				}
 				return nil, err
 			}
 			m := lock.NewMutex(sess, req.Prefix)

@@ -197,8 +197,12 @@ func (d *Decoder) Next(n int) []byte {
 // Count reads an element count, a uvarint, for a sequence whose elements
 // take at least minSize bytes each. It fails if the bytes left cannot hold
 // that many elements or the count exceeds math.MaxInt32, so a caller may
-// allocate the elements before reading them. minSize must be at least 1;
-// Count panics otherwise (a programming error, not bad input).
+// allocate the elements before reading them when an element's in-memory
+// size is a small multiple of minSize (the allocation stays a small
+// multiple of the input); for larger elements, or a count read again at
+// each level of a nested format, it should grow the slice as elements
+// decode instead. minSize must be at least 1; Count panics otherwise (a
+// programming error, not bad input).
 func (d *Decoder) Count(minSize int) int {
 	if minSize < 1 {
 		panic(fmt.Sprintf("wire: Count(%d): minSize must be at least 1", minSize))

@@ -39,7 +39,9 @@
 // left, and Count rejects more elements than the bytes left could hold at
 // the smallest element size. A forged length or count can therefore
 // neither panic nor make a decoder allocate more than the input's size
-// justifies. Malformed input never panics.
+// justifies, provided the format allocates no more per counted element
+// than a small multiple of its smallest encoding (see Decoder.Count).
+// Malformed input never panics.
 //
 // # Memory
 //

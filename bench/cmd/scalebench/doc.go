@@ -16,7 +16,13 @@
 //  5. the time a fresh member (empty data directory) takes to join the
 //     running cluster and serve a linearizable Get, and to become a voter
 //     (Keel: keel.Open with Config.Join, promoted by the leader; etcd:
-//     MemberAddAsLearner, embed.StartEtcd, MemberPromote).
+//     MemberAddAsLearner, embed.StartEtcd, MemberPromote);
+//  6. the defragmentation of the leader after half of the keys were
+//     deleted and compacted away (Keel: Store.Defragment; etcd:
+//     EtcdServer.Defragment): its time, the file before and after, and
+//     the puts and linearizable leader Gets that a writer loop and a
+//     reader loop completed during it, with the longest of each (the
+//     write pause and the read stall).
 //
 // Each system runs in its own child process (this binary re-executed with
 // the SCALEBENCH_CHILD environment variable), so heap and peak RSS are per

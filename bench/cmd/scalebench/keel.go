@@ -95,6 +95,7 @@ func (c *keelCluster) config(i int, t tuning) keel.Config {
 
 // tuneKeel applies t to cfg.
 func tuneKeel(cfg *keel.Config, t tuning) {
+	cfg.QuotaBytes = etcdQuota // the same space quota as etcd's members
 	if t == tuneSnapshot {
 		cfg.SnapshotThreshold = 8192
 		cfg.TrailingLogs = 1024

@@ -92,6 +92,38 @@ type result struct {
 	// member's log.
 	JoinNote string `json:"join_note,omitempty"`
 
+	// DefragDeleted is the number of loaded keys deleted, and compacted
+	// away, before the defragmentation.
+	DefragDeleted int `json:"defrag_deleted_keys"`
+	// DefragFileBefore and DefragFileAfter are the leader's database
+	// file length before and after it defragmented.
+	DefragFileBefore int64 `json:"defrag_file_before_bytes"`
+	DefragFileAfter  int64 `json:"defrag_file_after_bytes"`
+	// DefragSeconds is the time the leader's defragmentation took.
+	DefragSeconds float64 `json:"defrag_seconds"`
+	// DefragReportedPause is the write pause the system reports (Keel:
+	// DefragmentResponse.CommitPause; etcd reports none: 0).
+	DefragReportedPause float64 `json:"defrag_reported_pause_seconds"`
+	// DefragPuts, DefragPutFailures and DefragPutMax are the writer
+	// loop's puts that succeeded and failed, ending during the
+	// defragmentation, and the longest put that overlapped it.
+	DefragPuts        int     `json:"defrag_puts"`
+	DefragPutFailures int     `json:"defrag_put_failures"`
+	DefragPutMax      float64 `json:"defrag_put_max_seconds"`
+	// DefragGets, DefragGetFailures and DefragGetMax are the same for the
+	// reader loop's linearizable Gets on the leader.
+	DefragGets        int     `json:"defrag_gets"`
+	DefragGetFailures int     `json:"defrag_get_failures"`
+	DefragGetMax      float64 `json:"defrag_get_max_seconds"`
+	// BaselinePutMax and BaselineGetMax are the longest put and get that
+	// ended in the second before the defragmentation, for comparison.
+	BaselinePutMax float64 `json:"baseline_put_max_seconds"`
+	BaselineGetMax float64 `json:"baseline_get_max_seconds"`
+	// BaselinePuts and BaselineGets are the puts and gets that completed
+	// in that second.
+	BaselinePuts int `json:"baseline_puts"`
+	BaselineGets int `json:"baseline_gets"`
+
 	// WallSeconds is the child's whole run.
 	WallSeconds float64 `json:"wall_seconds"`
 }

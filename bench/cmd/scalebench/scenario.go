@@ -62,6 +62,9 @@ func runSystem(ctx context.Context, o options, system, dir string, progress io.W
 	if r.JoinNote != "" {
 		logf("join: %s", r.JoinNote)
 	}
+	if err := stepDefrag(ctx, c, o, &r, logf); err != nil {
+		return r, fmt.Errorf("defrag: %w", err)
+	}
 	r.WallSeconds = time.Since(start).Seconds()
 	return r, nil
 }

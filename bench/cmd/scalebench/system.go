@@ -80,6 +80,15 @@ type cluster interface {
 	// member logged that it installed a snapshot from the leader, the
 	// snapshot's size as logged, and whether it did.
 	joinerSnapshot() (time.Duration, int64, bool)
+	// deleteRange deletes the keys in [key, end) through the leader and
+	// returns the revision of the delete.
+	deleteRange(ctx context.Context, key, end string) (int64, error)
+	// compact compacts history up to rev through member i, the leader,
+	// and waits until member i's database no longer holds it.
+	compact(ctx context.Context, i int, rev int64) error
+	// defragment defragments member i's database and returns the write
+	// pause the system reports (0 if it reports none).
+	defragment(ctx context.Context, i int) (time.Duration, error)
 	// close stops every running member.
 	close() error
 }

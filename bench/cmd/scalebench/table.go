@@ -50,6 +50,18 @@ var metrics = []metric{
 	{Name: "fresh member joins -> linearizable get (s)", Format: "%.3f", Value: func(r result) float64 { return r.JoinLinearizable }},
 	{Name: "fresh member joins -> voter (s)", Format: "%.3f", Value: func(r result) float64 { return r.JoinVoter }},
 	{Name: "snapshot received by joiner (MiB)", Format: "%.1f", Value: func(r result) float64 { return float64(r.JoinSnapshotBytes) / mib }},
+	{Name: "defrag: leader db file before (MiB)", Format: "%.1f", Value: func(r result) float64 { return float64(r.DefragFileBefore) / mib }},
+	{Name: "defrag: leader db file after (MiB)", Format: "%.1f", Value: func(r result) float64 { return float64(r.DefragFileAfter) / mib }},
+	{Name: "defrag: time (s)", Format: "%.3f", Value: func(r result) float64 { return r.DefragSeconds }},
+	{Name: "defrag: longest put during it (ms)", Format: "%.1f", Value: func(r result) float64 { return r.DefragPutMax * 1000 }},
+	{Name: "defrag: puts completed during it", Format: "%.0f", Value: func(r result) float64 { return float64(r.DefragPuts) }, MayBeZero: true},
+	{Name: "defrag: longest leader get during it (ms)", Format: "%.1f", Value: func(r result) float64 { return r.DefragGetMax * 1000 }},
+	{Name: "defrag: leader gets served during it", Format: "%.0f", Value: func(r result) float64 { return float64(r.DefragGets) }, MayBeZero: true},
+	{Name: "defrag: failed puts + gets during it", Format: "%.0f", Value: func(r result) float64 { return float64(r.DefragPutFailures + r.DefragGetFailures) }, MayBeZero: true},
+	{Name: "puts completed in the second before", Format: "%.0f", Value: func(r result) float64 { return float64(r.BaselinePuts) }},
+	{Name: "longest put in the second before (ms)", Format: "%.1f", Value: func(r result) float64 { return r.BaselinePutMax * 1000 }},
+	{Name: "leader gets served in the second before", Format: "%.0f", Value: func(r result) float64 { return float64(r.BaselineGets) }},
+	{Name: "longest leader get in the second before (ms)", Format: "%.1f", Value: func(r result) float64 { return r.BaselineGetMax * 1000 }},
 }
 
 // heapGrowthPerMember is the heap the load added, divided by the members.
@@ -102,8 +114,9 @@ func writeTable(w io.Writer, o options, rs []result) error {
 	if err := tw.Flush(); err != nil {
 		return fmt.Errorf("write table: %w", err)
 	}
-	_, err := fmt.Fprintf(w, "load: %d keys, %d-byte values, %s; lagging follower: %d single puts while down; then %s joins\n",
-		o.Keys, o.ValueBytes, o.method(), o.LagWrites, joinerName)
+	_, err := fmt.Fprintf(w, "load: %d keys, %d-byte values, %s; lagging follower: %d single puts while down; then %s joins; "+
+		"then the first %d keys are deleted and compacted and the leader defragments under a put loop and a get loop\n",
+		o.Keys, o.ValueBytes, o.method(), o.LagWrites, joinerName, o.Keys/2)
 	return err
 }
 
