@@ -125,12 +125,12 @@ func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
 }
 
 // forwardable reports whether a follower forwards commands of kind to the
-// leader (propose): the others (no-ops, lease checkpoints, membership
-// records) are proposed by the leader itself, after checks a forwarded
-// command would skip.
+// leader (propose; alarms: a member raises and clears its own): the
+// others (no-ops, lease checkpoints, membership records) are proposed by
+// the leader itself, after checks a forwarded command would skip.
 func forwardable(kind byte) bool {
 	switch kind {
-	case cmdOp, cmdCompact, cmdLeaseGrant, cmdLeaseRevoke:
+	case cmdOp, cmdCompact, cmdLeaseGrant, cmdLeaseRevoke, cmdAlarm:
 		return true
 	}
 	return false

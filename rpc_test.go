@@ -108,6 +108,7 @@ func TestForwardedProposalChecks(t *testing.T) {
 		{"noop", encodeNoop(), ErrCorruptCommand},
 		{"lease checkpoint", encodeLeaseCheckpointCommand([]leaseCheckpoint{{id: 1, remaining: 1}}), ErrCorruptCommand},
 		{"membership record", encodeMemberCommand(1, &clusterState{index: 1, initial: 1}), ErrCorruptCommand},
+		{"alarm (a member clears its own)", encodeAlarmCommand(false, AlarmMember{MemberID: s.MemberID(), Alarm: AlarmNoSpace}), nil},
 		{"put", encodeOpCommand(&Op{t: tPut, key: []byte("k"), val: []byte("forwarded")}), nil},
 	}
 	for _, tc := range tests {

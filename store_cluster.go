@@ -74,11 +74,7 @@ func (s *Store) memberAdd(ctx context.Context, peerAddrs []string, learner bool)
 	if err != nil {
 		return nil, err
 	}
-	views, err := s.memberViews()
-	if err != nil {
-		return nil, err
-	}
-	taken := slices.ContainsFunc(views, func(v memberView) bool { return slices.Contains(v.PeerURLs, addr) })
+	free := s.noneListed(ctx, func(m *Member) bool { return slices.Contains(m.PeerURLs, addr) })
 	res, err := s.requestChange(ctx, memberChange{kind: changeAdd, addr: addr, learner: learner})
 	if err != nil {
 		// A request retried after its reply was lost finds the address
@@ -86,12 +82,12 @@ func (s *Store) memberAdd(ctx context.Context, peerAddrs []string, learner bool)
 		m := s.listed(ctx, func(m *Member) bool {
 			return m.Name == "" && m.IsLearner == learner && slices.Contains(m.PeerURLs, addr)
 		})
-		if !errors.Is(err, ErrPeerURLExists) || taken || m == nil {
+		if !errors.Is(err, ErrPeerURLExists) || !free || m == nil {
 			return nil, err
 		}
 		res.id = m.ID
 	}
-	views, err = s.memberViews()
+	views, err := s.memberViews()
 	if err != nil {
 		return nil, err
 	}
@@ -117,33 +113,26 @@ func (s *Store) MemberRemove(ctx context.Context, id uint64, opts ...MemberOptio
 	for _, opt := range opts {
 		opt(&o)
 	}
-	views, err := s.memberViews()
-	if err != nil {
-		return nil, err
-	}
-	known := findMember(views, id) != nil
+	known := s.listed(ctx, func(m *Member) bool { return m.ID == id }) != nil
 	if _, err := s.requestChange(ctx, memberChange{kind: changeRemove, id: id, force: o.force}); err != nil {
 		// A request retried after its reply was lost finds the member
 		// gone: that is the outcome asked for.
-		if !errors.Is(err, ErrMemberNotFound) || !known || !s.gone(ctx, id) {
+		if !errors.Is(err, ErrMemberNotFound) || !known || !s.noneListed(ctx, func(m *Member) bool { return m.ID == id }) {
 			return nil, err
 		}
 	}
-	views, err = s.memberViews()
+	views, err := s.memberViews()
 	if err != nil {
 		return nil, err
 	}
 	return &MemberRemoveResponse{Header: s.clusterHeader(), Members: publicMembers(views)}, nil
 }
 
-// gone reports whether a linearizable member list lacks id.
-func (s *Store) gone(ctx context.Context, id uint64) bool {
-	ml, err := s.MemberList(ctx)
-	return err == nil && !slices.ContainsFunc(ml.Members, func(m *Member) bool { return m.ID == id })
-}
-
 // listed returns the member of a linearizable member list that match
-// picks, or nil (none, or no list).
+// picks, or nil (none, or no list). The membership calls ask it before
+// and after a change, to tell a change their retried request found made
+// (it was not before, it is now) from one made by someone else; the
+// member's own view may lag too far for that.
 func (s *Store) listed(ctx context.Context, match func(*Member) bool) *Member {
 	ml, err := s.MemberList(ctx)
 	if err != nil {
@@ -179,12 +168,7 @@ func (s *Store) MemberUpdate(ctx context.Context, id uint64, peerAddrs []string)
 // promoted automatically; MemberPromote is for permanent learners
 // (MemberAddAsLearner, Config.Learner) and for not waiting.
 func (s *Store) MemberPromote(ctx context.Context, id uint64) (*MemberPromoteResponse, error) {
-	views, err := s.memberViews()
-	if err != nil {
-		return nil, err
-	}
-	v := findMember(views, id)
-	learner := v != nil && v.IsLearner
+	learner := s.listed(ctx, func(m *Member) bool { return m.ID == id && m.IsLearner }) != nil
 	if _, err := s.requestChange(ctx, memberChange{kind: changePromote, id: id}); err != nil {
 		// A request retried after its reply was lost finds the member a
 		// voter: that is the outcome asked for.
@@ -193,7 +177,7 @@ func (s *Store) MemberPromote(ctx context.Context, id uint64) (*MemberPromoteRes
 			return nil, err
 		}
 	}
-	views, err = s.memberViews()
+	views, err := s.memberViews()
 	if err != nil {
 		return nil, err
 	}
@@ -266,4 +250,11 @@ func (s *Store) isVoter() bool {
 		}
 	}
 	return false
+}
+
+// noneListed reports whether a linearizable member list has no member
+// that match picks: false when there is no list.
+func (s *Store) noneListed(ctx context.Context, match func(*Member) bool) bool {
+	ml, err := s.MemberList(ctx)
+	return err == nil && !slices.ContainsFunc(ml.Members, match)
 }
