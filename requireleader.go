@@ -19,9 +19,10 @@ type requireLeaderKey struct{}
 // whose server-side check this reproduces).
 //
 //   - A call (Get, Put, Delete, Txn, Do, Compact, Grant, Revoke,
-//     TimeToLive, Leases, KeepAliveOnce, the Member* calls) fails at once
-//     with ErrNoLeader if this member knows no leader when it starts, even
-//     a serializable Get, as in etcd.
+//     TimeToLive, Leases, KeepAliveOnce, the Member* and Alarm* calls)
+//     fails at once with ErrNoLeader if this member knows no leader when
+//     it starts, even a serializable Get, as in etcd. The calls that work
+//     on local state (Status, HashKV, Snapshot, Defragment) ignore it.
 //   - A Watch or KeepAlive started with it fails the same way at the
 //     start, and is ended later if this member then goes three
 //     ElectionTimeouts in a row without a leader: the watch receives a
