@@ -253,17 +253,23 @@ func TestErrorNames(t *testing.T) {
 // back as itself from another member, also when wrapped, and that an
 // error naming a cause keeps it rather than becoming its general error.
 func TestErrorCodesRoundTrip(t *testing.T) {
+	// roundTrip encodes err as a member replies with it and decodes it.
+	roundTrip := func(err error) (byte, error) {
+		t.Helper()
+		var e wire.Encoder
+		encodeError(&e, err)
+		d := wire.NewDecoder(e.Buf[1:], ErrCorruptCommand)
+		got := decodeError(d, e.Buf[0])
+		require.NoError(t, d.Finish())
+		return e.Buf[0], got
+	}
 	for code, want := range errorCodes {
 		if want == nil {
 			continue
 		}
 		for _, err := range []error{want, fmt.Errorf("context: %w", want)} {
-			var e wire.Encoder
-			encodeError(&e, err)
-			require.Equal(t, byte(code), e.Buf[0], "%v", err)
-			d := wire.NewDecoder(e.Buf[1:], ErrCorruptCommand)
-			got := decodeError(d, e.Buf[0])
-			require.NoError(t, d.Finish())
+			gotCode, got := roundTrip(err)
+			require.Equal(t, byte(code), gotCode, "%v", err)
 			require.Same(t, want, got, "code %d", code)
 		}
 	}
@@ -277,9 +283,7 @@ func TestErrorCodesRoundTrip(t *testing.T) {
 		{fmt.Errorf("%w: %w", ErrTimeoutDueToLeaderFail, ErrRemoved), ErrTimeoutDueToLeaderFail},
 		{errors.Join(ErrMemberNotEnoughStarted, ErrStopped), ErrMemberNotEnoughStarted},
 	} {
-		var e wire.Encoder
-		encodeError(&e, tc.err)
-		got := decodeError(wire.NewDecoder(e.Buf[1:], ErrCorruptCommand), e.Buf[0])
+		_, got := roundTrip(tc.err)
 		require.Same(t, tc.want, got, "%v", tc.err)
 	}
 	// callLeader retries the replies that say the request was not served.
