@@ -51,6 +51,11 @@ type Store struct {
 	props   *proposals
 	batch   *proposalBatch
 	probes  *probes
+	met     *storeMetrics
+	// quotaMetrics, if set, reports the database quota and whether it is
+	// exceeded, for Metrics; Metrics omits the quota metrics while it is
+	// nil.
+	quotaMetrics func() (quotaBytes int64, exceeded bool)
 
 	// reconfig holds a token while a membership change runs, so changes
 	// are made one at a time (reconfig.go); reconfigHook, if set (tests),
@@ -109,6 +114,7 @@ func Open(cfg Config) (*Store, error) {
 	s.stopCtx, s.stopCause = context.WithCancel(context.Background())
 	s.lead.init()
 	s.props = newProposals()
+	s.met = newStoreMetrics()
 	// raft's future is not awaited (see proposals): the FSM delivers.
 	s.batch = newProposalBatch(func(p queuedProposal) { _ = s.raft.Apply(p.data, p.enqueueTimeout()) })
 	s.reads = newReadIndexer(s)
@@ -173,7 +179,7 @@ func (s *Store) open() error {
 	var err error
 	s.kv, err = mvcc.Open(filepath.Join(cfg.Dir, "kv.db"), mvcc.Config{
 		Logger: s.log, CommitInterval: cfg.CommitInterval,
-		WatchProgressInterval: cfg.WatchProgressNotifyInterval,
+		WatchProgressInterval: cfg.WatchProgressNotifyInterval, ObserveCommit: s.met.dbCommit.Observe,
 	})
 	if err != nil {
 		return fmt.Errorf("keel: open kv: %w", err)
@@ -181,6 +187,7 @@ func (s *Store) open() error {
 	s.wal, err = wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Config{
 		Logger: s.log, SegmentSize: cfg.WALSegmentSize, FS: cfg.WALFS,
 		DeferSync: true, DeferWhen: s.leading, // see package durable
+		ObserveSync: s.met.walFsync.Observe,
 	})
 	if err != nil {
 		return fmt.Errorf("keel: open wal: %w", err)
@@ -225,6 +232,7 @@ func (s *Store) open() error {
 		}
 	}
 	s.fsm = newFSM(s.kv, s.log)
+	s.fsm.met = s.met
 	s.fsm.deliver = s.props.deliver
 	s.fsm.waitDurable = func(idx uint64) error { return s.wal.WaitDurable(s.stopCtx, idx) }
 	s.fsm.membersChanged = s.onMembersChanged
@@ -234,12 +242,14 @@ func (s *Store) open() error {
 	s.durable = durable.NewTransport(s.stopCtx, s.trans.Raft(), durable.WAL{
 		Pending: s.walPending, Durable: s.wal.Durable, WaitDurable: s.wal.WaitDurable,
 	})
-	s.raft, err = raft.NewRaft(rc, s.fsm, s.wal, stable, s.snaps, s.durable)
+	s.raft, err = raft.NewRaft(rc, s.fsm, s.wal, stable, s.snaps, snapshotSender{s.durable, s})
 	if err != nil {
 		return fmt.Errorf("keel: start raft: %w", err)
 	}
 	s.raftRef.Store(s.raft)
 	close(s.started)
+	events := s.observeRaft()
+	s.wg.Go(func() { s.raftEvents(events) })
 	s.wg.Go(s.leaderLoop)
 	s.wg.Go(s.reads.run)
 	s.wg.Go(s.autoCompactLoop)

@@ -2,6 +2,7 @@ package keel
 
 import (
 	"context"
+	"time"
 )
 
 // Put puts a key-value pair, replicated through raft. Options: WithLease,
@@ -43,7 +44,8 @@ func (s *Store) Delete(ctx context.Context, key string, opts ...OpOption) (*Dele
 // Do runs op. Gets and transactions without writes are served by this
 // member after a read-index round (or from local state if serializable);
 // everything else goes through raft.
-func (s *Store) Do(ctx context.Context, op Op) (OpResponse, error) {
+func (s *Store) Do(ctx context.Context, op Op) (_ OpResponse, err error) {
+	defer s.met.request(opKind(op.t), time.Now(), &err)
 	if err := checkOp(&op, s.cfg.MaxTxnOps); err != nil {
 		return OpResponse{}, err
 	}
