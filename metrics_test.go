@@ -202,3 +202,27 @@ func TestMetricsWatchLag(t *testing.T) {
 	require.Zero(t, ms[mWatchersUnsynced].Value)
 	require.Zero(t, ms[mWatchLag].Value)
 }
+
+// BenchmarkRequestMetrics measures what counting adds to every call: the
+// deferred latency observation of Do and the lease calls, and a
+// proposal's count (the "after" sub-benchmark), against the same call
+// without them.
+func BenchmarkRequestMetrics(b *testing.B) {
+	m := newStoreMetrics()
+	call := func(err error) error { return err }
+	b.Run("without", func(b *testing.B) {
+		for b.Loop() {
+			_ = call(nil)
+		}
+	})
+	b.Run("with", func(b *testing.B) {
+		instrumented := func(e error) (err error) {
+			defer m.request(kindRange, m.now(), &err)
+			defer m.proposed(&err)
+			return call(e)
+		}
+		for b.Loop() {
+			_ = instrumented(nil)
+		}
+	})
+}

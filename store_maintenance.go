@@ -3,7 +3,6 @@ package keel
 import (
 	"context"
 	"io"
-	"time"
 )
 
 // Compact discards the history before revision rev on every member,
@@ -14,7 +13,7 @@ import (
 // removal from disk runs in the background in bounded batches;
 // WithCompactPhysical waits for it (on the leader).
 func (s *Store) Compact(ctx context.Context, rev int64, opts ...CompactOption) (_ *CompactResponse, err error) {
-	defer s.met.request(kindCompact, time.Now(), &err)
+	defer s.met.request(kindCompact, s.met.now(), &err)
 	var o compactOptions
 	for _, opt := range opts {
 		if opt != nil {
