@@ -51,11 +51,6 @@ type Store struct {
 	props   *proposals
 	batch   *proposalBatch
 	probes  *probes
-	met     *storeMetrics
-	// quotaMetrics, if set, reports the database quota and whether it is
-	// exceeded, for Metrics; Metrics omits the quota metrics while it is
-	// nil.
-	quotaMetrics func() (quotaBytes int64, exceeded bool)
 
 	// reconfig holds a token while a membership change runs, so changes
 	// are made one at a time (reconfig.go); reconfigHook, if set (tests),
@@ -67,6 +62,13 @@ type Store struct {
 	selfCheck atomic.Bool
 	// removed is set once this member learns it was removed.
 	removed atomic.Bool
+
+	// met holds the counters and histograms Metrics reports.
+	met *storeMetrics
+	// quotaMetrics, if set, reports the database quota and whether it is
+	// exceeded, for Metrics; Metrics omits the quota metrics while it is
+	// nil.
+	quotaMetrics func() (quotaBytes int64, exceeded bool)
 
 	started   chan struct{} // closed once raft runs; RPCs wait for it
 	stop      chan struct{} // closed by Close
@@ -232,10 +234,10 @@ func (s *Store) open() error {
 		}
 	}
 	s.fsm = newFSM(s.kv, s.log)
-	s.fsm.met = s.met
 	s.fsm.deliver = s.props.deliver
 	s.fsm.waitDurable = func(idx uint64) error { return s.wal.WaitDurable(s.stopCtx, idx) }
 	s.fsm.membersChanged = s.onMembersChanged
+	s.fsm.met = s.met
 	s.leases = newLessor(s)
 	s.leases.reload()
 	s.fsm.leases = s.leases
