@@ -166,10 +166,12 @@
 // Keel logs through Config.Logger only (raft's own messages included,
 // with component=raft); every record carries this member's ID as
 // "member". These events have stable messages and attributes, for alerts
-// and dashboards (durations are time.Duration values):
+// and dashboards (durations are time.Duration values; a term is this
+// member's raft term when the record is written, which for an election
+// may already be the election's own):
 //
 //	message                   level  attributes
-//	election started          INFO   term (the term it started from; a leader it elects has a higher one)
+//	election started          INFO   term
 //	leader changed            INFO   leader (its ID, "" while none is known), term
 //	leader ready              INFO   term, index (this member leads and serves linearizable reads)
 //	snapshot taken            INFO   id, bytes, duration
