@@ -126,7 +126,7 @@ func MetricDescs() []MetricDesc {
 		{Name: mSnapshotSend, Type: MetricHistogram, Help: "Time to send a raft snapshot to a member that fell behind (count: snapshots sent)."},
 		{Name: mSnapshotSentBytes, Type: MetricCounter, Help: "Bytes of raft snapshots sent to other members."},
 		{Name: mSnapshotSendFailures, Type: MetricCounter, Help: "Raft snapshot sends that failed."},
-		{Name: mSnapshotInstall, Type: MetricHistogram, Help: "Time to install a raft snapshot into the key-value store (count: snapshots installed)."},
+		{Name: mSnapshotInstall, Type: MetricHistogram, Help: "Time to install a raft snapshot into the key-value store (count: snapshots installed, from the leader or, at start-up, from this member's own)."},
 		{Name: mSnapshotInstalledBytes, Type: MetricCounter, Help: "Bytes of raft snapshots installed."},
 		{Name: mSnapshotInstallFailures, Type: MetricCounter, Help: "Raft snapshot installs that failed."},
 		{Name: mWatchers, Type: MetricGauge, Help: "Active watchers on this member."},
