@@ -60,9 +60,6 @@ func (h *Histogram) Observe(d time.Duration) {
 	h.sum.Add(int64(d))
 }
 
-// Since observes the time elapsed since start.
-func (h *Histogram) Since(start time.Time) { h.Observe(time.Since(start)) }
-
 // HistogramSnapshot is a histogram's state at one moment.
 type HistogramSnapshot struct {
 	// Count is the number of observations, including those above the
