@@ -10,8 +10,9 @@
 //   - /health: 200 when the member is healthy, 503 when not, with a JSON
 //     body in etcd's shape: {"health":"true","reason":""} or
 //     {"health":"false","reason":"..."}. Options.Health decides; by
-//     default the member is healthy when Status succeeds and it knows a
-//     leader.
+//     default the member's Health does: healthy when it can serve a
+//     linearizable read now (StatusHealth is a cheaper check: Status
+//     succeeds and names a leader).
 //   - /status: the member's keel.Status as JSON (encoding/json's
 //     rendering: Go field names), or 503 with {"error":"..."}.
 //   - /metrics: Options.Metrics, if set; 404 otherwise. keelhttp takes any

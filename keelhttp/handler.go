@@ -16,16 +16,19 @@ const DefaultTimeout = 5 * time.Second
 // Member is what the handler asks: *keel.Store implements it.
 type Member interface {
 	Status(ctx context.Context) (*keel.Status, error)
+	Health(ctx context.Context) (*keel.HealthResponse, error)
 }
 
 // HealthFunc reports whether the member is healthy: nil if it is, else
 // an error whose text is the reason /health reports.
 type HealthFunc func(ctx context.Context) error
 
-// Options configures NewHandler. The zero value serves /health from
-// Status and /status, and no /metrics.
+// Options configures NewHandler. The zero value serves /health from the
+// member's Health (can it serve a linearizable read now?), /status, and
+// no /metrics.
 type Options struct {
-	// Health decides /health. nil means StatusHealth of the member.
+	// Health decides /health. nil means the member's Health; StatusHealth
+	// is a cheaper check that makes no round trip.
 	Health HealthFunc
 	// Metrics serves /metrics (for example promhttp.HandlerFor with the
 	// registry keelprom registered on); nil answers 404.
@@ -54,7 +57,10 @@ func StatusHealth(m Member) HealthFunc {
 // m (see the package documentation).
 func NewHandler(m Member, opts Options) http.Handler {
 	if opts.Health == nil {
-		opts.Health = StatusHealth(m)
+		opts.Health = func(ctx context.Context) error {
+			_, err := m.Health(ctx)
+			return err
+		}
 	}
 	if opts.Timeout <= 0 {
 		opts.Timeout = DefaultTimeout

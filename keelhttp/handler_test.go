@@ -15,13 +15,18 @@ import (
 	"github.com/keeldb/keel/keelhttp"
 )
 
-// fakeMember answers Status with st and err.
+// fakeMember answers Status with st and err, and Health with health.
 type fakeMember struct {
-	st  *keel.Status
-	err error
+	st     *keel.Status
+	err    error
+	health error
 }
 
 func (f fakeMember) Status(context.Context) (*keel.Status, error) { return f.st, f.err }
+
+func (f fakeMember) Health(context.Context) (*keel.HealthResponse, error) {
+	return &keel.HealthResponse{Health: f.health == nil}, f.health
+}
 
 // get serves a request for path on h and returns the response.
 func get(tb testing.TB, h http.Handler, method, path string) *http.Response {
@@ -53,10 +58,16 @@ func TestHealth(t *testing.T) {
 		wantCode   int
 		wantReason string
 	}{
-		{name: "leader known", member: fakeMember{st: leader}, wantCode: http.StatusOK},
-		{name: "no leader", member: fakeMember{st: &keel.Status{}}, wantCode: http.StatusServiceUnavailable,
+		{name: "healthy", member: fakeMember{st: leader}, wantCode: http.StatusOK},
+		{name: "unhealthy", member: fakeMember{st: leader, health: keel.ErrCorrupt}, wantCode: http.StatusServiceUnavailable,
+			wantReason: keel.ErrCorrupt.Error()},
+		{name: "status health: leader known", member: fakeMember{st: leader, health: keel.ErrCorrupt},
+			health: keelhttp.StatusHealth(fakeMember{st: leader}), wantCode: http.StatusOK},
+		{name: "status health: no leader", member: fakeMember{st: &keel.Status{}},
+			health: keelhttp.StatusHealth(fakeMember{st: &keel.Status{}}), wantCode: http.StatusServiceUnavailable,
 			wantReason: keelhttp.ErrNoLeader.Error()},
-		{name: "status fails", member: fakeMember{err: keel.ErrStopped}, wantCode: http.StatusServiceUnavailable,
+		{name: "status health: status fails", member: fakeMember{err: keel.ErrStopped},
+			health: keelhttp.StatusHealth(fakeMember{err: keel.ErrStopped}), wantCode: http.StatusServiceUnavailable,
 			wantReason: keel.ErrStopped.Error()},
 		{name: "custom health overrides status", member: fakeMember{st: leader},
 			health: func(context.Context) error { return errors.New("quota exceeded") }, wantCode: http.StatusServiceUnavailable,
