@@ -141,6 +141,7 @@ func TestClusterFollowerCatchesUpViaSnapshot(t *testing.T) {
 	require.NoError(t, err)
 	require.NotZero(t, snaps, "the lagging member did not install a snapshot")
 	converge(t, c)
+	requireSnapshotMetrics(t, c, lag)
 }
 
 func TestClusterWholeRestartKeepsAcknowledgedWrites(t *testing.T) {

@@ -138,7 +138,10 @@ func TestResponseShapes(t *testing.T) {
 	require.False(t, (&keel.WatchResponse{}).IsProgressNotify(), "a response without a header is no progress notification")
 
 	// clientv3's JSON field names.
-	b, err := json.Marshal(keel.LeaseTimeToLiveResponse{ID: 5, TTL: 6, GrantedTTL: 7})
+	b, err := json.Marshal(h)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"cluster_id":1,"member_id":2,"revision":3,"raft_term":4}`, string(b))
+	b, err = json.Marshal(keel.LeaseTimeToLiveResponse{ID: 5, TTL: 6, GrantedTTL: 7})
 	require.NoError(t, err)
 	require.JSONEq(t, `{"id":5,"ttl":6,"granted-ttl":7,"keys":null}`, string(b))
 	b, err = json.Marshal(keel.LeaseLeasesResponse{Leases: []keel.LeaseStatus{{ID: 9}}})

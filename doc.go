@@ -237,6 +237,44 @@
 // Defragment calls do not take the slot (they run at once, one at a time
 // per member).
 //
+// # Metrics
+//
+// A Store counts as it runs, in plain Go, with no metrics library and no
+// global registry: Store.Metrics returns every metric's current value and
+// MetricDescs describes them (stable names, help, types and labels):
+// request latency by kind, proposals, raft term and indexes, leader
+// changes and elections, WAL fsync and database commit latency, database
+// size, revisions, snapshots taken, sent and installed, watchers and their
+// lag, leases and the quota. Counting costs a call two monotonic clock
+// reads and a few atomic additions; the gauges are read only when Metrics
+// is called. Package keelprom (a module of its own) registers them on a
+// Prometheus Registerer the program passes, and package keelhttp serves
+// /health, /status and, given a handler, /metrics.
+//
+// # Logging
+//
+// Keel logs through Config.Logger only (raft's own messages included,
+// with component=raft); every record carries this member's ID as
+// "member". These events have stable messages and attributes, for alerts
+// and dashboards (durations are time.Duration values; a term is this
+// member's raft term when the record is written, which for an election
+// may already be the election's own):
+//
+//	message                   level  attributes
+//	election started          INFO   term
+//	leader changed            INFO   leader (its ID, "" while none is known), term
+//	leader ready              INFO   term, index (this member leads and serves linearizable reads)
+//	snapshot taken            INFO   id, bytes, duration
+//	snapshot take failed      WARN   id, err
+//	snapshot sent             INFO   to, bytes, duration, index
+//	snapshot send failed      WARN   to, bytes, duration, err
+//	snapshot installed        INFO   bytes, duration, index, rev
+//	snapshot install failed   WARN   bytes, duration, err
+//	compacted                 INFO   rev, index (applied on every member)
+//	auto compacted            INFO   rev (the leader's automatic compaction)
+//	auto compaction failed    WARN   rev, err
+//	storage failed, stopping this member  ERROR  err
+//
 // # Porting from clientv3
 //
 // clientv3's names exist here with its shapes and semantics: the KV, Txn,

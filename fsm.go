@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/hashicorp/raft"
 
@@ -47,6 +48,9 @@ type fsm struct {
 	// cmdMember applied, or a snapshot restored); nil in tests that drive
 	// the FSM alone.
 	membersChanged func()
+	// met counts snapshots and lease changes (the Store's metrics, or
+	// the FSM's own in tests that drive it alone).
+	met *storeMetrics
 
 	// alarms is the set of active alarms as of the last applied entry
 	// (the decoded mvcc alarm state); apply refuses writes that add data
@@ -65,7 +69,7 @@ var (
 )
 
 func newFSM(kv *mvcc.Store, log *slog.Logger) *fsm {
-	f := &fsm{kv: kv, log: log, notify: make(chan struct{})}
+	f := &fsm{kv: kv, log: log, met: newStoreMetrics(), notify: make(chan struct{})}
 	f.applied.Store(kv.ConsistentIndex())
 	_ = f.loadAlarms() // Open checks it, and fails on an error
 	return f
@@ -139,15 +143,25 @@ func (f *fsm) applyDecoded(l *raft.Log, c *command) *applyResult {
 	case cmdOp:
 		return applyOp(f.kv, l.Index, &c.op)
 	case cmdCompact:
-		return applyCompact(f.kv, l.Index, c.rev)
+		res := applyCompact(f.kv, l.Index, c.rev)
+		if res.err == nil {
+			f.log.Info(evCompacted, "rev", c.rev, "index", l.Index)
+		}
+		return res
 	case cmdLeaseGrant:
 		res := applyLeaseGrant(f.kv, l.Index, c.leaseID, c.ttl)
+		if res.err == nil {
+			f.met.leaseGrants.Inc()
+		}
 		if res.err == nil && f.leases != nil {
 			f.leases.granted(c.leaseID, c.ttl)
 		}
 		return res
 	case cmdLeaseRevoke:
 		res := applyLeaseRevoke(f.kv, l.Index, c.leaseID)
+		if res.err == nil {
+			f.met.leaseRevokes.Inc()
+		}
 		if f.leases != nil {
 			f.leases.revoked(c.leaseID)
 		}
@@ -214,14 +228,14 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &fsmSnapshot{sn: sn}, nil
+	return &fsmSnapshot{sn: sn, f: f}, nil
 }
 
 // Restore replaces the store's state with a snapshot received from the
 // leader (or restored at start-up).
 func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer rc.Close()
-	if err := f.kv.Restore(rc); err != nil {
+	if err := f.restoreKV(rc); err != nil {
 		return err
 	}
 	// The restored alarms, published before the restored applied index.
@@ -241,14 +255,21 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 }
 
 // fsmSnapshot streams an mvcc snapshot into a raft snapshot sink.
-type fsmSnapshot struct{ sn *mvcc.Snapshot }
+type fsmSnapshot struct {
+	sn *mvcc.Snapshot
+	f  *fsm
+}
 
 func (s *fsmSnapshot) Persist(sink raft.SnapshotSink) error {
-	if _, err := s.sn.WriteTo(sink); err != nil {
+	start := time.Now()
+	n, err := s.sn.WriteTo(sink)
+	if err != nil {
 		_ = sink.Cancel()
-		return err
+	} else {
+		err = sink.Close()
 	}
-	return sink.Close()
+	s.f.snapshotTaken(sink.ID(), n, time.Since(start), err)
+	return err
 }
 
 func (s *fsmSnapshot) Release() { _ = s.sn.Close() }

@@ -68,19 +68,19 @@ type KeyValue = mvcc.KeyValue
 
 // ResponseHeader is returned with every response. Its field names are
 // etcd's (ClusterId, MemberId, as protobuf spells them), so code written
-// for clientv3 reads them unchanged; so are its getters, which, as
-// protobuf's, return zero on a nil header.
+// for clientv3 reads them unchanged; so are its JSON names and its
+// getters, which, as protobuf's, return zero on a nil header.
 type ResponseHeader struct {
 	// ClusterId identifies the cluster; it is the same on every member.
-	ClusterId uint64
+	ClusterId uint64 `json:"cluster_id,omitempty"`
 	// MemberId identifies the member that served the request.
-	MemberId uint64
+	MemberId uint64 `json:"member_id,omitempty"`
 	// Revision is the store's revision when the request was served: for a
 	// write, the revision it created (or the current one if it changed
 	// nothing); for a read, the member's current revision.
-	Revision int64
+	Revision int64 `json:"revision,omitempty"`
 	// RaftTerm is the raft term of the serving member.
-	RaftTerm uint64
+	RaftTerm uint64 `json:"raft_term,omitempty"`
 }
 
 // GetClusterId returns h.ClusterId, or 0 if h is nil.

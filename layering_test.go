@@ -4,6 +4,7 @@ import (
 	"go/parser"
 	"go/token"
 	"io/fs"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -28,11 +29,15 @@ const modulePath = "github.com/keeldb/keel"
 // not import raft; lock, discovery and clientv3util use only the root's
 // public API; the
 // example programs share helpers under examples/internal.
-// internal/wire, the codec the root and transport share, imports nothing.
+// internal/wire, the codec the root and transport share, and
+// internal/metrics, the root's instruments, import nothing; keelhttp uses
+// only the root's public API and the standard library (no Prometheus: a
+// program brings its own /metrics handler). Nested modules (bench,
+// keelprom) have their own go.mod and are not checked here.
 // Only test infrastructure (keeltest, the chaos suite) may import the
 // standard library's testing package, and it must say so with "testing".
 var layerRules = map[string][]string{
-	".":                 {modulePath + "/mvcc", modulePath + "/wal", modulePath + "/transport", modulePath + "/internal/logging", modulePath + "/internal/testhook", modulePath + "/internal/durable", modulePath + "/internal/wire", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
+	".":                 {modulePath + "/mvcc", modulePath + "/wal", modulePath + "/transport", modulePath + "/internal/logging", modulePath + "/internal/testhook", modulePath + "/internal/durable", modulePath + "/internal/wire", modulePath + "/internal/metrics", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
 	"mvcc":              {"go.etcd.io/bbolt", "github.com/tidwall/btree"},
 	"wal":               {"github.com/hashicorp/raft"},
 	"transport":         {modulePath + "/internal/wire", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
@@ -42,6 +47,8 @@ var layerRules = map[string][]string{
 	"internal/testhook": {},
 	"internal/wire":     {},
 	"internal/allocs":   {},
+	"internal/metrics":  {},
+	"keelhttp":          {modulePath},
 	"internal/durable":  {modulePath + "/transport", "github.com/hashicorp/raft"},
 	"keeltest":          {modulePath, modulePath + "/internal/testhook", "testing"},
 	"lock":              {modulePath},
@@ -89,7 +96,7 @@ func TestLayering(t *testing.T) {
 		}
 		if d.IsDir() {
 			// Nested modules and test data are outside the library.
-			if p != "." && (d.Name() == "testdata" || d.Name() == "bench" || strings.HasPrefix(d.Name(), ".")) {
+			if p != "." && (d.Name() == "testdata" || strings.HasPrefix(d.Name(), ".") || isModule(p)) {
 				return filepath.SkipDir
 			}
 			return nil
@@ -112,6 +119,12 @@ func TestLayering(t *testing.T) {
 	})
 	require.NoError(t, err)
 	require.Greater(t, checked, 20, "layering test checked suspiciously few files")
+}
+
+// isModule reports whether dir is the root of a Go module.
+func isModule(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, "go.mod"))
+	return err == nil
 }
 
 func TestLayeringRulesCatchViolations(t *testing.T) {
@@ -141,6 +154,11 @@ func TestLayeringRulesCatchViolations(t *testing.T) {
 		{name: "root must not use keeltest", dir: ".", imp: modulePath + "/keeltest", want: false},
 		{name: "keeltest may use testing", dir: "keeltest", imp: "testing", want: true},
 		{name: "lock must not use testing", dir: "lock", imp: "testing", want: false},
+		{name: "root must not use prometheus", dir: ".", imp: "github.com/prometheus/client_golang/prometheus", want: false},
+		{name: "root may use its instruments", dir: ".", imp: modulePath + "/internal/metrics", want: true},
+		{name: "keelhttp may use root", dir: "keelhttp", imp: modulePath, want: true},
+		{name: "keelhttp must not use prometheus", dir: "keelhttp", imp: "github.com/prometheus/client_golang/prometheus", want: false},
+		{name: "keelhttp must not use mvcc", dir: "keelhttp", imp: modulePath + "/mvcc", want: false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -47,6 +47,13 @@ func (p *proposals) add() (uint64, chan *applyResult) {
 	return p.next, ch
 }
 
+// pending returns the number of proposals waiting for their result.
+func (p *proposals) pending() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.waiters)
+}
+
 func (p *proposals) remove(id uint64) {
 	p.mu.Lock()
 	delete(p.waiters, id)
@@ -73,20 +80,20 @@ func (p *proposals) deliver(id uint64, res *applyResult) {
 // leader unreachable, request refused before entering the log); once the
 // command may have entered the log, a lost leader, a lost connection or an
 // expired ctx is reported as ErrTimeout (outcome unknown), never retried.
-func (s *Store) propose(ctx context.Context, cmd []byte) (*applyResult, error) {
+func (s *Store) propose(ctx context.Context, cmd []byte) (_ *applyResult, err error) {
 	if len(cmd) > s.cfg.MaxRequestBytes {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrRequestTooLarge, len(cmd), s.cfg.MaxRequestBytes)
 	}
 	if err := s.checkLeader(ctx); err != nil {
 		return nil, err
 	}
+	defer s.met.proposed(&err)
 	backoff := 2 * time.Millisecond
 	for {
 		if s.stopped() {
 			return nil, s.errStopped()
 		}
 		var res *applyResult
-		var err error
 		if s.raft.State() == raft.Leader {
 			res, err = s.proposeLocal(ctx, cmd)
 		} else if addr := s.leaderAddr(); addr != "" {

@@ -75,6 +75,9 @@ type Store struct {
 	// removed is set once this member learns it was removed.
 	removed atomic.Bool
 
+	// met holds the counters and histograms Metrics reports.
+	met *storeMetrics
+
 	started   chan struct{} // closed once raft runs; RPCs wait for it
 	stop      chan struct{} // closed by Close
 	stopCtx   context.Context
@@ -121,6 +124,7 @@ func Open(cfg Config) (*Store, error) {
 	s.stopCtx, s.stopCause = context.WithCancel(context.Background())
 	s.lead.init()
 	s.props = newProposals()
+	s.met = newStoreMetrics()
 	// raft's future is not awaited (see proposals): the FSM delivers.
 	s.batch = newProposalBatch(func(p queuedProposal) { _ = s.raft.Apply(p.data, p.enqueueTimeout()) })
 	s.reads = newReadIndexer(s)
@@ -186,7 +190,7 @@ func (s *Store) open() error {
 	var err error
 	s.kv, err = mvcc.Open(filepath.Join(cfg.Dir, "kv.db"), mvcc.Config{
 		Logger: s.log, CommitInterval: cfg.CommitInterval,
-		WatchProgressInterval: cfg.WatchProgressNotifyInterval,
+		WatchProgressInterval: cfg.WatchProgressNotifyInterval, ObserveCommit: s.met.dbCommit.Observe,
 	})
 	if err != nil {
 		return fmt.Errorf("keel: open kv: %w", err)
@@ -194,6 +198,7 @@ func (s *Store) open() error {
 	s.wal, err = wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Config{
 		Logger: s.log, SegmentSize: cfg.WALSegmentSize, FS: cfg.WALFS,
 		DeferSync: true, DeferWhen: s.leading, // see package durable
+		ObserveSync: s.met.walFsync.Observe,
 	})
 	if err != nil {
 		return fmt.Errorf("keel: open wal: %w", err)
@@ -244,18 +249,21 @@ func (s *Store) open() error {
 	s.fsm.deliver = s.props.deliver
 	s.fsm.waitDurable = func(idx uint64) error { return s.wal.WaitDurable(s.stopCtx, idx) }
 	s.fsm.membersChanged = s.onMembersChanged
+	s.fsm.met = s.met
 	s.leases = newLessor(s)
 	s.leases.reload()
 	s.fsm.leases = s.leases
 	s.durable = durable.NewTransport(s.stopCtx, s.trans.Raft(), durable.WAL{
 		Pending: s.walPending, Durable: s.wal.Durable, WaitDurable: s.wal.WaitDurable,
 	})
-	s.raft, err = raft.NewRaft(rc, s.fsm, s.wal, stable, s.snaps, s.durable)
+	s.raft, err = raft.NewRaft(rc, s.fsm, s.wal, stable, s.snaps, snapshotSender{s.durable, s})
 	if err != nil {
 		return fmt.Errorf("keel: start raft: %w", err)
 	}
 	s.raftRef.Store(s.raft)
 	close(s.started)
+	events := s.observeRaft()
+	s.wg.Go(func() { s.raftEvents(events) })
 	s.wg.Go(s.leaderLoop)
 	s.wg.Go(s.monitorLeader)
 	s.wg.Go(s.reads.run)

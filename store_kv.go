@@ -43,7 +43,8 @@ func (s *Store) Delete(ctx context.Context, key string, opts ...OpOption) (*Dele
 // Do runs op. Gets and transactions without writes are served by this
 // member after a read-index round (or from local state if serializable);
 // everything else goes through raft.
-func (s *Store) Do(ctx context.Context, op Op) (OpResponse, error) {
+func (s *Store) Do(ctx context.Context, op Op) (_ OpResponse, err error) {
+	defer s.met.request(opKind(op.t), s.met.now(), &err)
 	if err := checkOp(&op, s.cfg.MaxTxnOps); err != nil {
 		return OpResponse{}, err
 	}

@@ -14,7 +14,8 @@ var _ Lease = (*Store)(nil)
 // cluster's minimum (see MinLeaseTTL); above MaxLeaseTTL it fails with
 // ErrLeaseTTLTooLarge. The ID is chosen before proposing, so every member
 // records the same lease.
-func (s *Store) Grant(ctx context.Context, ttl int64) (*LeaseGrantResponse, error) {
+func (s *Store) Grant(ctx context.Context, ttl int64) (_ *LeaseGrantResponse, err error) {
+	defer s.met.request(kindLeaseGrant, s.met.now(), &err)
 	if ttl > MaxLeaseTTL {
 		return nil, ErrLeaseTTLTooLarge
 	}
@@ -48,7 +49,8 @@ func (s *Store) Grant(ctx context.Context, ttl int64) (*LeaseGrantResponse, erro
 func (s *Store) MinLeaseTTL() int64 { return s.minLeaseTTL() }
 
 // Revoke deletes the lease and every key attached to it, in one revision.
-func (s *Store) Revoke(ctx context.Context, id LeaseID) (*LeaseRevokeResponse, error) {
+func (s *Store) Revoke(ctx context.Context, id LeaseID) (_ *LeaseRevokeResponse, err error) {
+	defer s.met.request(kindLeaseRevoke, s.met.now(), &err)
 	res, err := s.propose(ctx, encodeLeaseRevokeCommand(id))
 	if err != nil {
 		return nil, err
@@ -62,7 +64,8 @@ func (s *Store) Revoke(ctx context.Context, id LeaseID) (*LeaseRevokeResponse, e
 
 // KeepAliveOnce renews the lease once, to its full TTL. It fails with
 // ErrLeaseNotFound if the lease does not exist or has already expired.
-func (s *Store) KeepAliveOnce(ctx context.Context, id LeaseID) (*LeaseKeepAliveResponse, error) {
+func (s *Store) KeepAliveOnce(ctx context.Context, id LeaseID) (_ *LeaseKeepAliveResponse, err error) {
+	defer s.met.request(kindLeaseKeepAlive, s.met.now(), &err)
 	req := binary.AppendVarint([]byte{msgLeaseRenew}, int64(id))
 	reply, err := s.callLeader(ctx, req, func(ctx context.Context) ([]byte, error) {
 		return s.serveLeaseRenew(ctx, id), nil
@@ -129,7 +132,8 @@ func (s *Store) keepAlive(ctx context.Context, id LeaseID, onExit func()) (<-cha
 // TimeToLive returns the lease's remaining TTL (as the leader sees it) and
 // granted TTL; WithAttachedKeys adds its keys. A lease that does not exist
 // has TTL -1.
-func (s *Store) TimeToLive(ctx context.Context, id LeaseID, opts ...LeaseOption) (*LeaseTimeToLiveResponse, error) {
+func (s *Store) TimeToLive(ctx context.Context, id LeaseID, opts ...LeaseOption) (_ *LeaseTimeToLiveResponse, err error) {
+	defer s.met.request(kindLeaseTimeToLive, s.met.now(), &err)
 	var o LeaseOp
 	for _, opt := range opts {
 		if opt != nil {
@@ -165,9 +169,10 @@ func (s *Store) TimeToLive(ctx context.Context, id LeaseID, opts ...LeaseOption)
 }
 
 // Leases lists every lease (linearizable).
-func (s *Store) Leases(ctx context.Context) (*LeaseLeasesResponse, error) {
+func (s *Store) Leases(ctx context.Context) (_ *LeaseLeasesResponse, err error) {
+	defer s.met.request(kindLeaseLeases, s.met.now(), &err)
 	var out []LeaseStatus
-	_, err := s.read(ctx, false, func() (OpResponse, error) {
+	_, err = s.read(ctx, false, func() (OpResponse, error) {
 		for _, r := range s.kv.Leases() {
 			out = append(out, LeaseStatus{ID: LeaseID(r.ID)})
 		}

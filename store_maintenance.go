@@ -12,7 +12,8 @@ import (
 // ErrCompacted, rev above the current revision with ErrFutureRev. The
 // removal from disk runs in the background in bounded batches;
 // WithCompactPhysical waits for it (on the leader).
-func (s *Store) Compact(ctx context.Context, rev int64, opts ...CompactOption) (*CompactResponse, error) {
+func (s *Store) Compact(ctx context.Context, rev int64, opts ...CompactOption) (_ *CompactResponse, err error) {
+	defer s.met.request(kindCompact, s.met.now(), &err)
 	o := OpCompact(rev, opts...)
 	res, err := s.propose(ctx, encodeCompactCommand(o.revision, o.physical))
 	if err != nil {

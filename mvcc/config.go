@@ -54,6 +54,13 @@ type Config struct {
 	// and in one history read of the catch-up goroutine. 0 means 1,000.
 	WatchBatchMaxRevs int
 
+	// ObserveCommit, if set, is called after every bbolt commit (the
+	// committer's, physical compaction's) with how long the commit took:
+	// writing the dirty pages and the fsyncs. It runs on the committing
+	// goroutine while writers may wait for it: it must be fast and must not
+	// call the Store.
+	ObserveCommit func(time.Duration)
+
 	// noSync skips fsync on bbolt commits. Tests only: it keeps I/O-heavy
 	// randomized tests fast and does not change visibility or atomicity.
 	noSync bool
@@ -78,6 +85,9 @@ func (cfg Config) withDefaults() (Config, error) {
 	cfg.WatchBatchMaxRevs = cmp.Or(cfg.WatchBatchMaxRevs, defaultWatchBatchMaxRevs)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.ObserveCommit == nil {
+		cfg.ObserveCommit = func(time.Duration) {}
 	}
 	if cfg.CommitInterval == 0 {
 		cfg.CommitInterval = defaultCommitInterval

@@ -3,6 +3,7 @@ package mvcc
 import (
 	"bytes"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -108,5 +109,6 @@ func (s *Store) updateDB(db *bolt.DB, fn func(tx *bolt.Tx) error) error {
 	s.mu.Lock()
 	s.dropReadTxLocked()
 	s.mu.Unlock()
+	defer s.observeCommit(time.Now())
 	return tx.Commit()
 }

@@ -97,7 +97,7 @@ func (w *WAL) StoreLogs(logs []*raft.Log) error {
 	}
 	end := start + int64(len(buf))
 	if !w.cfg.NoSync {
-		if err := s.f.Sync(); err != nil {
+		if err := w.syncEntries(s); err != nil {
 			return w.fail("sync "+s.name, err)
 		}
 		s.durableOff.Store(end) // only StoreLogs writes it without DeferSync

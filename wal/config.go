@@ -3,6 +3,7 @@ package wal
 import (
 	"fmt"
 	"log/slog"
+	"time"
 )
 
 const (
@@ -66,6 +67,13 @@ type Config struct {
 	// negative value disables the cache.
 	ReadCacheBytes int
 
+	// ObserveSync, if set, is called after every fsync of a segment's
+	// entries (not of the meta file or the directory) with how long it
+	// took, for latency metrics. It runs on the syncing goroutine, which
+	// holds back durability meanwhile: it must be fast and must not call
+	// the WAL.
+	ObserveSync func(time.Duration)
+
 	// NoSync skips every fsync (of segments, the meta file and the
 	// directory). UNSAFE: an OS crash or power loss can lose acknowledged
 	// entries or leave the directory unrecoverable. Tests and benchmarks only.
@@ -87,6 +95,9 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.FS == nil {
 		c.FS = OSFS{}
+	}
+	if c.ObserveSync == nil {
+		c.ObserveSync = func(time.Duration) {}
 	}
 	return c, nil
 }

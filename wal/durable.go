@@ -113,7 +113,7 @@ func (w *WAL) syncPending() error {
 			return nil
 		}
 		if !w.cfg.NoSync {
-			if err := s.f.Sync(); err != nil {
+			if err := w.syncEntries(s); err != nil {
 				return w.fail("sync "+s.name, err)
 			}
 		}
