@@ -1,6 +1,7 @@
 package keeltest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -89,6 +90,11 @@ func NewCluster(tb testing.TB, n int, opts ...Option) *Cluster {
 		c.cfgs[i] = cfg
 	}
 	for i := range n {
+		if o.backup != nil {
+			if err := keel.RestoreMember(bytes.NewReader(o.backup), c.cfgs[i]); err != nil {
+				tb.Fatalf("keeltest: restore member %d: %v", i, err)
+			}
+		}
 		c.start(i)
 	}
 	if _, err := c.waitLeader(); err != nil {
