@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -53,9 +54,14 @@ func TestRestoreMemberRefusesBadBackup(t *testing.T) {
 	good := smallBackup(t)
 	body := len(good) - backupHeaderLen - backupTrailerLen
 	require.Positive(t, body)
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("KEEL_SEED"); v != "" {
+		var err error
+		seed, err = strconv.ParseUint(v, 10, 64)
+		require.NoError(t, err, "KEEL_SEED")
+	}
+	t.Logf("seed %d (KEEL_SEED=%d to replay)", seed, seed)
+	rng := rand.New(rand.NewPCG(seed, 0))
 
 	flip := func(at int) []byte {
 		b := bytes.Clone(good)

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -106,9 +105,7 @@ func TestReadBackupRefusesDamage(t *testing.T) {
 	s, _ := openStore(t, Config{})
 	putKVs(t, s, 1, "a", "1", "b", "2")
 	backup := backupBytes(t, s)
-	seed := time.Now().UnixNano()
-	t.Logf("seed %d", seed)
-	rng := rand.New(rand.NewPCG(uint64(seed), 0))
+	rng := rand.New(rand.NewPCG(modelSeed(t), 0))
 	bodyEnd := len(backup) - backupSumSize
 	var positions []int
 	for i := range len(backup) {
