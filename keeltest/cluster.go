@@ -259,10 +259,11 @@ func (c *Cluster) WaitLeader(ctx context.Context) (*keel.Store, error) {
 
 // WaitConverged waits until every running member has applied the same raft
 // entries, then checks that they report the same revision, compaction
-// revision, key history hash (HashKV) and leases. It returns ErrDiverged if they
-// do not, and ctx's error if the members do not catch up in time. Let
-// writes settle first: entries that keep arriving (a running workload) can
-// keep members from ever showing the same applied index at once.
+// revision, key history hash (HashKV) and leases. It returns ErrDiverged
+// if they do not, and ctx's error if the members do not catch up in time.
+// Let writes settle first: entries that keep arriving (a running
+// workload) can keep members from ever showing the same applied index at
+// once.
 func (c *Cluster) WaitConverged(ctx context.Context) error {
 	l, err := c.WaitLeader(ctx)
 	if err != nil {

@@ -20,8 +20,9 @@ import (
 //
 //   - the consistent index becomes 0, so that the new log's entries, from
 //     index 1, are applied;
-//   - the owner's cluster state (TxnWrite.SetClusterState) is removed, so
-//     that no membership of the source cluster carries over;
+//   - the owner state (see owner_state.go: the cluster state, the alarms)
+//     is removed, so that no membership or alarm of the source cluster,
+//     whose members are not the new cluster's, carries over;
 //   - every lease's RemainingTTL is cleared: a restored lease counts its
 //     full TTL again from when the new cluster loads it, since the time
 //     that passed since the backup is unknown.
@@ -128,15 +129,17 @@ func validateBackupDB(db *bolt.DB, h BackupHeader) error {
 	return nil
 }
 
-// resetForNewCluster resets the consistent index, drops the cluster state
+// resetForNewCluster resets the consistent index, drops the owner state
 // and clears the leases' remaining TTLs (see RestoreBackup).
 func resetForNewCluster(tx *bolt.Tx) error {
 	mb := tx.Bucket(bucketMeta)
 	if err := mb.Put(metaConsistentIndex, u64Bytes(0)); err != nil {
 		return err
 	}
-	if err := mb.Delete(metaClusterState); err != nil {
-		return err
+	for _, k := range ownerMetaKeys {
+		if err := mb.Delete(k); err != nil {
+			return err
+		}
 	}
 	lb := tx.Bucket(bucketLease)
 	var recs []LeaseRecord

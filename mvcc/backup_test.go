@@ -42,6 +42,7 @@ func historyStore(tb testing.TB) *Store {
 	_, err := tx.Compact(s.Rev() - 10)
 	require.NoError(tb, err)
 	tx.SetClusterState([]byte("members of the source cluster"))
+	tx.SetAlarms([]byte("alarms of the source cluster"))
 	tx.End()
 	for i := uint64(52); i <= 60; i++ {
 		applyLeaseScripted(s, i)
@@ -78,6 +79,7 @@ func TestBackupRoundTrip(t *testing.T) {
 	require.Equal(t, src.CompactRev(), dst.CompactRev())
 	require.Zero(t, dst.ConsistentIndex(), "the new raft log starts empty")
 	require.Nil(t, dst.ClusterState(), "the source's cluster state does not carry over")
+	require.Nil(t, dst.Alarms(), "nor do its alarms")
 	for rev := src.CompactRev(); rev <= src.Rev(); rev++ {
 		want, err := src.HashKV(rev)
 		require.NoError(t, err)
