@@ -291,6 +291,28 @@
 // revision and compaction revision; compare them to detect a member whose
 // data diverged.
 //
+// Keel compares them itself. Every member, once it has caught up after it
+// starts, and the leader every Config.CorruptCheckInterval (5 minutes by
+// default; negative turns both off), ask every member over the member
+// port for its HashKV at the checker's current revision. Each answers once
+// it has applied that far. Only members reporting the same compaction
+// revision are compared (one that applied a later compaction hashes less
+// history); when at least three of them answer and more than half share a
+// hash, every other one is outvoted: it gets a CORRUPT alarm (replicated,
+// like NOSPACE, and logged at error level with "corruption detected").
+// Two members that disagree mark neither.
+//
+// A member with a CORRUPT alarm refuses to serve rather than answer
+// wrongly: reads, writes proposed through it and new watches fail with
+// ErrCorrupt, Health reports it and Status lists it in Errors; it keeps
+// applying the log, so the cluster can still change its membership. The
+// other members go on (etcd, by contrast, stops serving requests on the
+// whole cluster). To recover, remove the member (MemberRemove; the
+// leader then clears the alarms of a member no longer in the cluster) and
+// let a process with an empty Dir join in its place: it copies the data
+// from the others. If most members diverged, no verdict is reached; start
+// a new cluster from a backup (RestoreMember).
+//
 // # Metrics
 //
 // A Store counts as it runs, in plain Go, with no metrics library and no

@@ -273,6 +273,7 @@ func (s *Store) open() error {
 	s.wg.Go(s.memberLoop)
 	s.wg.Go(s.quotaLoop)
 	s.wg.Go(s.autoDefragLoop)
+	s.wg.Go(s.corruptLoop)
 	return nil
 }
 

@@ -49,6 +49,8 @@ func (s *Store) Watch(ctx context.Context, key string, opts ...OpOption) WatchCh
 		return ch
 	case op.err != nil:
 		return cancel(op.err)
+	case s.corruptErr() != nil:
+		return cancel(s.corruptErr())
 	case op.set&(optLimit|optSort|optSerializable|optKeysOnly|optCountOnly|optRevFilter|optLease|optIgnore) != 0:
 		return cancel(fmt.Errorf("%w: option does not apply to watch", ErrInvalidOption))
 	case op.isPrefix && op.isFromKey:
