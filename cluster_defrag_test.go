@@ -79,7 +79,7 @@ type memberState struct {
 func stateOf(tb testing.TB, s *keel.Store) memberState {
 	tb.Helper()
 	ctx := tb.Context()
-	h, err := s.HashKV(ctx)
+	h, err := s.HashKV(ctx, 0)
 	require.NoError(tb, err)
 	gr, err := s.Get(ctx, "", keel.WithFromKey(), keel.WithSerializable())
 	require.NoError(tb, err)
@@ -171,7 +171,7 @@ func TestDefragmentUnderLoad(t *testing.T) {
 		r.check()
 		var hash uint32
 		for i, s := range r.c.Members() {
-			h, err := s.HashKV(t.Context())
+			h, err := s.HashKV(t.Context(), 0)
 			require.NoError(t, err)
 			if i == 0 {
 				hash = h.Hash

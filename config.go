@@ -178,6 +178,13 @@ type Config struct {
 	// AutoDefrag defragment. Default 64 MiB (above bbolt's 16 MiB growth
 	// step, so a file that has just grown is not defragmented again).
 	AutoDefragMinFree int64
+	// CorruptCheckInterval is how often the leader compares the members'
+	// key-value hashes at one revision; every member also compares itself
+	// with the others once it has caught up after it starts. A member
+	// whose hash differs from the one most members share gets a CORRUPT
+	// alarm and stops serving (doc.go, "Corruption detection"). Default 5
+	// minutes; a negative value turns both checks off.
+	CorruptCheckInterval time.Duration
 	// WatchBufferSize is the number of responses a watcher's channel
 	// buffers. A watcher whose consumer falls further behind catches up
 	// from history later, so this bounds the memory a slow watcher holds.
@@ -220,6 +227,7 @@ const (
 	defaultQuotaBytes        = 2 << 30
 	defaultAutoDefragEvery   = 5 * time.Minute
 	defaultAutoDefragMinFree = 64 << 20
+	defaultCorruptCheckEvery = 5 * time.Minute
 )
 
 // withDefaults returns cfg with every zero field set to its default.
@@ -274,6 +282,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.AutoDefragInterval <= 0 {
 		cfg.AutoDefragInterval = defaultAutoDefragEvery
+	}
+	if cfg.CorruptCheckInterval == 0 {
+		cfg.CorruptCheckInterval = defaultCorruptCheckEvery
 	}
 	if cfg.AutoDefragMinFree <= 0 {
 		cfg.AutoDefragMinFree = defaultAutoDefragMinFree

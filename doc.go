@@ -237,6 +237,82 @@
 // Defragment calls do not take the slot (they run at once, one at a time
 // per member).
 //
+// # Backup and restore
+//
+// Snapshot writes a backup of a member's data while the member serves. The
+// backup reflects what that member had applied (take it from the leader,
+// or after a linearizable read, to include every acknowledged write). Its
+// format (version 1, integers big-endian):
+//
+//	header   52 bytes: magic "\x89KEELBK\n", version u32, flags u32 (0),
+//	         revision i64, compact revision i64, raft index u64,
+//	         database size u64, CRC-32C of the 48 bytes before it
+//	database the bbolt file (size bytes)
+//	trailer  SHA-256 of header and database (32 bytes); the stream ends
+//
+// VerifyBackup checks a backup without restoring it and reports its
+// revision. A backup starts a new cluster, never rejoins the old one:
+//
+//  1. Stop the old cluster's members if the new ones take their addresses
+//     (nothing is read from their Dirs). An old cluster that keeps running
+//     elsewhere does not interfere: the clusters' IDs differ, and members
+//     refuse connections from another cluster.
+//  2. On each first member of the new cluster, call RestoreMember with the
+//     backup and the Config the member will be opened with: an empty Dir,
+//     and the same Peers and ClusterToken on every member (or no Peers,
+//     for a single member).
+//  3. Open each member as usual. The members agree on a new cluster ID
+//     derived from the backup's checksum, Peers and ClusterToken, elect a
+//     leader, and serve the backup's keys, values and revisions (the
+//     next write gets the backup's revision + 1), its compaction revision
+//     and its leases. HashKV at the backup's revision equals the source's.
+//  4. More members join with Config.Join and empty Dirs; they receive the
+//     data from the cluster. Restoring one member and letting the others
+//     join is equivalent to restoring all of them.
+//
+// The new cluster has its own cluster ID and raft log, and none of the
+// old cluster's membership: its members are those the Configs name. Each
+// lease counts its full TTL again from the moment the restored members
+// open, as after etcd's restore (whose new leader renews every lease);
+// leases that nobody renews then expire as usual. A corrupt, truncated or
+// foreign backup is refused with ErrBadBackup before anything is written
+// in place, and RestoreMember refuses a non-empty Dir; a member never
+// starts from half a backup.
+//
+// Unlike etcd's "etcdutl snapshot restore", which takes the members'
+// names and URLs on a command line, RestoreMember takes the Config the
+// member opens with, so the restored membership cannot disagree with it.
+//
+// # Consistency checks
+//
+// HashKV(ctx, rev) hashes a member's key history up to rev and reports
+// the revision it covers and the compaction revision, as etcd's does.
+// Members that applied the same history report the same hash at the same
+// revision and compaction revision; compare them to detect a member whose
+// data diverged.
+//
+// Keel compares them itself. Every member, once it has caught up after it
+// starts, and the leader every Config.CorruptCheckInterval (5 minutes by
+// default; negative turns both off), ask every member over the member
+// port for its HashKV at the checker's current revision. Each answers once
+// it has applied that far. Only members reporting the same compaction
+// revision are compared (one that applied a later compaction hashes less
+// history); when at least three of them answer and more than half share a
+// hash, every other one is outvoted: it gets a CORRUPT alarm (replicated,
+// like NOSPACE, and logged at error level with "corruption detected").
+// Two members that disagree mark neither.
+//
+// A member with a CORRUPT alarm refuses to serve rather than answer
+// wrongly: reads, writes proposed through it and new watches fail with
+// ErrCorrupt, Health reports it and Status lists it in Errors; it keeps
+// applying the log, so the cluster can still change its membership. The
+// other members go on (etcd, by contrast, stops serving requests on the
+// whole cluster). To recover, remove the member (MemberRemove; the
+// leader then clears the alarms of a member no longer in the cluster) and
+// let a process with an empty Dir join in its place: it copies the data
+// from the others. If most members diverged, no verdict is reached; start
+// a new cluster from a backup (RestoreMember).
+//
 // # Metrics
 //
 // A Store counts as it runs, in plain Go, with no metrics library and no

@@ -198,6 +198,14 @@ var (
 	// from the cluster's (a CORRUPT alarm is raised for it): Health
 	// reports it for that member.
 	ErrCorrupt = errors.New("keel: member data is corrupt")
+
+	// ErrBadBackup is returned by RestoreMember and VerifyBackup for a
+	// backup that is not complete and intact: not a Keel backup, an
+	// unsupported format version, a damaged header, a truncated body or
+	// trailer, a checksum mismatch, data after the trailer, or a database
+	// that does not load. RestoreMember leaves Dir empty when it returns
+	// it.
+	ErrBadBackup = mvcc.ErrBadBackup
 )
 
 // etcd's authentication errors. Keel has no users, roles or permissions

@@ -128,3 +128,8 @@ func (s *Store) LeasesTracked() int {
 // DBSpace returns the size of the member's database and the bytes of it
 // in use (the rest is free pages that Defragment gives back).
 func (s *Store) DBSpace() (size, inUse int64, err error) { return s.kv.SpaceUsage() }
+
+// DivergeNextPut makes this member apply the next plain Put it applies
+// with a different value than the other members apply: a divergent
+// apply, as a bug or a bad disk would cause.
+func (s *Store) DivergeNextPut() { s.fsm.divergeNextPut.Store(true) }

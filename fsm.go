@@ -58,6 +58,10 @@ type fsm struct {
 	alarms atomic.Pointer[alarmSet]
 
 	applied atomic.Uint64
+	// divergeNextPut (tests) makes this member apply the next plain Put
+	// with another value than the other members: a divergent apply, for
+	// the corruption checks to find.
+	divergeNextPut atomic.Bool
 
 	mu     sync.Mutex
 	notify chan struct{} // closed and replaced whenever applied grows
@@ -141,6 +145,9 @@ func (f *fsm) applyDecoded(l *raft.Log, c *command) *applyResult {
 	}
 	switch c.kind {
 	case cmdOp:
+		if c.op.t == tPut && f.divergeNextPut.Load() && f.divergeNextPut.CompareAndSwap(true, false) {
+			c.op.val = append(c.op.val[:len(c.op.val):len(c.op.val)], '!')
+		}
 		return applyOp(f.kv, l.Index, &c.op)
 	case cmdCompact:
 		res := applyCompact(f.kv, l.Index, c.rev)

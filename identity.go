@@ -26,6 +26,9 @@ type identity struct {
 	// Initial is the number of members the cluster was bootstrapped with,
 	// on a member that bootstrapped it (0 on one that joined).
 	Initial int `json:"initial_members,omitempty"`
+	// Restored marks a member prepared by RestoreMember: its first Open
+	// bootstraps the cluster from the restored database (store_restore.go).
+	Restored bool `json:"restored,omitempty"`
 }
 
 const identityFile = "keel.json"
@@ -48,6 +51,19 @@ func loadIdentity(dir string, cfg Config) (identity, error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return identity{}, err
 	}
+	if err := checkNoRestoreLeftovers(dir); err != nil {
+		return identity{}, err
+	}
+	id, err := newIdentity(cfg)
+	if err != nil {
+		return identity{}, err
+	}
+	return id, saveIdentity(dir, id)
+}
+
+// newIdentity makes the identity of a member opened with cfg for the
+// first time.
+func newIdentity(cfg Config) (identity, error) {
 	id := identity{MemberID: cfg.ID}
 	var r [16]byte
 	if _, err := rand.Read(r[:]); err != nil {
@@ -64,7 +80,7 @@ func loadIdentity(dir string, cfg Config) (identity, error) {
 		id.ClusterID = clusterID(id.MemberID, cfg.Peers, cfg.ClusterToken)
 		id.Initial = max(1, len(cfg.Peers))
 	}
-	return id, saveIdentity(dir, id)
+	return id, nil
 }
 
 // saveIdentity persists id in dir.

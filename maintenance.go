@@ -35,11 +35,19 @@ func WithCompactPhysical() CompactOption {
 
 // HashKVResponse is the response to HashKV.
 type HashKVResponse struct {
+	// Header.Revision is the member's current revision.
 	Header *ResponseHeader
-	// Hash is a CRC-32C over every key revision still in history, the
-	// lease table and the compacted revision, in revision order. Members
-	// that applied the same entries report the same hash.
+	// Hash is a CRC-32C over the key history up to HashRevision: every
+	// key revision still in history at or below it (puts with their
+	// values, deletions), in key then revision order, and the compaction
+	// revision. Members that applied the same history report the same
+	// hash at the same HashRevision and CompactRevision.
 	Hash uint32
-	// CompactRevision is the revision history was compacted to.
+	// CompactRevision is the revision history was compacted to when the
+	// hash was taken. Compare hashes only between equal CompactRevisions:
+	// a compaction changes the history without changing the revision.
 	CompactRevision int64
+	// HashRevision is the revision the hash covers: the rev asked for, or
+	// the current revision for rev 0.
+	HashRevision int64
 }

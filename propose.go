@@ -88,6 +88,11 @@ func (s *Store) propose(ctx context.Context, cmd []byte) (_ *applyResult, err er
 		return nil, err
 	}
 	defer s.met.proposed(&err)
+	if len(cmd) > 1 && cmd[1] != cmdAlarm { // a corrupt member still raises and clears alarms
+		if err := s.corruptErr(); err != nil {
+			return nil, err
+		}
+	}
 	backoff := 2 * time.Millisecond
 	for {
 		if s.stopped() {

@@ -35,6 +35,7 @@ const (
 	msgMember     = 6
 	msgProgress   = 7
 	msgDefragSlot = 8
+	msgHash       = 9
 )
 
 // handleRPC serves requests forwarded by other members.
@@ -86,6 +87,8 @@ func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
 		return s.serveProgress(), nil
 	case msgDefragSlot:
 		return s.serveDefragSlot(ctx, req[1:])
+	case msgHash:
+		return s.serveHash(ctx, req[1:])
 	case msgMember:
 		c, err := decodeMemberChange(req[1:])
 		if err != nil {

@@ -237,6 +237,11 @@ func (s *Store) open() error {
 	if has {
 		// It may have been removed, or have moved, while it was down.
 		s.selfCheck.Store(s.id.ClusterID != 0)
+	} else if s.id.Restored {
+		if err := s.bootstrapRestored(); err != nil {
+			return fmt.Errorf("keel: bootstrap restored member: %w", err)
+		}
+		rc.NoSnapshotRestoreOnStart = true // the database is the snapshot's state
 	} else if s.id.ClusterID != 0 {
 		if err := raft.BootstrapCluster(rc, s.wal, stable, s.snaps, s.trans.Raft(), s.bootstrapConfiguration()); err != nil {
 			return fmt.Errorf("keel: bootstrap: %w", err)
@@ -274,6 +279,7 @@ func (s *Store) open() error {
 	s.wg.Go(s.memberLoop)
 	s.wg.Go(s.quotaLoop)
 	s.wg.Go(s.autoDefragLoop)
+	s.wg.Go(s.corruptLoop)
 	return nil
 }
 

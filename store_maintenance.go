@@ -2,6 +2,7 @@ package keel
 
 import (
 	"context"
+	"fmt"
 	"io"
 )
 
@@ -32,24 +33,36 @@ func (s *Store) Compact(ctx context.Context, rev int64, opts ...CompactOption) (
 	return resp, nil
 }
 
-// HashKV hashes this member's state, for checking that members agree
-// (etcd's HashKV, over the whole history). It reads local state without a
-// round trip; compare members at equal header revisions.
-func (s *Store) HashKV(ctx context.Context) (*HashKVResponse, error) {
+// HashKV hashes this member's key history up to revision rev (0: its
+// current revision), as etcd's HashKV does, for checking that members
+// agree: members that applied the same history report the same Hash at
+// the same HashRevision and CompactRevision. Leases are not hashed (they
+// carry no revision). It reads local state without a round trip, so rev
+// must be one this member has applied. rev below the compaction revision
+// fails with ErrCompacted, rev above the current revision with
+// ErrFutureRev.
+func (s *Store) HashKV(ctx context.Context, rev int64) (*HashKVResponse, error) {
 	if s.stopped() {
 		return nil, s.errStopped()
 	}
-	h, rev, err := s.kv.Hash()
+	if rev < 0 {
+		return nil, fmt.Errorf("%w: negative revision %d", ErrInvalidOption, rev)
+	}
+	h, err := s.kv.HashKV(rev)
 	if err != nil {
 		return nil, err
 	}
-	hdr := s.header(rev)
-	return &HashKVResponse{Header: &hdr, Hash: h, CompactRevision: s.kv.CompactRev()}, nil
+	hdr := s.header(h.CurrentRevision)
+	return &HashKVResponse{Header: &hdr, Hash: h.Hash, CompactRevision: h.CompactRevision, HashRevision: h.Revision}, nil
 }
 
-// Snapshot writes a consistent backup of this member's key-value database
-// (a bbolt file) to w and returns its size. It reflects everything this
-// member had applied when Snapshot was called.
+// Snapshot writes a backup of this member's key-value database to w and
+// returns the number of bytes written. The backup reflects everything this
+// member had applied when Snapshot was called; writes go on meanwhile.
+// It is a header (format version, revision, compaction revision, size), the
+// bbolt database, and a SHA-256 trailer: see the package documentation,
+// "Backup and restore", and RestoreMember, which starts a new cluster
+// from it. Snapshot stops with ctx's error if ctx ends while it writes.
 func (s *Store) Snapshot(ctx context.Context, w io.Writer) (int64, error) {
 	if s.stopped() {
 		return 0, s.errStopped()
@@ -59,5 +72,5 @@ func (s *Store) Snapshot(ctx context.Context, w io.Writer) (int64, error) {
 		return 0, err
 	}
 	defer sn.Close()
-	return sn.WriteTo(w)
+	return sn.WriteBackup(ctxWriter{ctx: ctx, w: w})
 }

@@ -61,11 +61,16 @@ func (s *Store) watch(ctx context.Context, key string, opts []OpOption, onClose 
 	refuse := func(err error) WatchChan { // a request etcd's server refuses
 		return end(&WatchResponse{Header: s.headerPtr(), Canceled: true, CancelReason: err.Error(), closeErr: err})
 	}
+	abort := func(err error) WatchChan { // the member cannot serve it
+		return end(&WatchResponse{Header: s.headerPtr(), Canceled: true, closeErr: err})
+	}
 	switch {
 	case s.stopped():
 		return end(nil)
 	case op.err != nil:
 		return refuse(op.err)
+	case s.corruptErr() != nil:
+		return abort(s.corruptErr())
 	case op.set&(optLimit|optSort|optSerializable|optKeysOnly|optCountOnly|optRevFilter|optLease|optIgnore) != 0:
 		return refuse(fmt.Errorf("%w: option does not apply to watch", ErrInvalidOption))
 	case op.isPrefix && op.isFromKey:
@@ -74,7 +79,7 @@ func (s *Store) watch(ctx context.Context, key string, opts []OpOption, onClose 
 		return refuse(fmt.Errorf("%w: negative start revision %d", ErrInvalidOption, op.rev))
 	}
 	if err := s.checkLeader(ctx); err != nil {
-		return end(&WatchResponse{Header: s.headerPtr(), Canceled: true, closeErr: err})
+		return abort(err)
 	}
 	if len(op.key) == 0 {
 		op.key = []byte{0} // etcd: an empty key means "\x00"
@@ -89,7 +94,7 @@ func (s *Store) watch(ctx context.Context, key string, opts []OpOption, onClose 
 	if err != nil { // after the created response, if any
 		err = mapWatchErr(err)
 		if errors.Is(err, ErrStopped) {
-			return end(&WatchResponse{Header: s.headerPtr(), Canceled: true, closeErr: err})
+			return abort(err)
 		}
 		return refuse(err)
 	}

@@ -1,6 +1,7 @@
 package keeltest
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -89,6 +90,11 @@ func NewCluster(tb testing.TB, n int, opts ...Option) *Cluster {
 		c.cfgs[i] = cfg
 	}
 	for i := range n {
+		if o.backup != nil {
+			if err := keel.RestoreMember(bytes.NewReader(o.backup), c.cfgs[i]); err != nil {
+				tb.Fatalf("keeltest: restore member %d: %v", i, err)
+			}
+		}
 		c.start(i)
 	}
 	if _, err := c.waitLeader(); err != nil {
@@ -252,11 +258,12 @@ func (c *Cluster) WaitLeader(ctx context.Context) (*keel.Store, error) {
 }
 
 // WaitConverged waits until every running member has applied the same raft
-// entries, then checks that they report the same revision and state hash
-// (HashKV). It returns ErrDiverged if they do not, and ctx's error if the
-// members do not catch up in time. Let writes settle first: entries that
-// keep arriving (a running workload) can keep members from ever showing
-// the same applied index at once.
+// entries, then checks that they report the same revision, compaction
+// revision, key history hash (HashKV) and leases. It returns ErrDiverged
+// if they do not, and ctx's error if the members do not catch up in time.
+// Let writes settle first: entries that keep arriving (a running
+// workload) can keep members from ever showing the same applied index at
+// once.
 func (c *Cluster) WaitConverged(ctx context.Context) error {
 	l, err := c.WaitLeader(ctx)
 	if err != nil {
@@ -276,25 +283,23 @@ func (c *Cluster) WaitConverged(ctx context.Context) error {
 		members := c.Members()
 		before, same := applied(ctx, members)
 		if same {
-			var hashes []*keel.HashKVResponse
+			var states []memberState
 			for _, s := range members {
 				if s == nil {
 					continue
 				}
-				h, err := s.HashKV(ctx)
+				st, err := stateOf(ctx, s)
 				if err != nil {
 					return fmt.Errorf("keeltest: member %s: %w", s.ID(), err)
 				}
-				hashes = append(hashes, h)
+				states = append(states, st)
 			}
-			// The hashes compare equal states only if nothing was applied
-			// while they were taken.
+			// The states compare equal only if nothing was applied while
+			// they were taken.
 			if after, same := applied(ctx, members); same && after == before {
-				for _, h := range hashes[1:] {
-					if h.Hash != hashes[0].Hash || h.Header.Revision != hashes[0].Header.Revision {
-						return fmt.Errorf("%w: at raft index %d: member %d: hash %08x at revision %d, member %d: hash %08x at revision %d",
-							ErrDiverged, after, hashes[0].Header.MemberId, hashes[0].Hash, hashes[0].Header.Revision,
-							h.Header.MemberId, h.Hash, h.Header.Revision)
+				for _, st := range states[1:] {
+					if !st.equal(states[0]) {
+						return fmt.Errorf("%w: at raft index %d: %v, %v", ErrDiverged, after, states[0], st)
 					}
 				}
 				return nil
@@ -306,6 +311,44 @@ func (c *Cluster) WaitConverged(ctx context.Context) error {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// memberState is what WaitConverged compares: the key history's hash
+// (HashKV) and the lease IDs, which the key hash does not cover.
+type memberState struct {
+	hash   *keel.HashKVResponse
+	leases []keel.LeaseID
+}
+
+func stateOf(ctx context.Context, s *keel.Store) (memberState, error) {
+	h, err := s.HashKV(ctx, 0)
+	if err != nil {
+		return memberState{}, err
+	}
+	ls, err := s.Leases(ctx)
+	if err != nil {
+		return memberState{}, err
+	}
+	st := memberState{hash: h}
+	for _, l := range ls.Leases {
+		st.leases = append(st.leases, l.ID)
+	}
+	slices.Sort(st.leases)
+	return st, nil
+}
+
+func (st memberState) equal(o memberState) bool {
+	return st.hash.Hash == o.hash.Hash && st.hash.HashRevision == o.hash.HashRevision &&
+		st.hash.CompactRevision == o.hash.CompactRevision && slices.Equal(st.leases, o.leases)
+}
+
+func (st memberState) String() string {
+	leases := fmt.Sprint(st.leases)
+	if len(st.leases) > 8 {
+		leases = fmt.Sprint(st.leases[:8], "...")
+	}
+	return fmt.Sprintf("member %d: hash %08x at revision %d (compacted to %d), %d leases %s",
+		st.hash.Header.MemberId, st.hash.Hash, st.hash.HashRevision, st.hash.CompactRevision, len(st.leases), leases)
 }
 
 // applied returns the applied raft index of the running members and

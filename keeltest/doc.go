@@ -44,6 +44,8 @@
 //     field but the ID, address and peers.
 //   - Setting KEEL_TEST_LOG in the environment prints every member's log
 //     to stderr.
+//   - WithBackup starts a new cluster from a backup (keel.RestoreMember on
+//     every member's Dir before its first start).
 //
 // # Caveats
 //

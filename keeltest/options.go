@@ -33,6 +33,7 @@ type Option func(*options)
 
 type options struct {
 	configs []func(i int, cfg *keel.Config)
+	backup  []byte
 }
 
 // WithConfig adds a hook that adjusts member i's Config before its first
@@ -44,6 +45,15 @@ type options struct {
 // injection; its Listener and TestHooks are replaced by the cluster's own.
 func WithConfig(hook func(i int, cfg *keel.Config)) Option {
 	return func(o *options) { o.configs = append(o.configs, hook) }
+}
+
+// WithBackup makes NewCluster restore every member's Dir from backup (the
+// output of keel.Store.Snapshot) with keel.RestoreMember before it first
+// starts: the cluster is a new cluster, with a new cluster ID, whose data
+// is the backup's. Members that join later (Join) receive it from the
+// cluster. NewCluster fails tb if a restore fails.
+func WithBackup(backup []byte) Option {
+	return func(o *options) { o.backup = backup }
 }
 
 // testLogger returns a logger for member id that prints to stderr when the

@@ -119,8 +119,21 @@
 // interrupted deletion. Records at exactly the compaction revision are kept
 // until a later compaction, so a watch from that revision misses nothing.
 // After a restart the revision is max(newest stored revision, compaction
-// revision). [Store.Hash] covers only what reads can see, so it does not
-// depend on physical progress. Automatic compaction is left to the owner.
+// revision). [Store.Hash] and [Store.HashKV] cover only what reads can
+// see, so they do not depend on physical progress. Automatic compaction is
+// left to the owner.
+//
+// # Snapshots and backups
+//
+// [Store.Snapshot] is a consistent read view of the whole database.
+// [Snapshot.WriteTo] streams the bare bbolt file (what raft snapshots
+// carry, restored with [Store.Restore]); [Snapshot.WriteBackup] frames it
+// as a backup, a self-describing, checksummed stream (its format is at
+// [BackupHeader]), which [ReadBackup] verifies and [RestoreBackup] turns
+// into the database of a new cluster's member. Both restore paths
+// validate the database before it replaces anything: its bbolt meta pages
+// against the file's size (bbolt would otherwise read past the end of a
+// truncated file and crash), then every record as Open loads them.
 //
 // # Owner state and size
 //

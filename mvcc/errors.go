@@ -49,3 +49,9 @@ var (
 	// <= 0, and by [TxnWrite.CheckpointLease] for a negative remaining TTL.
 	ErrInvalidLease = errors.New("mvcc: invalid lease")
 )
+
+// ErrBadBackup is returned by [ReadBackup] and [RestoreBackup] for a
+// stream that is not a complete, intact backup: a foreign or damaged
+// header, a truncated body or trailer, a checksum mismatch, data after
+// the trailer, or a body that is not a valid database.
+var ErrBadBackup = errors.New("mvcc: bad backup")

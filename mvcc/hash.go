@@ -3,67 +3,26 @@ package mvcc
 import (
 	"encoding/binary"
 	"fmt"
+	"hash"
 	"hash/crc32"
 )
 
 // Hash returns a CRC-32C over what reads can still see, together with the
-// current revision: for every key in the index (in key order), every
-// revision the index holds up to the current revision (its revision key,
-// then the encoded KeyValue for a put), followed by the compaction
-// revision and every lease record (ID, TTL, RemainingTTL) in ID order.
-// Equal histories give equal hashes on every member, whatever
-// has been committed to bbolt and however far physical compaction has got.
+// current revision: the key history as HashKV hashes it at the current
+// revision, followed by every lease record (ID, TTL, RemainingTTL) in ID
+// order. Equal histories and lease tables give equal hashes on every
+// member, whatever has been committed to bbolt and however far physical
+// compaction has got.
 func (s *Store) Hash() (hash uint32, rev int64, err error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if err := s.readableLocked(); err != nil {
 		return 0, 0, err
 	}
-	h := crc32.New(crc32.MakeTable(crc32.Castagnoli))
-	type item struct {
-		rev  revision
-		tomb bool
-		key  []byte
+	h := crc32.New(castagnoli)
+	if err := s.hashKeysLocked(h, s.currentRev); err != nil {
+		return 0, 0, err
 	}
-	var items []item
-	var puts []revision
-	s.index.tree.Scan(func(ki *keyIndex) bool {
-		if ki.single() {
-			if ki.modified.main <= s.currentRev {
-				items = append(items, item{rev: ki.modified, key: ki.key()})
-				puts = append(puts, ki.modified)
-			}
-			return true
-		}
-		for gi := range ki.generations {
-			g := &ki.generations[gi]
-			for n, r := range g.revs {
-				if r.main > s.currentRev {
-					break // the open write txn
-				}
-				tomb := gi != len(ki.generations)-1 && n == len(g.revs)-1
-				items = append(items, item{rev: r, tomb: tomb, key: ki.key()})
-				if !tomb {
-					puts = append(puts, r)
-				}
-			}
-		}
-		return true
-	})
-	kvs, err := s.fetchLocked(puts)
-	if err != nil {
-		return 0, 0, fmt.Errorf("mvcc: hash: %w", err)
-	}
-	for _, it := range items {
-		_, _ = h.Write(revToBytes(it.rev, it.tomb))
-		if it.tomb {
-			_, _ = h.Write(it.key)
-			continue
-		}
-		_, _ = h.Write(encodeKeyValue(kvs[0]))
-		kvs = kvs[1:]
-	}
-	_, _ = h.Write(binary.BigEndian.AppendUint64(nil, uint64(s.compactRev)))
 	// Lease records, in ID order, with every replicated field: ID, TTL
 	// and RemainingTTL (a checkpoint is a raft command applied on every
 	// member, so members agree on it). Attachments are not hashed
@@ -76,4 +35,105 @@ func (s *Store) Hash() (hash uint32, rev int64, err error) {
 		_, _ = h.Write(b)
 	}
 	return h.Sum32(), s.currentRev, nil
+}
+
+// KVHash is the result of [Store.HashKV].
+type KVHash struct {
+	// Hash is the CRC-32C of the key history up to Revision.
+	Hash uint32
+	// Revision is the revision hashed (HashKV's rev, or the current
+	// revision for rev 0).
+	Revision int64
+	// CompactRevision is the compaction revision when the hash was taken.
+	CompactRevision int64
+	// CurrentRevision is the store's revision when the hash was taken.
+	CurrentRevision int64
+}
+
+// HashKV returns a CRC-32C of the key history up to revision rev (0: the
+// current revision), as etcd's HashKV: for every key in the index (in key
+// order), every revision the index holds at or below rev (its revision
+// key, then the encoded KeyValue for a put, or the key for a tombstone),
+// followed by the compaction revision. Leases are not part of it: they
+// have no revisions, so two members at the same revision may differ in
+// them for a moment (a grant does not change the revision). Two members
+// that applied the same history report the same hash at a revision both
+// have reached, provided they report the same CompactRevision (a
+// compaction removes revisions from the history without changing the
+// revision); the hash does not depend on what has been committed to
+// bbolt or how far physical compaction has got.
+//
+// rev below the compaction revision returns ErrCompacted; rev above the
+// current revision ErrFutureRev.
+func (s *Store) HashKV(rev int64) (KVHash, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if err := s.readableLocked(); err != nil {
+		return KVHash{}, err
+	}
+	switch {
+	case rev < 0:
+		return KVHash{}, fmt.Errorf("mvcc: hash: negative revision %d", rev)
+	case rev > s.currentRev:
+		return KVHash{}, ErrFutureRev
+	case rev > 0 && rev < s.compactRev:
+		return KVHash{}, ErrCompacted
+	case rev == 0:
+		rev = s.currentRev
+	}
+	h := crc32.New(castagnoli)
+	if err := s.hashKeysLocked(h, rev); err != nil {
+		return KVHash{}, err
+	}
+	return KVHash{Hash: h.Sum32(), Revision: rev, CompactRevision: s.compactRev, CurrentRevision: s.currentRev}, nil
+}
+
+// hashKeysLocked writes the key history up to rev, then the compaction
+// revision, to h (see HashKV). Caller holds mu.
+func (s *Store) hashKeysLocked(h hash.Hash32, rev int64) error {
+	type item struct {
+		rev  revision
+		tomb bool
+		key  []byte
+	}
+	var items []item
+	var puts []revision
+	s.index.tree.Scan(func(ki *keyIndex) bool {
+		if ki.single() {
+			if ki.modified.main <= rev {
+				items = append(items, item{rev: ki.modified, key: ki.key()})
+				puts = append(puts, ki.modified)
+			}
+			return true
+		}
+		for gi := range ki.generations {
+			g := &ki.generations[gi]
+			for n, r := range g.revs {
+				if r.main > rev {
+					break // later history (or the open write txn)
+				}
+				tomb := gi != len(ki.generations)-1 && n == len(g.revs)-1
+				items = append(items, item{rev: r, tomb: tomb, key: ki.key()})
+				if !tomb {
+					puts = append(puts, r)
+				}
+			}
+		}
+		return true
+	})
+	kvs, err := s.fetchLocked(puts)
+	if err != nil {
+		return fmt.Errorf("mvcc: hash: %w", err)
+	}
+	for _, it := range items {
+		_, _ = h.Write(revToBytes(it.rev, it.tomb))
+		if it.tomb {
+			_, _ = h.Write(it.key)
+			continue
+		}
+		_, _ = h.Write(encodeKeyValue(kvs[0]))
+		kvs = kvs[1:]
+	}
+	_, _ = h.Write(binary.BigEndian.AppendUint64(nil, uint64(s.compactRev)))
+	return nil
 }

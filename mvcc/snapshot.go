@@ -208,6 +208,9 @@ func (s *Store) validateFile(path string) (*loadedState, error) {
 	if fi.Size() == 0 {
 		return nil, fmt.Errorf("%w: empty snapshot", ErrCorruptSnapshot)
 	}
+	if err := checkBoltFile(path); err != nil {
+		return nil, err
+	}
 	db, err := openBolt(path, s.cfg, true)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)

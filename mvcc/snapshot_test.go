@@ -2,6 +2,7 @@ package mvcc
 
 import (
 	"bytes"
+	"io"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -15,14 +16,24 @@ import (
 // snapshotBytes takes a snapshot of s and returns its stream.
 func snapshotBytes(tb testing.TB, s *Store) ([]byte, uint64) {
 	tb.Helper()
+	b, size, ci := snapshotStream(tb, s, (*Snapshot).WriteTo)
+	require.EqualValues(tb, size, len(b))
+	return b, ci
+}
+
+// snapshotStream takes a snapshot of s and returns what write writes of
+// it (checking that write reports its length), the snapshot's Size and
+// its consistent index.
+func snapshotStream(tb testing.TB, s *Store, write func(*Snapshot, io.Writer) (int64, error)) (b []byte, size int64, ci uint64) {
+	tb.Helper()
 	sn, err := s.Snapshot()
 	require.NoError(tb, err)
 	defer func() { require.NoError(tb, sn.Close()) }()
 	var buf bytes.Buffer
-	n, err := sn.WriteTo(&buf)
+	n, err := write(sn, &buf)
 	require.NoError(tb, err)
-	require.Equal(tb, sn.Size(), n)
-	return buf.Bytes(), sn.ConsistentIndex()
+	require.EqualValues(tb, buf.Len(), n)
+	return buf.Bytes(), sn.Size(), sn.ConsistentIndex()
 }
 
 func TestSnapshotRestoreRoundTrip(t *testing.T) {
