@@ -74,6 +74,11 @@ func requireCorruptServes(t *testing.T, c *keeltest.Cluster, bad int) {
 	require.ErrorIs(t, err, keel.ErrCorrupt)
 	require.False(t, h.Health)
 	require.Contains(t, status(t, s).Errors, fmt.Sprintf("memberID:%d alarm:CORRUPT", s.MemberID()))
+	// What removing it takes still works there.
+	_, err = s.MemberList(ctx)
+	require.NoError(t, err)
+	_, err = s.AlarmList(ctx)
+	require.NoError(t, err)
 	for i, m := range c.Members() {
 		if i == bad || m == nil {
 			continue

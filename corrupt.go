@@ -137,8 +137,10 @@ func (s *Store) checkCorruption(ctx context.Context) (bool, error) {
 	}
 	bad, decided := outvoted(answers, h.CompactRevision)
 	for _, m := range bad {
-		s.log.Error("corruption detected: a member's data differs from the others' at the same revision; it stops serving",
-			"member", m.name, "member_id", fmt.Sprintf("%016x", m.id), "revision", rev, "hash", m.hash)
+		// The member's data differs from the others' at the same
+		// revision: its CORRUPT alarm makes it stop serving.
+		s.log.Error("corruption detected", "corrupt_member", m.name, "member_id", fmt.Sprintf("%016x", m.id),
+			"revision", rev, "hash", m.hash)
 		if err := s.raiseAlarm(ctx, m.id, AlarmCorrupt); err != nil {
 			return false, fmt.Errorf("raising the CORRUPT alarm of %s: %w", m.name, err)
 		}

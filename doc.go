@@ -350,6 +350,12 @@
 //	auto compacted            INFO   rev (the leader's automatic compaction)
 //	auto compaction failed    WARN   rev, err
 //	storage failed, stopping this member  ERROR  err
+//	defragmented              INFO   size_before, size_after, duration, commit_pause, records
+//	defragment failed         WARN   err
+//	auto defrag: starting     INFO   size, free (then "auto defrag: done" or "auto defrag: failed")
+//	space quota: raising the NOSPACE alarm   WARN  in_use, quota
+//	space quota: clearing the NOSPACE alarm  INFO  in_use, quota
+//	corruption detected       ERROR  corrupt_member, member_id, revision, hash (its CORRUPT alarm follows)
 //
 // # Porting from clientv3
 //

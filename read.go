@@ -10,7 +10,7 @@ import (
 // read serves a read: after the read-index wait unless serializable, fn
 // runs against local state.
 func (s *Store) read(ctx context.Context, serializable bool, fn func() (OpResponse, error)) (OpResponse, error) {
-	if err := s.readBarrier(ctx, serializable); err != nil {
+	if err := s.dataBarrier(ctx, serializable); err != nil {
 		return OpResponse{}, err
 	}
 	resp, err := fn()
@@ -24,9 +24,6 @@ func (s *Store) readBarrier(ctx context.Context, serializable bool) error {
 	if s.stopped() {
 		return s.errStopped()
 	}
-	if err := s.corruptErr(); err != nil {
-		return err
-	}
 	if err := s.checkLeader(ctx); err != nil {
 		return err
 	}
@@ -38,6 +35,16 @@ func (s *Store) readBarrier(ctx context.Context, serializable bool) error {
 		return err
 	}
 	return s.fsm.waitApplied(ctx, idx, s.stop)
+}
+
+// dataBarrier is readBarrier for a read of the key-value data, which a
+// member with a CORRUPT alarm refuses (membership and alarm reads still
+// work there, so that it can be removed).
+func (s *Store) dataBarrier(ctx context.Context, serializable bool) error {
+	if err := s.corruptErr(); err != nil {
+		return err
+	}
+	return s.readBarrier(ctx, serializable)
 }
 
 // readDone turns a local read's result into the API's.

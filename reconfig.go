@@ -325,7 +325,11 @@ func (s *Store) removeMember(ctx context.Context, views []memberView, cs cluster
 		return s.raft.RemoveServer(v.server.ID, 0, timeout)
 	})
 	if err != nil {
-		return changeResult{}, err
+		// The committed mark decided the removal (the member stops, and
+		// is no longer listed); whichever member leads finishes it
+		// (autopilot). An error here would tell the caller it failed.
+		s.log.Warn("removal marked; the configuration change is left to the leader", "member", v.Name, "err", err)
+		return changeResult{id: v.ID, index: cs.index}, nil
 	}
 	s.probes.forget(v.server.ID)
 	cs = cs.clone()

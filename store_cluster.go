@@ -113,7 +113,7 @@ func (s *Store) MemberRemove(ctx context.Context, id uint64, opts ...MemberOptio
 	for _, opt := range opts {
 		opt(&o)
 	}
-	known := s.listed(ctx, func(m *Member) bool { return m.ID == id }) != nil
+	known := s.listed(ctx, func(m *Member) bool { return m.ID == id }) != nil || s.removing(id)
 	if _, err := s.requestChange(ctx, memberChange{kind: changeRemove, id: id, force: o.force}); err != nil {
 		// A request retried after its reply was lost finds the member
 		// gone: that is the outcome asked for.
@@ -250,6 +250,18 @@ func (s *Store) isVoter() bool {
 		}
 	}
 	return false
+}
+
+// removing reports whether this member has applied a decided removal of
+// member id (its record marked) that is not finished yet: MemberList no
+// longer shows it.
+func (s *Store) removing(id uint64) bool {
+	views, err := s.memberViews()
+	if err != nil {
+		return false
+	}
+	v := findMember(views, id)
+	return v != nil && v.removed
 }
 
 // noneListed reports whether a linearizable member list has no member

@@ -52,7 +52,7 @@ func (s *Store) Do(ctx context.Context, op Op) (_ OpResponse, err error) {
 	case op.t == tRange:
 		// No closure here: capturing op would move it to the heap on
 		// every Get.
-		if err := s.readBarrier(ctx, op.serializable); err != nil {
+		if err := s.dataBarrier(ctx, op.serializable); err != nil {
 			return OpResponse{}, err
 		}
 		g, err := execRange(s.kv, &op)
