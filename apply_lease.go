@@ -16,7 +16,7 @@ func applyLeaseGrant(kv *mvcc.Store, idx uint64, id LeaseID, ttl int64) *applyRe
 	if err != nil {
 		return &applyResult{err: mapLeaseErr(err)}
 	}
-	return &applyResult{grant: &LeaseGrantResponse{Header: &ResponseHeader{Revision: kv.Rev()}, ID: id, TTL: ttl}}
+	return &applyResult{grant: &LeaseGrantResponse{ResponseHeader: &ResponseHeader{Revision: kv.Rev()}, ID: id, TTL: ttl}}
 }
 
 // applyLeaseRevoke deletes a lease and, in one revision and sorted key

@@ -33,7 +33,7 @@ func TestOtherClusterAtPeerAddress(t *testing.T) {
 	other, err := keel.Open(keel.Config{ID: c.Config(f).ID, Dir: t.TempDir(), Listener: c.Listen(f), Logger: slog.New(refused)})
 	require.NoError(t, err)
 	defer func() { require.NoError(t, other.Close()) }()
-	require.NotEqual(t, status(t, l).Header.ClusterID, status(t, other).Header.ClusterID)
+	require.NotEqual(t, status(t, l).Header.ClusterId, status(t, other).Header.ClusterId)
 	_, err = other.Put(ctx, "b", "2")
 	require.NoError(t, err)
 	term := status(t, other).Header.RaftTerm

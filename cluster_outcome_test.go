@@ -75,3 +75,51 @@ func TestNoLeaderOnIsolatedFollower(t *testing.T) {
 	require.NotErrorIs(t, err, keel.ErrTimeout)
 	require.ErrorIs(t, err, context.DeadlineExceeded)
 }
+
+// TestTimeoutCauses checks the ErrTimeout variants that name a cause, in
+// the situations etcd returns them for: a write whose leader lost
+// leadership before it committed (ErrTimeoutDueToLeaderFail), and a write
+// forwarded to the leader whose connection failed before the reply came
+// (ErrTimeoutDueToConnectionLost). Both are ErrTimeout: the outcome is
+// unknown.
+func TestTimeoutCauses(t *testing.T) {
+	t.Run("leader fail", func(t *testing.T) {
+		c := keeltest.NewCluster(t, 3)
+		l := c.Leader()
+		// Cut off, the leader accepts the put but cannot commit it, and
+		// steps down once its leader lease runs out.
+		c.Isolate(c.Index(l))
+		_, err := l.Put(t.Context(), "k", "v")
+		require.ErrorIs(t, err, keel.ErrTimeoutDueToLeaderFail)
+		require.ErrorIs(t, err, keel.ErrTimeout)
+	})
+	t.Run("connection lost", func(t *testing.T) {
+		c := keeltest.NewCluster(t, 3)
+		l, f := c.Leader(), c.Follower()
+		require.Eventually(t, func() bool { return f.Leader() != "" }, keeltest.WaitLimit, 10*time.Millisecond)
+		// Forward a few writes first, so that f's connections to the
+		// leader are open: with the replies lost, a new one could not be
+		// set up.
+		for range 4 {
+			_, err := f.Put(t.Context(), "warm", "up")
+			require.NoError(t, err)
+		}
+		// The leader's replies to f are lost: f's forwarded put is applied
+		// (with the third member's vote), but its reply never arrives.
+		c.Lose(c.Index(l), c.Index(f))
+		done := make(chan error, 1)
+		go func() {
+			_, err := f.Put(t.Context(), "fwd", "v")
+			done <- err
+		}()
+		require.Eventually(t, func() bool {
+			r, err := l.Get(t.Context(), "fwd", keel.WithSerializable())
+			return err == nil && len(r.Kvs) == 1
+		}, keeltest.WaitLimit, 10*time.Millisecond)
+		c.Isolate(c.Index(f)) // closes the connection the reply was due on
+		err := <-done
+		require.ErrorIs(t, err, keel.ErrTimeoutDueToConnectionLost)
+		require.ErrorIs(t, err, keel.ErrTimeout)
+		c.HealAll()
+	})
+}

@@ -89,7 +89,7 @@ func TestClusterHealth(t *testing.T) {
 		require.NoError(t, err, "member %d", i)
 		require.True(t, resp.Health, "member %d", i)
 		require.Empty(t, resp.Reason, "member %d", i)
-		require.Equal(t, s.MemberID(), resp.Header.MemberID)
+		require.Equal(t, s.MemberID(), resp.Header.MemberId)
 	}
 
 	t.Run("removed", func(t *testing.T) {

@@ -72,8 +72,8 @@ func TestClusterWritesOnEveryMember(t *testing.T) {
 	require.Len(t, tr.Responses, 2)
 	require.Equal(t, "from-0", string(tr.Responses[0].Put().PrevKv.Value))
 	require.Equal(t, "from-1", string(tr.Responses[1].Get().Kvs[0].Value))
-	require.Equal(t, status(t, members[0]).Header.ClusterID, tr.Header.ClusterID)
-	require.Equal(t, status(t, f).Header.MemberID, tr.Header.MemberID)
+	require.Equal(t, status(t, members[0]).Header.ClusterId, tr.Header.ClusterId)
+	require.Equal(t, status(t, f).Header.MemberId, tr.Header.MemberId)
 	// A deterministic apply error crosses the wire as the same sentinel.
 	_, err = f.Put(ctx, "missing", "", keel.WithIgnoreValue())
 	require.ErrorIs(t, err, keel.ErrKeyNotFound)

@@ -130,6 +130,29 @@ func (c Cmp) Target() CompareTarget { return c.target }
 // Result returns the relation the compare requires.
 func (c Cmp) Result() CompareResult { return c.result }
 
+// ValueBytes returns the value a Value compare compares against (nil for
+// other targets).
+func (c *Cmp) ValueBytes() []byte {
+	if c.target != CompareValue {
+		return nil
+	}
+	return c.value
+}
+
+// WithKeyBytes sets the key the compare looks at.
+func (c *Cmp) WithKeyBytes(key []byte) { c.key = key }
+
+// WithValueBytes sets the value a Value compare compares against.
+func (c *Cmp) WithValueBytes(v []byte) { c.value = v }
+
+// Clone returns a copy of c that shares no memory with it.
+func (c Cmp) Clone() Cmp {
+	c.key = bytes.Clone(c.key)
+	c.end = bytes.Clone(c.end)
+	c.value = bytes.Clone(c.value)
+	return c
+}
+
 // holds reports whether kv satisfies c. A nil kv is an absent key.
 func (c *Cmp) holds(kv *KeyValue) bool {
 	if kv == nil {

@@ -11,7 +11,7 @@
 //
 // The API mirrors etcd's clientv3 (Put, Get, Delete, Txn, Do, OpGet, OpPut,
 // Compare, WithPrefix, ...): code written against clientv3 ports by changing
-// the import and the constructor.
+// the import and the constructor. See "Porting from clientv3" below.
 //
 // # Cluster
 //
@@ -356,6 +356,24 @@
 //	space quota: raising the NOSPACE alarm   WARN  in_use, quota
 //	space quota: clearing the NOSPACE alarm  INFO  in_use, quota
 //	corruption detected       ERROR  corrupt_member, member_id, revision, hash (its CORRUPT alarm follows)
+//
+// # Porting from clientv3
+//
+// clientv3's names exist here with its shapes and semantics: the KV, Txn,
+// Lease and Watcher method sets (a *Store is all of them; NewKV, NewLease
+// and NewWatcher return it or handles on it), the options, the response
+// types (protobuf's field names in ResponseHeader, headers embedded in the
+// lease responses, ResponseOp's getters on TxnResponse.Responses), the
+// errors of etcd's rpctypes under etcd's names, WithRequireLeader, and the
+// clientv3util compares (package clientv3util). etcd's rules hold even
+// where they surprise: a Get sorted by a target other than the key with
+// SortNone and WithLimit(n) sorts only the first n+1 keys in key order
+// (see WithSort). What differs: errors are Go values (errors.Is, text
+// starting "keel: "), and those whose cause Keel lacks (authentication,
+// downgrades, ...) are never returned; responses are plain structs, not
+// protobuf messages; an option that does not apply fails the call with
+// ErrInvalidOption instead of being ignored or panicking. README.md has
+// the import mapping and the full list.
 //
 // # Testing
 //

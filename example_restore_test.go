@@ -28,7 +28,7 @@ func ExampleRestoreMember() {
 	if _, err := src.Snapshot(ctx, &backup); err != nil {
 		log.Fatal(err)
 	}
-	srcCluster := put.Header.ClusterID
+	srcCluster := put.Header.ClusterId
 	closeSrc()
 
 	info, err := keel.VerifyBackup(bytes.NewReader(backup.Bytes()))
@@ -65,7 +65,7 @@ func ExampleRestoreMember() {
 		log.Fatal(err)
 	}
 	fmt.Printf("before: %s\n", old.Kvs[0].Value)
-	fmt.Println("new cluster ID:", resp.Header.ClusterID != srcCluster)
+	fmt.Println("new cluster ID:", resp.Header.ClusterId != srcCluster)
 	// Output:
 	// backup at revision 3
 	// config/mode=draining version=2 at revision 3

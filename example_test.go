@@ -271,3 +271,54 @@ func ExampleConfig_join() {
 	// b is a voter
 	// members after b left: 1 a
 }
+
+// WithRequireLeader makes a call fail at once with ErrNoLeader on a member
+// that knows no leader, instead of waiting for one; with a leader it
+// changes nothing. A watch made with it is also ended if its member later
+// loses the leader, so it cannot wait forever on a member cut off from the
+// cluster.
+func ExampleWithRequireLeader() {
+	s, closeStore := openTemp()
+	defer closeStore()
+	ctx := keel.WithRequireLeader(context.Background())
+
+	if _, err := s.Put(ctx, "k", "v"); errors.Is(err, keel.ErrNoLeader) {
+		fmt.Println("no leader: try another member")
+		return
+	} else if err != nil {
+		log.Fatal(err)
+	}
+	resp, err := s.Get(ctx, "k")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s\n", resp.Kvs[0].Value)
+	// Output:
+	// v
+}
+
+// A Watcher handle's Close ends the watches made through it, as clientv3's
+// does, without closing the Store.
+func ExampleNewWatcher() {
+	s, closeStore := openTemp()
+	defer closeStore()
+	ctx := context.Background()
+
+	w := keel.NewWatcher(s)
+	wch := w.Watch(ctx, "jobs/", keel.WithPrefix())
+	if _, err := s.Put(ctx, "jobs/1", "queued"); err != nil {
+		log.Fatal(err)
+	}
+	wr := <-wch
+	fmt.Printf("%s %s\n", wr.Events[0].Kv.Key, wr.Events[0].Kv.Value)
+
+	w.Close()
+	_, open := <-wch
+	fmt.Println("open after Close:", open)
+	_, err := s.Get(ctx, "jobs/1")
+	fmt.Println("store still serves:", err == nil)
+	// Output:
+	// jobs/1 queued
+	// open after Close: false
+	// store still serves: true
+}

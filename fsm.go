@@ -221,7 +221,7 @@ func (f *fsm) waitApplied(ctx context.Context, idx uint64, stop <-chan struct{})
 		select {
 		case <-ch:
 		case <-ctx.Done():
-			return fmt.Errorf("%w: waiting for apply: %w", ErrTimeout, ctx.Err())
+			return fmt.Errorf("%w: %w", ErrTimeoutWaitAppliedIndex, ctx.Err())
 		case <-stop:
 			return ErrStopped
 		}

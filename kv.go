@@ -66,18 +66,53 @@ type Client interface {
 // the caller owns.
 type KeyValue = mvcc.KeyValue
 
-// ResponseHeader is returned with every response.
+// ResponseHeader is returned with every response. Its field names are
+// etcd's (ClusterId, MemberId, as protobuf spells them), so code written
+// for clientv3 reads them unchanged; so are its JSON names and its
+// getters, which, as protobuf's, return zero on a nil header.
 type ResponseHeader struct {
-	// ClusterID identifies the cluster; it is the same on every member.
-	ClusterID uint64
-	// MemberID identifies the member that served the request.
-	MemberID uint64
+	// ClusterId identifies the cluster; it is the same on every member.
+	ClusterId uint64 `json:"cluster_id,omitempty"`
+	// MemberId identifies the member that served the request.
+	MemberId uint64 `json:"member_id,omitempty"`
 	// Revision is the store's revision when the request was served: for a
 	// write, the revision it created (or the current one if it changed
 	// nothing); for a read, the member's current revision.
-	Revision int64
+	Revision int64 `json:"revision,omitempty"`
 	// RaftTerm is the raft term of the serving member.
-	RaftTerm uint64
+	RaftTerm uint64 `json:"raft_term,omitempty"`
+}
+
+// GetClusterId returns h.ClusterId, or 0 if h is nil.
+func (h *ResponseHeader) GetClusterId() uint64 {
+	if h == nil {
+		return 0
+	}
+	return h.ClusterId
+}
+
+// GetMemberId returns h.MemberId, or 0 if h is nil.
+func (h *ResponseHeader) GetMemberId() uint64 {
+	if h == nil {
+		return 0
+	}
+	return h.MemberId
+}
+
+// GetRevision returns h.Revision, or 0 if h is nil.
+func (h *ResponseHeader) GetRevision() int64 {
+	if h == nil {
+		return 0
+	}
+	return h.Revision
+}
+
+// GetRaftTerm returns h.RaftTerm, or 0 if h is nil.
+func (h *ResponseHeader) GetRaftTerm() uint64 {
+	if h == nil {
+		return 0
+	}
+	return h.RaftTerm
 }
 
 // PutResponse is the response to Put.
@@ -121,7 +156,12 @@ type TxnResponse struct {
 }
 
 // OpResponse is the response to one Op, as returned by Do and held in
-// TxnResponse.Responses. Exactly one accessor returns non-nil.
+// TxnResponse.Responses. Exactly one accessor of each pair returns
+// non-nil. It has both clientv3's OpResponse accessors (Put, Get, Del,
+// Txn) and the getters of the protobuf ResponseOp that clientv3's
+// TxnResponse.Responses holds (GetResponseRange, GetResponsePut,
+// GetResponseDeleteRange, GetResponseTxn), so code written against either
+// compiles.
 type OpResponse struct {
 	put *PutResponse
 	get *GetResponse
@@ -140,6 +180,22 @@ func (r OpResponse) Del() *DeleteResponse { return r.del }
 
 // Txn returns the response of a transaction, or nil.
 func (r OpResponse) Txn() *TxnResponse { return r.txn }
+
+// GetResponseRange returns the response of a get operation, or nil: the
+// ResponseOp getter of clientv3's TxnResponse.Responses, same as Get.
+func (r OpResponse) GetResponseRange() *GetResponse { return r.get }
+
+// GetResponsePut returns the response of a put operation, or nil (same as
+// Put).
+func (r OpResponse) GetResponsePut() *PutResponse { return r.put }
+
+// GetResponseDeleteRange returns the response of a delete operation, or
+// nil (same as Del).
+func (r OpResponse) GetResponseDeleteRange() *DeleteResponse { return r.del }
+
+// GetResponseTxn returns the response of a nested transaction, or nil
+// (same as Txn).
+func (r OpResponse) GetResponseTxn() *TxnResponse { return r.txn }
 
 // OpResponse wraps the response as an OpResponse.
 func (r *PutResponse) OpResponse() OpResponse { return OpResponse{put: r} }

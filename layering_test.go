@@ -26,7 +26,8 @@ const modulePath = "github.com/keeldb/keel"
 //	examples → lock, discovery → keel (root) → mvcc, wal, transport, raft
 //
 // mvcc, wal and transport never import each other or the root; mvcc does
-// not import raft; lock and discovery use only the root's public API; the
+// not import raft; lock, discovery and clientv3util use only the root's
+// public API; the
 // example programs share helpers under examples/internal.
 // internal/wire, the codec the root and transport share, and
 // internal/metrics, the root's instruments, import nothing; keelhttp uses
@@ -52,7 +53,8 @@ var layerRules = map[string][]string{
 	"keeltest":          {modulePath, modulePath + "/internal/testhook", "testing"},
 	"lock":              {modulePath},
 	"discovery":         {modulePath},
-	"examples":          {modulePath, modulePath + "/lock", modulePath + "/discovery", modulePath + "/examples/internal/"},
+	"clientv3util":      {modulePath},
+	"examples":          {modulePath, modulePath + "/lock", modulePath + "/discovery", modulePath + "/clientv3util", modulePath + "/examples/internal/"},
 	"internal/testdata": {},
 }
 

@@ -5,15 +5,32 @@ type CompactResponse struct {
 	Header *ResponseHeader
 }
 
-// CompactOption configures Compact.
-type CompactOption func(*compactOptions)
+// CompactOp is a compaction request: a revision and its options, as
+// clientv3's CompactOp. OpCompact builds one; Compact makes and runs one.
+type CompactOp struct {
+	revision int64
+	physical bool
+}
 
-type compactOptions struct{ physical bool }
+// CompactOption configures Compact.
+type CompactOption func(*CompactOp)
+
+// OpCompact returns the compaction of history before revision rev, with
+// opts applied.
+func OpCompact(rev int64, opts ...CompactOption) CompactOp {
+	op := CompactOp{revision: rev}
+	for _, opt := range opts {
+		if opt != nil {
+			opt(&op)
+		}
+	}
+	return op
+}
 
 // WithCompactPhysical makes Compact return only once the compacted
 // revisions have been removed from the leader's database, not just hidden.
 func WithCompactPhysical() CompactOption {
-	return func(o *compactOptions) { o.physical = true }
+	return func(o *CompactOp) { o.physical = true }
 }
 
 // HashKVResponse is the response to HashKV.

@@ -69,6 +69,7 @@ type Op struct {
 	createdNotify  bool
 	filterPut      bool
 	filterDelete   bool
+	fragment       bool
 
 	// txn
 	cmps    []Cmp
@@ -215,6 +216,76 @@ func (op Op) IsKeysOnly() bool { return op.keysOnly }
 // IsCountOnly reports whether a get op was built WithCountOnly.
 func (op Op) IsCountOnly() bool { return op.countOnly }
 
+// Limit returns the limit of a get op (0 = none).
+func (op Op) Limit() int64 { return op.limit }
+
+// IsSortSet reports whether a get op was built WithSort.
+func (op Op) IsSortSet() bool { return op.set&optSort != 0 }
+
+// IsSortOptionValid reports whether the op's sort target and order exist;
+// a get with an invalid one fails with ErrInvalidSortOption.
+func (op Op) IsSortOptionValid() bool {
+	return op.sortTarget >= SortByKey && op.sortTarget <= SortByValue &&
+		op.sortOrder >= SortNone && op.sortOrder <= SortDescend
+}
+
+// IsOptsWithPrefix reports whether the op was built WithPrefix.
+func (op Op) IsOptsWithPrefix() bool { return op.isPrefix }
+
+// IsOptsWithFromKey reports whether the op was built WithFromKey.
+func (op Op) IsOptsWithFromKey() bool { return op.isFromKey }
+
+// IsPrevKV reports whether the op was built WithPrevKV.
+func (op Op) IsPrevKV() bool { return op.prevKV }
+
+// IsFragment reports whether a watch op was built WithFragment.
+func (op Op) IsFragment() bool { return op.fragment }
+
+// IsProgressNotify reports whether a watch op was built
+// WithProgressNotify.
+func (op Op) IsProgressNotify() bool { return op.progressNotify }
+
+// IsCreatedNotify reports whether a watch op was built WithCreatedNotify.
+func (op Op) IsCreatedNotify() bool { return op.createdNotify }
+
+// IsFilterPut reports whether a watch op was built WithFilterPut.
+func (op Op) IsFilterPut() bool { return op.filterPut }
+
+// IsFilterDelete reports whether a watch op was built WithFilterDelete.
+func (op Op) IsFilterDelete() bool { return op.filterDelete }
+
+// MinModRev returns the WithMinModRev filter of a get op (0 = none).
+func (op Op) MinModRev() int64 { return op.minModRev }
+
+// MaxModRev returns the WithMaxModRev filter of a get op (0 = none).
+func (op Op) MaxModRev() int64 { return op.maxModRev }
+
+// MinCreateRev returns the WithMinCreateRev filter of a get op (0 = none).
+func (op Op) MinCreateRev() int64 { return op.minCreateRev }
+
+// MaxCreateRev returns the WithMaxCreateRev filter of a get op (0 = none).
+func (op Op) MaxCreateRev() int64 { return op.maxCreateRev }
+
+// WithKeyBytes sets the key of op.
+func (op *Op) WithKeyBytes(key []byte) { op.key = key }
+
+// WithRangeBytes sets the range end of op (nil for a single key).
+func (op *Op) WithRangeBytes(end []byte) { op.end = end }
+
+// WithValueBytes sets the value of a put op.
+func (op *Op) WithValueBytes(v []byte) { op.val = v }
+
+// NewOp returns an empty Op with no type, as clientv3's NewOp does: for
+// IsOptsWithPrefix and the like to apply options to. Running it fails with
+// ErrInvalidOption.
+func NewOp() *Op { return &Op{key: []byte{}} }
+
+// IsOptsWithPrefix reports whether opts include WithPrefix.
+func IsOptsWithPrefix(opts []OpOption) bool { return withOptions(*NewOp(), opts).isPrefix }
+
+// IsOptsWithFromKey reports whether opts include WithFromKey.
+func IsOptsWithFromKey(opts []OpOption) bool { return withOptions(*NewOp(), opts).isFromKey }
+
 // WithLease attaches the key of a put to lease id.
 func WithLease(id LeaseID) OpOption {
 	return func(op *Op) { op.leaseID = id; op.set |= optLease }
@@ -232,9 +303,28 @@ func WithRev(rev int64) OpOption {
 	return func(op *Op) { op.rev = rev; op.set |= optRev }
 }
 
-// WithSort orders the result of a get. Sorting by key in ascending order is
-// the default and costs nothing; any other order makes the store fetch the
-// whole range before applying the limit.
+// SortOption is a sort target and order, as clientv3's SortOption.
+type SortOption struct {
+	Target SortTarget
+	Order  SortOrder
+}
+
+// WithSort orders the result of a get, with etcd's rules:
+//
+//   - SortByKey with SortNone or SortAscend is key order, the default,
+//     which costs nothing.
+//   - Any target with SortAscend or SortDescend (but SortByKey with
+//     SortAscend) sorts the whole range, then applies WithLimit.
+//   - A target other than SortByKey with SortNone sorts ascending, but,
+//     with WithLimit(n) and no min/max revision filter, only the first n+1
+//     keys of the range in key order are sorted, and the first n of those
+//     are returned: not the n smallest of the range. This is etcd's
+//     behaviour, kept so results match etcd's; use SortAscend for the n
+//     smallest.
+//
+// Keys whose sort fields are equal stay in key order (etcd leaves their
+// order unspecified). An unknown target or order makes the get fail with
+// ErrInvalidSortOption.
 func WithSort(target SortTarget, order SortOrder) OpOption {
 	return func(op *Op) {
 		if target == SortByKey && order == SortAscend {
@@ -399,4 +489,20 @@ func WithFilterPut() OpOption {
 // WithFilterDelete makes a watch drop delete events.
 func WithFilterDelete() OpOption {
 	return func(op *Op) { op.filterDelete = true; op.set |= optWatchOnly }
+}
+
+// WithFragment is accepted by Watch for clientv3's sake and changes
+// nothing: etcd splits a watch response larger than its gRPC message
+// limit into fragments with it, while Keel hands responses over in
+// memory, whatever their size, and never splits one.
+func WithFragment() OpOption {
+	return func(op *Op) { op.fragment = true; op.set |= optWatchOnly }
+}
+
+// WithWatchBufLog is accepted by Watch for clientv3's sake and changes
+// nothing: in etcd it makes the client log when a watcher's response
+// buffer backs up; a Keel watcher whose consumer falls behind catches up
+// from history instead (see Store.Watch).
+func WithWatchBufLog() OpOption {
+	return func(op *Op) { op.set |= optWatchOnly }
 }

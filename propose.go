@@ -84,6 +84,9 @@ func (s *Store) propose(ctx context.Context, cmd []byte) (_ *applyResult, err er
 	if len(cmd) > s.cfg.MaxRequestBytes {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrRequestTooLarge, len(cmd), s.cfg.MaxRequestBytes)
 	}
+	if err := s.checkLeader(ctx); err != nil {
+		return nil, err
+	}
 	defer s.met.proposed(&err)
 	if len(cmd) > 1 && cmd[1] != cmdAlarm { // a corrupt member still raises and clears alarms
 		if err := s.corruptErr(); err != nil {
@@ -149,7 +152,7 @@ func (s *Store) proposeLocal(ctx context.Context, cmd []byte) (*applyResult, err
 	case res := <-ch:
 		return res, nil
 	case <-lost:
-		return nil, fmt.Errorf("%w: leadership lost", ErrTimeout)
+		return nil, ErrTimeoutDueToLeaderFail
 	case <-ctx.Done():
 		return nil, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
 	case <-s.stop:
@@ -168,6 +171,8 @@ func (s *Store) forward(ctx context.Context, addr string, cmd []byte) (*applyRes
 		return nil, ErrNotLeader // never sent: safe to retry
 	case s.stopped():
 		return nil, fmt.Errorf("%w: %w", ErrTimeout, s.errStopped())
+	case errors.Is(err, transport.ErrConnLost): // sent, outcome unknown
+		return nil, fmt.Errorf("%w: forwarding to %s: %w", ErrTimeoutDueToConnectionLost, addr, err)
 	default: // sent, outcome unknown
 		return nil, fmt.Errorf("%w: forwarding to %s: %w", ErrTimeout, addr, err)
 	}

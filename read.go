@@ -24,6 +24,9 @@ func (s *Store) readBarrier(ctx context.Context, serializable bool) error {
 	if s.stopped() {
 		return s.errStopped()
 	}
+	if err := s.checkLeader(ctx); err != nil {
+		return err
+	}
 	if serializable {
 		return nil
 	}

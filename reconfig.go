@@ -363,7 +363,7 @@ func (s *Store) checkRemoval(ctx context.Context, views []memberView, v *memberV
 		}
 	}
 	if quorum := len(remaining)/2 + 1; reachable < quorum {
-		return fmt.Errorf("%w: %d of the %d remaining voters are reachable, %d needed", ErrUnhealthy, reachable, len(remaining), quorum)
+		return fmt.Errorf("%w: %d of the %d remaining voters are reachable, %d needed", ErrMemberNotEnoughStarted, reachable, len(remaining), quorum)
 	}
 	return nil
 }

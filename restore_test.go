@@ -80,7 +80,7 @@ func takeBackup(tb testing.TB, s *keel.Store, oldRev int64) *backupSource {
 	all, err := s.Get(ctx, "\x00", keel.WithFromKey(), keel.WithSerializable())
 	require.NoError(tb, err)
 	require.Equal(tb, all.Header.Revision, src.info.Revision, "nothing was written since the backup")
-	src.all, src.clusterID = all.Kvs, all.Header.ClusterID
+	src.all, src.clusterID = all.Kvs, all.Header.ClusterId
 	old, err := s.Get(ctx, "\x00", keel.WithFromKey(), keel.WithRev(oldRev), keel.WithSerializable())
 	require.NoError(tb, err)
 	src.old = old.Kvs
@@ -116,7 +116,7 @@ func requireRestored(tb testing.TB, s *keel.Store, src *backupSource) {
 	all, err := s.Get(ctx, "\x00", keel.WithFromKey(), keel.WithRev(src.info.Revision), keel.WithSerializable())
 	require.NoError(tb, err)
 	require.Equal(tb, src.all, all.Kvs)
-	require.NotEqual(tb, src.clusterID, all.Header.ClusterID, "a restored cluster has a new ID")
+	require.NotEqual(tb, src.clusterID, all.Header.ClusterId, "a restored cluster has a new ID")
 	old, err := s.Get(ctx, "\x00", keel.WithFromKey(), keel.WithRev(src.oldRev), keel.WithSerializable())
 	require.NoError(tb, err)
 	require.Equal(tb, src.old, old.Kvs, "history is restored")
@@ -180,9 +180,9 @@ func TestRestoreThreeMembers(t *testing.T) {
 		require.Empty(t, r.Kvs, "member %d: a write after the backup is not restored", i)
 		require.Equal(t, src.info.Revision, r.Header.Revision, "member %d", i)
 		if i == 0 {
-			clusterID = r.Header.ClusterID
+			clusterID = r.Header.ClusterId
 		}
-		require.Equal(t, clusterID, r.Header.ClusterID, "member %d: the members agree on the new cluster ID", i)
+		require.Equal(t, clusterID, r.Header.ClusterId, "member %d: the members agree on the new cluster ID", i)
 		requireRestored(t, s, src)
 	}
 	ml, err := l.MemberList(ctx)

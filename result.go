@@ -66,16 +66,32 @@ var errorCodes = []error{
 	29:          ErrJoinRefused,
 	30:          ErrNoSpace,
 	31:          ErrCorrupt,
+	32:          ErrInvalidSortOption,
+	33:          ErrTimeoutDueToLeaderFail,
+	34:          ErrTimeoutDueToConnectionLost,
+	35:          ErrTimeoutWaitAppliedIndex,
+	36:          ErrMemberNotEnoughStarted,
 }
 
 const codeRemoved = 28
 
+// wrappingCodes are the codes of errors that wrap another error of the
+// table (ErrTimeoutDueToLeaderFail wraps ErrTimeout), matched before the
+// others so the more specific error survives the trip.
+var wrappingCodes = []byte{33, 34, 35, 36}
+
 const codeOther = 255
 
 func encodeError(e *wire.Encoder, err error) {
-	// In code order: the first match wins (ErrTimeout wrapping ErrStopped
-	// stays a timeout), except that ErrRemoved, which wraps ErrStopped,
-	// keeps its own code.
+	for _, code := range wrappingCodes {
+		if errors.Is(err, errorCodes[code]) {
+			e.Byte(code)
+			return
+		}
+	}
+	// Then in code order: the first match wins (ErrTimeout wrapping
+	// ErrStopped stays a timeout), except that ErrRemoved, which wraps
+	// ErrStopped, keeps its own code.
 	if errors.Is(err, ErrRemoved) && !errors.Is(err, ErrTimeout) {
 		e.Byte(codeRemoved)
 		return
@@ -88,6 +104,16 @@ func encodeError(e *wire.Encoder, err error) {
 	}
 	e.Byte(codeOther)
 	e.Bytes([]byte(err.Error()))
+}
+
+// retryableCode reports whether a reply starting with code is a refusal
+// that callLeader retries: no leader, not the leader, or a timeout.
+func retryableCode(code byte) bool {
+	if int(code) >= len(errorCodes) || errorCodes[code] == nil {
+		return false
+	}
+	err := errorCodes[code]
+	return err == ErrNotLeader || err == ErrNoLeader || errors.Is(err, ErrTimeout)
 }
 
 // decodeError reads an error code; it returns nil for code 0.
@@ -117,7 +143,7 @@ func encodeResult(res *applyResult) []byte {
 		e.Varint(res.compact.Header.Revision)
 	case res.grant != nil:
 		e.Byte(tGrantResult)
-		e.Varint(res.grant.Header.Revision)
+		e.Varint(res.grant.Revision)
 		e.Varint(int64(res.grant.ID))
 		e.Varint(res.grant.TTL)
 	case res.revoke != nil:
@@ -158,7 +184,7 @@ func decodeResult(b []byte) (*applyResult, error) {
 		res.compact = &CompactResponse{Header: &ResponseHeader{Revision: d.Varint()}}
 	case next == tGrantResult:
 		d.Byte()
-		res.grant = &LeaseGrantResponse{Header: &ResponseHeader{Revision: d.Varint()}, ID: LeaseID(d.Varint()), TTL: d.Varint()}
+		res.grant = &LeaseGrantResponse{ResponseHeader: &ResponseHeader{Revision: d.Varint()}, ID: LeaseID(d.Varint()), TTL: d.Varint()}
 	case next == tRevokeResult:
 		d.Byte()
 		res.revoke = &LeaseRevokeResponse{Header: &ResponseHeader{Revision: d.Varint()}}

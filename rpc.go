@@ -158,6 +158,9 @@ func (s *Store) inlineRPC(req []byte) ([]byte, bool) {
 // forwarded to it. The requests it carries are idempotent, so it retries
 // until ctx ends on any failure that is not a definite answer.
 func (s *Store) callLeader(ctx context.Context, req []byte, local func(context.Context) ([]byte, error)) ([]byte, error) {
+	if err := s.checkLeader(ctx); err != nil {
+		return nil, err
+	}
 	backoff := 5 * time.Millisecond
 	for {
 		if s.stopped() {
@@ -172,7 +175,7 @@ func (s *Store) callLeader(ctx context.Context, req []byte, local func(context.C
 		} else {
 			err = ErrNoLeader
 		}
-		if err == nil && !(len(reply) > 0 && int(reply[0]) < len(errorCodes) && (errorCodes[reply[0]] == ErrNotLeader || errorCodes[reply[0]] == ErrNoLeader || errorCodes[reply[0]] == ErrTimeout)) {
+		if err == nil && !(len(reply) > 0 && retryableCode(reply[0])) {
 			return reply, nil
 		}
 		select {

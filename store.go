@@ -55,6 +55,11 @@ type Store struct {
 	// defragSlot is the cluster's automatic-defragmentation slot, kept
 	// by the leader (autodefrag.go).
 	defragSlot defragSlot
+	// noLeader holds the streams made WithRequireLeader
+	// (requireleader.go).
+	noLeader leaderMonitor
+	// watchHdr is the header watch responses share (header.go).
+	watchHdr atomic.Pointer[ResponseHeader]
 
 	// reconfig holds a token while a membership change runs, so changes
 	// are made one at a time (reconfig.go); reconfigHook, if set (tests),
@@ -265,6 +270,7 @@ func (s *Store) open() error {
 	events := s.observeRaft()
 	s.wg.Go(func() { s.raftEvents(events) })
 	s.wg.Go(s.leaderLoop)
+	s.wg.Go(s.monitorLeader)
 	s.wg.Go(s.reads.run)
 	s.wg.Go(s.autoCompactLoop)
 	s.wg.Go(s.healthLoop)

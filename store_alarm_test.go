@@ -37,7 +37,7 @@ func TestAlarmListAndDisarm(t *testing.T) {
 			resp, err := s.AlarmList(ctx)
 			require.NoError(t, err)
 			require.Equal(t, []*AlarmMember{corrupt}, resp.Alarms)
-			require.Equal(t, corrupt.MemberID, resp.Header.MemberID)
+			require.Equal(t, corrupt.MemberID, resp.Header.MemberId)
 
 			resp, err = s.AlarmDisarm(ctx, tc.disarm)
 			if tc.wantErr != nil {
@@ -47,7 +47,7 @@ func TestAlarmListAndDisarm(t *testing.T) {
 			}
 			require.NoError(t, err)
 			require.Equal(t, tc.want, resp.Alarms)
-			require.Equal(t, corrupt.MemberID, resp.Header.MemberID)
+			require.Equal(t, corrupt.MemberID, resp.Header.MemberId)
 			if len(tc.want) == 0 {
 				require.NoError(t, s.clearAlarm(ctx, corrupt.MemberID, corrupt.Alarm))
 			}

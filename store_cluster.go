@@ -226,7 +226,7 @@ func (s *Store) memberViews() ([]memberView, error) {
 
 // clusterHeader is the header of a membership response.
 func (s *Store) clusterHeader() *ResponseHeader {
-	return &ResponseHeader{ClusterID: s.clusterID.Load(), MemberID: s.memberID.Load(), Revision: s.kv.Rev(), RaftTerm: s.raft.CurrentTerm()}
+	return s.headerPtr()
 }
 
 // Leader returns the ID of the current leader, or "" if none is known.

@@ -38,7 +38,7 @@ func (s *Store) Grant(ctx context.Context, ttl int64) (_ *LeaseGrantResponse, er
 		if res.err != nil {
 			return nil, res.err
 		}
-		s.fillHeader(res.grant.Header)
+		s.fillHeader(res.grant.ResponseHeader)
 		return res.grant, nil
 	}
 }
@@ -82,23 +82,50 @@ func (s *Store) KeepAliveOnce(ctx context.Context, id LeaseID) (_ *LeaseKeepAliv
 	if err := d.Finish(); err != nil {
 		return nil, err
 	}
-	return &LeaseKeepAliveResponse{Header: s.headerPtr(), ID: id, TTL: ttl}, nil
+	return &LeaseKeepAliveResponse{ResponseHeader: s.headerPtr(), ID: id, TTL: ttl}, nil
 }
 
 // KeepAlive keeps the lease alive until ctx ends: it renews it every third
 // of its TTL (retrying sooner after a failure) and sends one response per
 // renewal on the returned channel. The first renewal happens before
 // KeepAlive returns; its failure is returned. The channel is closed when
-// ctx ends, the Store closes, or the lease is gone (revoked or expired).
-// Responses the consumer does not read in time are dropped, as in clientv3.
+// ctx ends, the Store closes, or the lease is gone (revoked or expired),
+// and, with a ctx from WithRequireLeader, when this member has lost its
+// leader (see WithRequireLeader). Responses the consumer does not read in
+// time are dropped, as in clientv3.
 func (s *Store) KeepAlive(ctx context.Context, id LeaseID) (<-chan *LeaseKeepAliveResponse, error) {
+	return s.keepAlive(ctx, id, nil)
+}
+
+// keepAlive is KeepAlive; onExit, if not nil, runs once the channel is
+// closed, or before keepAlive returns an error.
+func (s *Store) keepAlive(ctx context.Context, id LeaseID, onExit func()) (<-chan *LeaseKeepAliveResponse, error) {
+	exit := func() {
+		if onExit != nil {
+			onExit()
+		}
+	}
 	first, err := s.KeepAliveOnce(ctx, id)
 	if err != nil {
+		exit()
 		return nil, err
+	}
+	var remove func()
+	if requiresLeader(ctx) {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		unregister := s.noLeader.add(cancel)
+		remove = func() { unregister(); cancel() }
 	}
 	ch := make(chan *LeaseKeepAliveResponse, 16)
 	ch <- first
-	s.wg.Go(func() { s.keepAliveLoop(ctx, id, first.TTL, ch) })
+	s.wg.Go(func() {
+		s.keepAliveLoop(ctx, id, first.TTL, ch)
+		if remove != nil {
+			remove()
+		}
+		exit()
+	})
 	return ch, nil
 }
 
@@ -107,7 +134,7 @@ func (s *Store) KeepAlive(ctx context.Context, id LeaseID) (<-chan *LeaseKeepAli
 // has TTL -1.
 func (s *Store) TimeToLive(ctx context.Context, id LeaseID, opts ...LeaseOption) (_ *LeaseTimeToLiveResponse, err error) {
 	defer s.met.request(kindLeaseTimeToLive, s.met.now(), &err)
-	var o leaseOptions
+	var o LeaseOp
 	for _, opt := range opts {
 		if opt != nil {
 			opt(&o)
@@ -130,7 +157,7 @@ func (s *Store) TimeToLive(ctx context.Context, id LeaseID, opts ...LeaseOption)
 		err := decodeError(d, code)
 		return nil, errors.Join(err, d.Finish())
 	}
-	resp := &LeaseTimeToLiveResponse{Header: s.headerPtr(), ID: id, TTL: d.Varint(), GrantedTTL: d.Varint()}
+	resp := &LeaseTimeToLiveResponse{ResponseHeader: s.headerPtr(), ID: id, TTL: d.Varint(), GrantedTTL: d.Varint()}
 	n := d.Count(1)
 	for i := 0; i < n && d.Err() == nil; i++ {
 		resp.Keys = append(resp.Keys, d.Bytes())
@@ -154,5 +181,5 @@ func (s *Store) Leases(ctx context.Context) (_ *LeaseLeasesResponse, err error) 
 	if err != nil {
 		return nil, err
 	}
-	return &LeaseLeasesResponse{Header: s.headerPtr(), Leases: out}, nil
+	return &LeaseLeasesResponse{ResponseHeader: s.headerPtr(), Leases: out}, nil
 }

@@ -15,13 +15,8 @@ import (
 // WithCompactPhysical waits for it (on the leader).
 func (s *Store) Compact(ctx context.Context, rev int64, opts ...CompactOption) (_ *CompactResponse, err error) {
 	defer s.met.request(kindCompact, s.met.now(), &err)
-	var o compactOptions
-	for _, opt := range opts {
-		if opt != nil {
-			opt(&o)
-		}
-	}
-	res, err := s.propose(ctx, encodeCompactCommand(rev, o.physical))
+	o := OpCompact(rev, opts...)
+	res, err := s.propose(ctx, encodeCompactCommand(o.revision, o.physical))
 	if err != nil {
 		return nil, err
 	}
@@ -34,7 +29,7 @@ func (s *Store) Compact(ctx context.Context, rev int64, opts ...CompactOption) (
 		}
 	}
 	resp := res.compact
-	resp.Header.ClusterID, resp.Header.MemberID, resp.Header.RaftTerm = s.clusterID.Load(), s.memberID.Load(), s.raft.CurrentTerm()
+	s.fillHeader(resp.Header)
 	return resp, nil
 }
 

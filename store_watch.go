@@ -2,6 +2,7 @@ package keel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/keeldb/keel/mvcc"
@@ -32,46 +33,77 @@ var _ Watcher = (*Store)(nil)
 // and it later catches up from history, so its memory stays bounded.
 //
 // The channel is closed when ctx is done (cancel it to release the
-// watcher), when the Store closes, or after a canceling response. Watch is
-// not linearizable: a watcher sees revisions as this member applies them.
+// watcher), when the Store closes, or after a canceling response. With a
+// ctx from WithRequireLeader, a watch on a member without a leader is
+// canceled with ErrNoLeader (see WithRequireLeader). Watch is not
+// linearizable: a watcher sees revisions as this member applies them.
 func (s *Store) Watch(ctx context.Context, key string, opts ...OpOption) WatchChan {
+	return s.watch(ctx, key, opts, nil)
+}
+
+// watch is Watch; onClose, if not nil, runs once the channel is closed.
+func (s *Store) watch(ctx context.Context, key string, opts []OpOption, onClose func()) WatchChan {
 	op := Op{t: tRange, key: []byte(key)}
 	op.apply(opts)
-	ch := make(chan WatchResponse, s.cfg.WatchBufferSize)
-	cancel := func(err error) WatchChan {
-		ch <- WatchResponse{Header: s.header(s.kv.Rev()), Canceled: true, closeErr: err}
+	// One slot more than the watcher may fill (watchSink.Send), for the
+	// last, canceling response.
+	ch := make(chan WatchResponse, s.cfg.WatchBufferSize+1)
+	end := func(wr *WatchResponse) WatchChan {
+		if wr != nil {
+			ch <- *wr
+		}
 		close(ch)
+		if onClose != nil {
+			onClose()
+		}
 		return ch
+	}
+	refuse := func(err error) WatchChan { // a request etcd's server refuses
+		return end(&WatchResponse{Header: s.headerPtr(), Canceled: true, CancelReason: err.Error(), closeErr: err})
+	}
+	abort := func(err error) WatchChan { // the member cannot serve it
+		return end(&WatchResponse{Header: s.headerPtr(), Canceled: true, closeErr: err})
 	}
 	switch {
 	case s.stopped():
-		close(ch)
-		return ch
+		return end(nil)
 	case op.err != nil:
-		return cancel(op.err)
+		return refuse(op.err)
 	case s.corruptErr() != nil:
-		return cancel(s.corruptErr())
+		return abort(s.corruptErr())
 	case op.set&(optLimit|optSort|optSerializable|optKeysOnly|optCountOnly|optRevFilter|optLease|optIgnore) != 0:
-		return cancel(fmt.Errorf("%w: option does not apply to watch", ErrInvalidOption))
+		return refuse(fmt.Errorf("%w: option does not apply to watch", ErrInvalidOption))
 	case op.isPrefix && op.isFromKey:
-		return cancel(fmt.Errorf("%w: WithPrefix and WithFromKey cannot be combined", ErrInvalidOption))
+		return refuse(fmt.Errorf("%w: WithPrefix and WithFromKey cannot be combined", ErrInvalidOption))
 	case op.rev < 0:
-		return cancel(fmt.Errorf("%w: negative start revision %d", ErrInvalidOption, op.rev))
+		return refuse(fmt.Errorf("%w: negative start revision %d", ErrInvalidOption, op.rev))
+	}
+	if err := s.checkLeader(ctx); err != nil {
+		return abort(err)
 	}
 	if len(op.key) == 0 {
 		op.key = []byte{0} // etcd: an empty key means "\x00"
 	}
 	if op.createdNotify {
-		ch <- WatchResponse{Header: s.header(s.kv.Rev()), Created: true}
+		ch <- WatchResponse{Header: s.headerPtr(), Created: true}
 	}
-	sink := &watchSink{s: s, ch: ch, filterPut: op.filterPut, filterDelete: op.filterDelete}
+	sink := &watchSink{s: s, ch: ch, filterPut: op.filterPut, filterDelete: op.filterDelete, onClose: onClose}
 	w, err := s.kv.Watch(op.key, op.end, mvcc.WatchOptions{
 		StartRev: op.rev, PrevKV: op.prevKV, ProgressNotify: op.progressNotify,
 	}, sink)
-	if err != nil {
-		return cancel(mapWatchErr(err)) // after the created response, if any
+	if err != nil { // after the created response, if any
+		err = mapWatchErr(err)
+		if errors.Is(err, ErrStopped) {
+			return abort(err)
+		}
+		return refuse(err)
 	}
-	sink.setStop(context.AfterFunc(ctx, w.Cancel))
+	stops := []func() bool{context.AfterFunc(ctx, w.Cancel)}
+	if requiresLeader(ctx) {
+		remove := s.noLeader.add(func() { sink.cancel(w, ErrNoLeader) })
+		stops = append(stops, func() bool { remove(); return true })
+	}
+	sink.setStop(stops)
 	return ch
 }
 

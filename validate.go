@@ -28,7 +28,14 @@ func checkOpShape(op *Op, maxOps, depth int) error {
 		return op.err
 	}
 	switch op.t {
-	case tRange, tDeleteRange:
+	case tRange:
+		if len(op.key) == 0 {
+			return ErrEmptyKey
+		}
+		if !op.IsSortOptionValid() {
+			return ErrInvalidSortOption
+		}
+	case tDeleteRange:
 		if len(op.key) == 0 {
 			return ErrEmptyKey
 		}

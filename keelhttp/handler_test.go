@@ -50,7 +50,7 @@ type healthBody struct {
 }
 
 func TestHealth(t *testing.T) {
-	leader := &keel.Status{Header: &keel.ResponseHeader{MemberID: 7}, Leader: "a", IsLeader: true}
+	leader := &keel.Status{Header: &keel.ResponseHeader{MemberId: 7}, Leader: "a", IsLeader: true}
 	tests := []struct {
 		name       string
 		member     fakeMember
@@ -95,7 +95,7 @@ func TestHealth(t *testing.T) {
 }
 
 func TestStatus(t *testing.T) {
-	st := &keel.Status{Header: &keel.ResponseHeader{ClusterID: 1, MemberID: 2, Revision: 3, RaftTerm: 4},
+	st := &keel.Status{Header: &keel.ResponseHeader{ClusterId: 1, MemberId: 2, Revision: 3, RaftTerm: 4},
 		Leader: "a", IsLeader: true, RaftIndex: 9, RaftAppliedIndex: 8, CompactRevision: 1}
 	resp := get(t, keelhttp.NewHandler(fakeMember{st: st}, keelhttp.Options{}), http.MethodGet, "/status")
 	require.Equal(t, http.StatusOK, resp.StatusCode)

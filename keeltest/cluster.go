@@ -348,7 +348,7 @@ func (st memberState) String() string {
 		leases = fmt.Sprint(st.leases[:8], "...")
 	}
 	return fmt.Sprintf("member %d: hash %08x at revision %d (compacted to %d), %d leases %s",
-		st.hash.Header.MemberID, st.hash.Hash, st.hash.HashRevision, st.hash.CompactRevision, len(st.leases), leases)
+		st.hash.Header.MemberId, st.hash.Hash, st.hash.HashRevision, st.hash.CompactRevision, len(st.leases), leases)
 }
 
 // applied returns the applied raft index of the running members and

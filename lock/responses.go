@@ -8,4 +8,4 @@ func rangeResp(r *keel.TxnResponse, i int) *keel.GetResponse { return r.Response
 
 // watchHeader returns a copy of a watch response's header, for a
 // GetResponse the caller owns.
-func watchHeader(wr *keel.WatchResponse) keel.ResponseHeader { return wr.Header }
+func watchHeader(wr *keel.WatchResponse) keel.ResponseHeader { return *wr.Header }

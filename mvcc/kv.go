@@ -107,7 +107,9 @@ type SortOrder int32
 
 const (
 	// SortNone keeps key order, except that with a SortTarget other than
-	// SortByKey it means SortAscend (as in etcd).
+	// SortByKey it sorts ascending, as in etcd: with a Limit and no
+	// min/max filter, only the first Limit+1 keys in key order are sorted
+	// (and the first Limit of them returned), not the whole range.
 	SortNone SortOrder = iota
 	// SortAscend sorts in ascending order.
 	SortAscend

@@ -124,6 +124,10 @@ func (m *model) rangeModel(key, end []byte, ro RangeOptions, cur int64) (*RangeR
 	if ro.CountOnly {
 		return res, nil
 	}
+	filtered := ro.MinModRev != 0 || ro.MaxModRev != 0 || ro.MinCreateRev != 0 || ro.MaxCreateRev != 0
+	if ro.SortOrder == SortNone && !filtered && ro.Limit > 0 && int64(len(kvs)) > ro.Limit+1 {
+		kvs = kvs[:ro.Limit+1] // etcd sorts (by a non-key target) only these
+	}
 	var keep []*KeyValue
 	for _, kv := range kvs {
 		if (ro.MinModRev == 0 || kv.ModRevision >= ro.MinModRev) &&

@@ -45,18 +45,29 @@ func (s *Store) rangeLocked(key, end []byte, ro RangeOptions, curRev int64) (*Ra
 		return res, nil
 	}
 
+	// etcd's rules (server/etcdserver/txn/range.go): with the default
+	// ordering (SortNone, or SortByKey ascending) and no revision filter,
+	// only the first Limit+1 keys in key order are read; a target other
+	// than the key with SortNone then sorts just those, ascending. Every
+	// other request reads, filters and sorts the whole range before the
+	// limit applies.
 	order := ro.SortOrder
+	defaultOrdering := order == SortNone || (ro.SortTarget == SortByKey && order == SortAscend)
 	switch {
 	case ro.SortTarget != SortByKey && order == SortNone:
-		order = SortAscend // etcd: a non-key target without order means ascend
+		order = SortAscend
 	case ro.SortTarget == SortByKey && order == SortAscend:
 		order = SortNone // already in key order
 	}
 	filtered := ro.MinModRev != 0 || ro.MaxModRev != 0 || ro.MinCreateRev != 0 || ro.MaxCreateRev != 0
 	fetch := revs
-	if order == SortNone && !filtered && ro.Limit > 0 && int64(len(revs)) > ro.Limit {
-		fetch = revs[:ro.Limit] // no need to read values that will be cut off
-		res.More = true
+	if defaultOrdering && !filtered && ro.Limit > 0 && int64(len(revs)) > ro.Limit {
+		if order == SortNone {
+			fetch = revs[:ro.Limit] // no need to read values that will be cut off
+			res.More = true
+		} else {
+			fetch = revs[:ro.Limit+1]
+		}
 	}
 	kvs, err := s.fetchLocked(fetch)
 	if err != nil {
