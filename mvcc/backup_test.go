@@ -3,6 +3,8 @@ package mvcc
 import (
 	"bytes"
 	"crypto/sha256"
+	"fmt"
+	"hash/crc32"
 	"io"
 	"io/fs"
 	"math/rand/v2"
@@ -323,4 +325,56 @@ func FuzzCheckBolt(f *testing.F) {
 		require.NoError(t, err)
 		require.LessOrEqual(t, m.pageHigh*uint64(m.pageSize), uint64(len(db)), "an accepted database fits its file")
 	})
+}
+
+// HashKV hashes in chunks of keys, releasing the lock between them: writes
+// made meanwhile (new keys, new revisions of old ones) do not change the
+// hash of a revision below them, and a hash over many chunks equals the
+// one taken in a single hold of the lock (Hash's path).
+func TestHashKVUnderWrites(t *testing.T) {
+	s, _ := openStore(t, Config{})
+	idx := uint64(1)
+	for i := 0; i < 3*hashChunkKeys; i += 500 {
+		tx := s.Write(idx)
+		idx++
+		for j := i; j < i+500; j++ {
+			tx.Put(fmt.Appendf(nil, "k%06d", j), fmt.Appendf(nil, "v%d", j), 0)
+		}
+		if i%1500 == 0 {
+			tx.DeleteRange(fmt.Appendf(nil, "k%06d", i), fmt.Appendf(nil, "k%06d", i+10))
+		}
+		tx.End()
+	}
+	rev := s.Rev()
+	quiet, err := s.HashKV(rev)
+	require.NoError(t, err)
+	s.mu.RLock()
+	h := crc32.New(castagnoli)
+	require.NoError(t, s.hashKeysLocked(h, rev))
+	s.mu.RUnlock()
+	require.Equal(t, h.Sum32(), quiet.Hash, "chunked and single-hold hashes agree")
+
+	stop := make(chan struct{})
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			tx := s.Write(idx)
+			idx++
+			tx.Put(fmt.Appendf(nil, "k%06d", (i*7919)%(4*hashChunkKeys)), []byte("later"), 0)
+			tx.End()
+		}
+	}()
+	for range 5 {
+		got, err := s.HashKV(rev)
+		require.NoError(t, err)
+		require.Equal(t, quiet.Hash, got.Hash)
+	}
+	close(stop)
+	<-writerDone
 }

@@ -67,30 +67,72 @@ type KVHash struct {
 // current revision ErrFutureRev.
 func (s *Store) HashKV(rev int64) (KVHash, error) {
 	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if err := s.readableLocked(); err != nil {
-		return KVHash{}, err
-	}
+	err := s.readableLocked()
 	switch {
+	case err != nil:
 	case rev < 0:
-		return KVHash{}, fmt.Errorf("mvcc: hash: negative revision %d", rev)
+		err = fmt.Errorf("mvcc: hash: negative revision %d", rev)
 	case rev > s.currentRev:
-		return KVHash{}, ErrFutureRev
+		err = ErrFutureRev
 	case rev > 0 && rev < s.compactRev:
-		return KVHash{}, ErrCompacted
+		err = ErrCompacted
 	case rev == 0:
 		rev = s.currentRev
 	}
-	h := crc32.New(castagnoli)
-	if err := s.hashKeysLocked(h, rev); err != nil {
+	out := KVHash{Revision: rev, CompactRevision: s.compactRev, CurrentRevision: s.currentRev}
+	gen := s.restoreGen
+	s.mu.RUnlock()
+	if err != nil {
 		return KVHash{}, err
 	}
-	return KVHash{Hash: h.Sum32(), Revision: rev, CompactRevision: s.compactRev, CurrentRevision: s.currentRev}, nil
+	// In chunks of keys, each under the read lock on its own, so that
+	// writes (which End under the write lock) wait for one chunk at most,
+	// not for the whole history. History up to rev does not change
+	// between chunks unless a compaction or a Restore changes it, which
+	// ends the hash.
+	h := crc32.New(castagnoli)
+	var from []byte
+	for done := false; !done; {
+		s.mu.RLock()
+		err := s.readableLocked()
+		switch {
+		case err != nil:
+		case s.compactRev != out.CompactRevision:
+			err = fmt.Errorf("%w: compacted while hashing", ErrCompacted)
+		case s.restoreGen != gen:
+			err = fmt.Errorf("mvcc: hash: the database was replaced while hashing")
+		default:
+			from, done, err = s.hashChunkLocked(h, rev, from, hashChunkKeys)
+		}
+		s.mu.RUnlock()
+		if err != nil {
+			return KVHash{}, err
+		}
+	}
+	_, _ = h.Write(binary.BigEndian.AppendUint64(nil, uint64(out.CompactRevision)))
+	out.Hash = h.Sum32()
+	return out, nil
 }
+
+// hashChunkKeys is how many keys HashKV hashes per hold of the read lock.
+const hashChunkKeys = 4096
 
 // hashKeysLocked writes the key history up to rev, then the compaction
 // revision, to h (see HashKV). Caller holds mu.
 func (s *Store) hashKeysLocked(h hash.Hash32, rev int64) error {
+	if _, _, err := s.hashChunkLocked(h, rev, nil, 0); err != nil {
+		return err
+	}
+	_, _ = h.Write(binary.BigEndian.AppendUint64(nil, uint64(s.compactRev)))
+	return nil
+}
+
+// hashChunkLocked writes to h the history up to rev of at most limit keys
+// (0: every key) from key from on (nil: the first), in key order: for
+// each revision, its revision key, then the encoded KeyValue of a put or
+// the key of a tombstone. It returns the key to continue from, and done
+// once no key is left. Caller holds mu.
+func (s *Store) hashChunkLocked(h hash.Hash32, rev int64, from []byte, limit int) (next []byte, done bool, err error) {
 	type item struct {
 		rev  revision
 		tomb bool
@@ -98,7 +140,14 @@ func (s *Store) hashKeysLocked(h hash.Hash32, rev int64) error {
 	}
 	var items []item
 	var puts []revision
-	s.index.tree.Scan(func(ki *keyIndex) bool {
+	n := 0
+	done = true
+	visit := func(ki *keyIndex) bool {
+		if limit > 0 && n == limit {
+			next, done = ki.key(), false
+			return false
+		}
+		n++
 		if ki.single() {
 			if ki.modified.main <= rev {
 				items = append(items, item{rev: ki.modified, key: ki.key()})
@@ -120,10 +169,17 @@ func (s *Store) hashKeysLocked(h hash.Hash32, rev int64) error {
 			}
 		}
 		return true
-	})
+	}
+	if from == nil {
+		s.index.tree.Scan(visit)
+	} else {
+		p := s.index.probe(from)
+		s.index.tree.Ascend(p, visit)
+		s.index.putProbe(p)
+	}
 	kvs, err := s.fetchLocked(puts)
 	if err != nil {
-		return fmt.Errorf("mvcc: hash: %w", err)
+		return nil, false, fmt.Errorf("mvcc: hash: %w", err)
 	}
 	for _, it := range items {
 		_, _ = h.Write(revToBytes(it.rev, it.tomb))
@@ -134,6 +190,5 @@ func (s *Store) hashKeysLocked(h hash.Hash32, rev int64) error {
 		_, _ = h.Write(encodeKeyValue(kvs[0]))
 		kvs = kvs[1:]
 	}
-	_, _ = h.Write(binary.BigEndian.AppendUint64(nil, uint64(s.compactRev)))
-	return nil
+	return next, done, nil
 }
