@@ -36,6 +36,7 @@ func metricsByKey(tb testing.TB, s *Store) map[string]Metric {
 // checks the counters, histograms and gauges it reports.
 func TestMetricsSingleMember(t *testing.T) {
 	s := openSingle(t)
+	s.met.sampleMask = 0 // time every request: the counts below are exact
 	ctx := testCtx(t)
 	for i := range 5 {
 		_, err := s.Put(ctx, "k", string(rune('a'+i)))
@@ -225,4 +226,21 @@ func BenchmarkRequestMetrics(b *testing.B) {
 			_ = instrumented(nil)
 		}
 	})
+}
+
+// Request latency is sampled: one request in 8 is timed and counted 8
+// times, so the histogram's count tracks the number of requests.
+func TestMetricsRequestSampling(t *testing.T) {
+	s := openSingle(t)
+	ctx := testCtx(t)
+	const gets = 800
+	for range gets {
+		_, err := s.Get(ctx, "k", WithSerializable())
+		require.NoError(t, err)
+	}
+	h := metricsByKey(t, s)[mRequestDuration+",kind=range"].Histogram
+	require.NotNil(t, h)
+	require.Zero(t, h.Count%(requestSampleMask+1), "whole samples only")
+	// 100 samples expected; 50..150 is more than 5 standard deviations.
+	require.InDelta(t, gets, float64(h.Count), gets/2, "count %d", h.Count)
 }

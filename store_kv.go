@@ -44,7 +44,7 @@ func (s *Store) Delete(ctx context.Context, key string, opts ...OpOption) (*Dele
 // member after a read-index round (or from local state if serializable);
 // everything else goes through raft.
 func (s *Store) Do(ctx context.Context, op Op) (_ OpResponse, err error) {
-	defer s.met.request(opKind(op.t), s.met.now(), &err)
+	defer s.met.request(opKind(op.t), s.met.start(), &err)
 	if err := checkOp(&op, s.cfg.MaxTxnOps); err != nil {
 		return OpResponse{}, err
 	}

@@ -15,7 +15,7 @@ var _ Lease = (*Store)(nil)
 // ErrLeaseTTLTooLarge. The ID is chosen before proposing, so every member
 // records the same lease.
 func (s *Store) Grant(ctx context.Context, ttl int64) (_ *LeaseGrantResponse, err error) {
-	defer s.met.request(kindLeaseGrant, s.met.now(), &err)
+	defer s.met.request(kindLeaseGrant, s.met.start(), &err)
 	if ttl > MaxLeaseTTL {
 		return nil, ErrLeaseTTLTooLarge
 	}
@@ -50,7 +50,7 @@ func (s *Store) MinLeaseTTL() int64 { return s.minLeaseTTL() }
 
 // Revoke deletes the lease and every key attached to it, in one revision.
 func (s *Store) Revoke(ctx context.Context, id LeaseID) (_ *LeaseRevokeResponse, err error) {
-	defer s.met.request(kindLeaseRevoke, s.met.now(), &err)
+	defer s.met.request(kindLeaseRevoke, s.met.start(), &err)
 	res, err := s.propose(ctx, encodeLeaseRevokeCommand(id))
 	if err != nil {
 		return nil, err
@@ -65,7 +65,7 @@ func (s *Store) Revoke(ctx context.Context, id LeaseID) (_ *LeaseRevokeResponse,
 // KeepAliveOnce renews the lease once, to its full TTL. It fails with
 // ErrLeaseNotFound if the lease does not exist or has already expired.
 func (s *Store) KeepAliveOnce(ctx context.Context, id LeaseID) (_ *LeaseKeepAliveResponse, err error) {
-	defer s.met.request(kindLeaseKeepAlive, s.met.now(), &err)
+	defer s.met.request(kindLeaseKeepAlive, s.met.start(), &err)
 	req := binary.AppendVarint([]byte{msgLeaseRenew}, int64(id))
 	reply, err := s.callLeader(ctx, req, func(ctx context.Context) ([]byte, error) {
 		return s.serveLeaseRenew(ctx, id), nil
@@ -133,7 +133,7 @@ func (s *Store) keepAlive(ctx context.Context, id LeaseID, onExit func()) (<-cha
 // granted TTL; WithAttachedKeys adds its keys. A lease that does not exist
 // has TTL -1.
 func (s *Store) TimeToLive(ctx context.Context, id LeaseID, opts ...LeaseOption) (_ *LeaseTimeToLiveResponse, err error) {
-	defer s.met.request(kindLeaseTimeToLive, s.met.now(), &err)
+	defer s.met.request(kindLeaseTimeToLive, s.met.start(), &err)
 	var o LeaseOp
 	for _, opt := range opts {
 		if opt != nil {
@@ -170,7 +170,7 @@ func (s *Store) TimeToLive(ctx context.Context, id LeaseID, opts ...LeaseOption)
 
 // Leases lists every lease (linearizable).
 func (s *Store) Leases(ctx context.Context) (_ *LeaseLeasesResponse, err error) {
-	defer s.met.request(kindLeaseLeases, s.met.now(), &err)
+	defer s.met.request(kindLeaseLeases, s.met.start(), &err)
 	var out []LeaseStatus
 	_, err = s.read(ctx, false, func() (OpResponse, error) {
 		for _, r := range s.kv.Leases() {

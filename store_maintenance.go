@@ -14,7 +14,7 @@ import (
 // removal from disk runs in the background in bounded batches;
 // WithCompactPhysical waits for it (on the leader).
 func (s *Store) Compact(ctx context.Context, rev int64, opts ...CompactOption) (_ *CompactResponse, err error) {
-	defer s.met.request(kindCompact, s.met.now(), &err)
+	defer s.met.request(kindCompact, s.met.start(), &err)
 	o := OpCompact(rev, opts...)
 	res, err := s.propose(ctx, encodeCompactCommand(o.revision, o.physical))
 	if err != nil {

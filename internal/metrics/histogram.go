@@ -43,7 +43,11 @@ func ExponentialBounds(start time.Duration, factor float64, n int) []time.Durati
 }
 
 // Observe records one duration. A negative d counts as zero.
-func (h *Histogram) Observe(d time.Duration) {
+func (h *Histogram) Observe(d time.Duration) { h.ObserveN(d, 1) }
+
+// ObserveN records n observations of d at once: for a sampled duration
+// that stands for n events.
+func (h *Histogram) ObserveN(d time.Duration, n uint64) {
 	d = max(d, 0)
 	// The first bound >= d, by binary search (sort.Search's closure
 	// would cost more than the search).
@@ -56,8 +60,8 @@ func (h *Histogram) Observe(d time.Duration) {
 			hi = m
 		}
 	}
-	h.counts[lo].Add(1)
-	h.sum.Add(int64(d))
+	h.counts[lo].Add(n)
+	h.sum.Add(int64(d) * int64(n))
 }
 
 // HistogramSnapshot is a histogram's state at one moment.

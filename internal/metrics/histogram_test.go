@@ -104,3 +104,13 @@ func BenchmarkHistogramObserve(b *testing.B) {
 		}
 	})
 }
+
+func TestHistogramObserveN(t *testing.T) {
+	h := NewHistogram([]time.Duration{time.Millisecond, time.Second})
+	h.ObserveN(2*time.Millisecond, 8)
+	h.Observe(time.Microsecond)
+	snap := h.Snapshot()
+	require.Equal(t, uint64(9), snap.Count)
+	require.Equal(t, 16*time.Millisecond+time.Microsecond, snap.Sum)
+	require.Equal(t, []uint64{1, 9}, snap.Buckets)
+}
