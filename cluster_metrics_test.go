@@ -42,6 +42,7 @@ func TestClusterMetrics(t *testing.T) {
 	c := keeltest.NewCluster(t, 3)
 	ctx := t.Context()
 	f := c.Follower()
+	f.TimeEveryRequest()
 	_, err := f.Put(ctx, "k", "v")
 	require.NoError(t, err)
 	require.Equal(t, 1.0, metric(t, f, "keel_proposals_total").Value, "counted where it was called")

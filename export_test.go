@@ -129,6 +129,10 @@ func (s *Store) LeasesTracked() int {
 // in use (the rest is free pages that Defragment gives back).
 func (s *Store) DBSpace() (size, inUse int64, err error) { return s.kv.SpaceUsage() }
 
+// TimeEveryRequest makes the member time every request, not one in 8,
+// for tests that count them exactly.
+func (s *Store) TimeEveryRequest() { s.met.sampleMask = 0 }
+
 // DivergeNextPut makes this member apply the next plain Put it applies
 // with a different value than the other members apply: a divergent
 // apply, as a bug or a bad disk would cause.
