@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/hashicorp/raft"
 )
@@ -30,6 +31,19 @@ func (s *Store) MemberList(ctx context.Context, opts ...OpOption) (*MemberListRe
 		return nil, err
 	}
 	if !op.serializable {
+		// A member that installed a snapshot has applied (its database's
+		// consistent index) past what its raft log holds until the
+		// entries after the snapshot arrive, and raft's configuration
+		// reflects only the entries in its log: wait for them.
+		for target := s.fsm.applied.Load(); s.raft.LastIndex() < target; {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+			case <-s.stop:
+				return nil, s.errStopped()
+			case <-time.After(time.Millisecond):
+			}
+		}
 		// raft's configuration may hold a change not committed yet; list
 		// it only once it is (applied here), or its replacement.
 		for {
