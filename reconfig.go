@@ -238,7 +238,22 @@ func (s *Store) raftChange(ctx context.Context, f func(timeout time.Duration) ra
 		timeout = min(timeout, time.Until(dl))
 	}
 	fut := f(max(timeout, time.Millisecond))
-	if err := fut.Error(); err != nil {
+	// raft's timeout bounds only the enqueueing; the future resolves at
+	// commit or leadership loss, which may never come while this member
+	// stops (Close waits for the loop that called here before it shuts
+	// raft down). The goroutine ends when raft resolves the future, at
+	// the latest when it shuts down.
+	done := make(chan error, 1)
+	go func() { done <- fut.Error() }()
+	var err error
+	select {
+	case err = <-done:
+	case <-ctx.Done():
+		return 0, fmt.Errorf("%w: configuration change: %w", ErrTimeout, ctx.Err())
+	case <-s.stop:
+		return 0, fmt.Errorf("%w: %w", ErrTimeout, s.errStopped())
+	}
+	if err != nil {
 		switch err {
 		case raft.ErrNotLeader, raft.ErrLeadershipLost, raft.ErrLeadershipTransferInProgress:
 			return 0, fmt.Errorf("%w: %w", ErrNotLeader, err)
