@@ -157,7 +157,7 @@ func (c *chaosCluster) duplicate(ctx context.Context, i int, listedID uint64) (s
 	if chaosStrict {
 		return msg, nil
 	}
-	_, _, err := retryChaosChange(ctx, chaos.RemoveMember, func(ctx context.Context, unsure bool) error {
+	_, _, err := retryChaosChange(ctx, nil, chaos.RemoveMember, func(ctx context.Context, unsure bool) error {
 		_, s, err := c.caller(ctx, 0, i)
 		if err != nil {
 			return err
@@ -184,7 +184,7 @@ func (c *chaosCluster) promote(ctx context.Context, t int, ch chaos.Change, r *c
 	c.mu.Lock()
 	maybe := m.maybePromoted
 	c.mu.Unlock()
-	n, unsure, err := retryChaosChange(ctx, ch.Kind, func(ctx context.Context, unsure bool) error {
+	n, unsure, err := retryChaosChange(ctx, r, ch.Kind, func(ctx context.Context, unsure bool) error {
 		v, s, err := c.caller(ctx, ch.Via, -1)
 		if err != nil {
 			return err
@@ -226,7 +226,7 @@ func (c *chaosCluster) remove(ctx context.Context, t int, ch chaos.Change, rng *
 	var unsure bool
 	if ch.Kind == chaos.LeaveMember {
 		r.Via = m.name
-		n, unsure, err = retryChaosChange(ctx, ch.Kind, func(ctx context.Context, unsure bool) error {
+		n, unsure, err = retryChaosChange(ctx, r, ch.Kind, func(ctx context.Context, unsure bool) error {
 			err := target.Leave(ctx)
 			if (unsure || maybe) && errors.Is(err, keel.ErrRemoved) {
 				return nil // an earlier call removed it, and it noticed
@@ -234,7 +234,7 @@ func (c *chaosCluster) remove(ctx context.Context, t int, ch chaos.Change, rng *
 			return chaosMadeAnyway(r, err, unsure || maybe, keel.ErrMemberNotFound)
 		})
 	} else {
-		n, unsure, err = retryChaosChange(ctx, ch.Kind, func(ctx context.Context, unsure bool) error {
+		n, unsure, err = retryChaosChange(ctx, r, ch.Kind, func(ctx context.Context, unsure bool) error {
 			v, s, err := c.caller(ctx, ch.Via, t)
 			if err != nil {
 				return err

@@ -226,13 +226,17 @@ func chaosAmbiguous(err error) bool {
 // retryChaosChange calls f until it succeeds, fails with an error that
 // is not an expected refusal of kind (ClassifyChange, with also), or the
 // change's deadline passes; f gets the deadline's ctx and whether an
-// earlier call's outcome was unknown. It returns the attempts, whether
+// earlier call's outcome was unknown. It adds each call's error to
+// r.AttemptErrs (r may be nil). It returns the attempts, whether
 // some call's outcome was unknown, and the last error.
-func retryChaosChange(ctx context.Context, kind chaos.ChangeKind, f func(ctx context.Context, unsure bool) error, also ...error) (n int, unsure bool, err error) {
+func retryChaosChange(ctx context.Context, r *chaos.ChangeResult, kind chaos.ChangeKind, f func(ctx context.Context, unsure bool) error, also ...error) (n int, unsure bool, err error) {
 	ctx, cancel := context.WithTimeout(ctx, chaosChangeLimit)
 	defer cancel()
 	for n = 1; ; n++ {
 		err = f(ctx, unsure)
+		if err != nil && r != nil {
+			r.AttemptErrs = append(r.AttemptErrs, err.Error())
+		}
 		if err == nil || chaos.ClassifyChange(kind, err, also...) != chaos.ChangeRefused {
 			return n, unsure, err
 		}

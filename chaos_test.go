@@ -335,6 +335,9 @@ func chaosChangeLine(results []chaos.ChangeResult) string {
 		if r.Err != "" {
 			p += " (" + r.Err + ")"
 		}
+		if len(r.AttemptErrs) > 1 {
+			p += fmt.Sprintf(" {attempts: %q}", r.AttemptErrs)
+		}
 		if r.Deviation != "" && r.Deviation != string(r.Outcome) {
 			p += " [" + r.Deviation + "]"
 		}

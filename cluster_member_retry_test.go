@@ -5,6 +5,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/keeldb/keel"
 	"github.com/keeldb/keel/keeltest"
 )
 
@@ -23,5 +24,69 @@ func TestMemberRemoveLeaderThroughFollower(t *testing.T) {
 		for _, m := range memberList(t, c.Leader()) {
 			require.NotEqual(t, l.ID(), m.Name, "cluster %d: the removed leader is still listed", i)
 		}
+	}
+}
+
+// A change whose reply is lost, retried while another change holds the
+// change lock, is refused with ErrChangeInProgress on the retry. That
+// refusal does not show the change undone: the call reports success when
+// the change is made (MemberRemove, MemberPromote), and an error that
+// wraps ErrTimeout (outcome unknown) otherwise, never a bare refusal.
+// (The chaos suite found a removal answered ErrChangeInProgress that its
+// own first attempt had made.)
+func TestLostChangeReplyRetryRefused(t *testing.T) {
+	c := keeltest.NewCluster(t, 3)
+	ctx := t.Context()
+	for _, tc := range []struct {
+		name    string
+		learner bool
+		change  func(s *keel.Store, id uint64) error
+		check   func(t *testing.T, name string)
+	}{
+		{
+			name: "promote", learner: true,
+			change: func(s *keel.Store, id uint64) error { _, err := s.MemberPromote(ctx, id); return err },
+			check:  func(t *testing.T, name string) { waitVoter(t, c.Leader(), name) },
+		},
+		{
+			name:   "remove",
+			change: func(s *keel.Store, id uint64) error { _, err := s.MemberRemove(ctx, id); return err },
+			check: func(t *testing.T, name string) {
+				for _, m := range memberList(t, c.Leader()) {
+					require.NotEqual(t, name, m.Name, "removed, still listed")
+				}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := c.Join(func(cfg *keel.Config) { cfg.Learner = tc.learner })
+			if !tc.learner {
+				waitVoter(t, c.Leader(), c.Member(n).ID())
+			}
+			name, id := c.Member(n).ID(), c.Member(n).MemberID()
+			l := c.Leader()
+			entered, release := make(chan struct{}), make(chan struct{})
+			held := make(chan error, 1)
+			l.LoseNextChangeReplyThen(func() {
+				// Another change takes the lock before the retry can.
+				l.HoldReconfig(entered, release)
+				go func() {
+					_, err := l.MoveLeader(ctx, l.MemberID())
+					held <- err
+				}()
+				<-entered
+				l.HoldReconfig(nil, nil)
+			})
+			err := tc.change(c.Follower(), id) // one of the first three
+
+			close(release)
+			require.NoError(t, <-held, "the change that held the lock")
+			require.NoError(t, err, "the change was made by the call's first attempt")
+			tc.check(t, name)
+			if tc.name == "remove" {
+				waitErr(t, c.Member(n), keel.ErrRemoved)
+				c.Forget(n)
+			}
+		})
 	}
 }

@@ -102,7 +102,12 @@ func (s *Store) ConfigServers() ([]string, error) {
 // LoseNextChangeReply makes the reply to the next membership change this
 // leader makes ErrTimeout, as a reply lost on its way back: the caller
 // retries a change that is already made.
-func (s *Store) LoseNextChangeReply() { s.loseChangeReply.Store(true) }
+func (s *Store) LoseNextChangeReply() { s.LoseNextChangeReplyThen(func() {}) }
+
+// LoseNextChangeReplyThen is LoseNextChangeReply that runs then, on the
+// leader, when it drops the reply: after the change, before the caller
+// can retry it.
+func (s *Store) LoseNextChangeReplyThen(then func()) { s.loseChangeReply.Store(&then) }
 
 // ExpireLeasesNow makes the deadline of every lease this member tracks
 // pass now, as after a partition longer than the leases' TTLs: on the

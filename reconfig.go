@@ -108,10 +108,12 @@ func decodeChangeReply(b []byte) (changeResult, error) {
 }
 
 // requestChange runs c on the leader (here or forwarded) and waits until
-// this member has applied it.
+// this member has applied it. A refusal that follows an attempt whose
+// outcome is unknown is also an ErrTimeout: that attempt may have made
+// the change.
 func (s *Store) requestChange(ctx context.Context, c memberChange) (changeResult, error) {
 	req := c.encode()
-	reply, err := s.callLeader(ctx, req, func(ctx context.Context) ([]byte, error) {
+	reply, unknown, err := s.callLeaderTracked(ctx, req, func(ctx context.Context) ([]byte, error) {
 		r, err := s.changeMembers(ctx, c)
 		return encodeChangeReply(r, err), nil
 	})
@@ -119,6 +121,11 @@ func (s *Store) requestChange(ctx context.Context, c memberChange) (changeResult
 		return changeResult{}, err
 	}
 	r, err := decodeChangeReply(reply)
+	if err != nil && unknown {
+		// Say ErrChangeInProgress: the change in flight may be this one,
+		// sent by an attempt whose answer was lost.
+		return changeResult{}, fmt.Errorf("%w: an earlier attempt may have made the change: %w", ErrTimeout, err)
+	}
 	if err != nil {
 		return changeResult{}, err
 	}
@@ -131,7 +138,8 @@ func (s *Store) requestChange(ctx context.Context, c memberChange) (changeResult
 // changeMembers makes change c; this member must be the leader.
 func (s *Store) changeMembers(ctx context.Context, c memberChange) (_ changeResult, err error) {
 	defer func() {
-		if err == nil && s.loseChangeReply.CompareAndSwap(true, false) {
+		if f := s.loseChangeReply.Load(); err == nil && f != nil && s.loseChangeReply.CompareAndSwap(f, nil) {
+			(*f)()
 			err = ErrTimeout // tests: the reply to a change made is lost
 		}
 	}()
@@ -255,8 +263,10 @@ func (s *Store) raftChange(ctx context.Context, f func(timeout time.Duration) ra
 	}
 	if err != nil {
 		switch err {
-		case raft.ErrNotLeader, raft.ErrLeadershipLost, raft.ErrLeadershipTransferInProgress:
+		case raft.ErrNotLeader, raft.ErrLeadershipTransferInProgress: // not started
 			return 0, fmt.Errorf("%w: %w", ErrNotLeader, err)
+		case raft.ErrLeadershipLost: // the next leader may commit it
+			return 0, fmt.Errorf("%w: configuration change: %w", ErrTimeoutDueToLeaderFail, err)
 		}
 		return 0, fmt.Errorf("%w: configuration change: %w", ErrTimeout, err)
 	}
@@ -306,7 +316,10 @@ func (s *Store) removeMember(ctx context.Context, views []memberView, cs cluster
 		idx, err := s.setRecords(ctx, cs)
 		return changeResult{id: v.ID, index: idx}, err
 	}
-	if err := s.checkRemoval(ctx, views, v, force); err != nil {
+	// A committed mark decided the removal (the member stops on it):
+	// finishing it is not refused for reachability, which may have
+	// changed since the mark was checked and made.
+	if err := s.checkRemoval(ctx, views, v, force || v.removed); err != nil {
 		return changeResult{}, err
 	}
 	if v.server.ID == raft.ServerID(s.id.MemberID) {

@@ -2,12 +2,14 @@ package keel
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/hashicorp/raft"
 
 	"github.com/keeldb/keel/internal/wire"
+	"github.com/keeldb/keel/transport"
 )
 
 // Member-to-member messages (over transport.Call):
@@ -158,13 +160,23 @@ func (s *Store) inlineRPC(req []byte) ([]byte, bool) {
 // forwarded to it. The requests it carries are idempotent, so it retries
 // until ctx ends on any failure that is not a definite answer.
 func (s *Store) callLeader(ctx context.Context, req []byte, local func(context.Context) ([]byte, error)) ([]byte, error) {
+	reply, _, err := s.callLeaderTracked(ctx, req, local)
+	return reply, err
+}
+
+// callLeaderTracked is callLeader that also reports whether an attempt
+// before the last one may have taken effect: it was sent and its answer
+// was lost or was an ErrTimeout. The last reply's definite answer (say,
+// a refusal because a change is in flight) then does not show that
+// nothing was done: the earlier attempt may be that change.
+func (s *Store) callLeaderTracked(ctx context.Context, req []byte, local func(context.Context) ([]byte, error)) (_ []byte, unknown bool, _ error) {
 	if err := s.checkLeader(ctx); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	backoff := 5 * time.Millisecond
 	for {
 		if s.stopped() {
-			return nil, s.errStopped()
+			return nil, unknown, s.errStopped()
 		}
 		var reply []byte
 		var err error
@@ -176,16 +188,24 @@ func (s *Store) callLeader(ctx context.Context, req []byte, local func(context.C
 			err = ErrNoLeader
 		}
 		if err == nil && !(len(reply) > 0 && retryableCode(reply[0])) {
-			return reply, nil
+			return reply, unknown, nil
+		}
+		switch {
+		case err == nil:
+			unknown = unknown || errors.Is(errorCodes[reply[0]], ErrTimeout)
+		case errors.Is(err, ErrNoLeader), errors.Is(err, transport.ErrUnreachable):
+			// never sent
+		default:
+			unknown = true
 		}
 		select {
 		case <-ctx.Done():
 			if s.leaderAddr() == "" {
-				return nil, fmt.Errorf("%w: %w", ErrNoLeader, ctx.Err())
+				return nil, unknown, fmt.Errorf("%w: %w", ErrNoLeader, ctx.Err())
 			}
-			return nil, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+			return nil, unknown, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
 		case <-s.stop:
-			return nil, s.errStopped()
+			return nil, unknown, s.errStopped()
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 100*time.Millisecond)

@@ -67,8 +67,9 @@ type Store struct {
 	reconfig     chan struct{}
 	reconfigHook atomic.Pointer[func()]
 	// loseChangeReply (tests) turns the reply to the next change made on
-	// this leader into ErrTimeout, as a reply lost on its way back.
-	loseChangeReply atomic.Bool
+	// this leader into ErrTimeout, as if lost, after running the function
+	// it holds (the change lock is free by then).
+	loseChangeReply atomic.Pointer[func()]
 	// selfCheck asks memberLoop to confirm with the cluster that this
 	// member still belongs to it (set when a member with state reopens).
 	selfCheck atomic.Bool

@@ -130,8 +130,10 @@ func (s *Store) MemberRemove(ctx context.Context, id uint64, opts ...MemberOptio
 	known := s.listed(ctx, func(m *Member) bool { return m.ID == id }) != nil || s.removing(id)
 	if _, err := s.requestChange(ctx, memberChange{kind: changeRemove, id: id, force: o.force}); err != nil {
 		// A request retried after its reply was lost finds the member
-		// gone: that is the outcome asked for.
-		if !errors.Is(err, ErrMemberNotFound) || !known || !s.noneListed(ctx, func(m *Member) bool { return m.ID == id }) {
+		// gone, or an attempt's outcome stayed unknown (ErrTimeout): if
+		// the member is gone now, that is the outcome asked for.
+		if !errors.Is(err, ErrMemberNotFound) && !errors.Is(err, ErrTimeout) || !known ||
+			!s.noneListed(ctx, func(m *Member) bool { return m.ID == id }) {
 			return nil, err
 		}
 	}
@@ -185,8 +187,9 @@ func (s *Store) MemberPromote(ctx context.Context, id uint64) (*MemberPromoteRes
 	learner := s.listed(ctx, func(m *Member) bool { return m.ID == id && m.IsLearner }) != nil
 	if _, err := s.requestChange(ctx, memberChange{kind: changePromote, id: id}); err != nil {
 		// A request retried after its reply was lost finds the member a
-		// voter: that is the outcome asked for.
-		if !errors.Is(err, ErrMemberNotLearner) || !learner ||
+		// voter, or an attempt's outcome stayed unknown (ErrTimeout): if
+		// the member is a voter now, that is the outcome asked for.
+		if !errors.Is(err, ErrMemberNotLearner) && !errors.Is(err, ErrTimeout) || !learner ||
 			s.listed(ctx, func(m *Member) bool { return m.ID == id && !m.IsLearner }) == nil {
 			return nil, err
 		}

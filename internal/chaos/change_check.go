@@ -85,6 +85,8 @@ type ChangeResult struct {
 	// Attempts counts the calls made (refusals are retried until the
 	// change's deadline).
 	Attempts int `json:"attempts,omitempty"`
+	// AttemptErrs holds each failed call's error, in order.
+	AttemptErrs []string `json:"attempt_errs,omitempty"`
 	// Reported describes a known Keel issue the executor tolerated in a
 	// change that was made: an error Keel returned though it made the
 	// change, a member recorded twice (see the tier's executor).
@@ -235,7 +237,7 @@ func CheckChanges(s Schedule, results []ChangeResult) error {
 		case r.Kind != c.Kind:
 			problems = append(problems, fmt.Sprintf("change %d: scheduled %s, reported %s", i, c.Kind, r.Kind))
 		case r.Outcome == ChangeFailed:
-			failed = append(failed, fmt.Sprintf("change %d (%s %s via %s): %s", i, c.Kind, r.Target, r.Via, r.Err))
+			failed = append(failed, fmt.Sprintf("change %d (%s %s via %s): %s (attempts: %q)", i, c.Kind, r.Target, r.Via, r.Err, r.AttemptErrs))
 		case r.Outcome == ChangeSkipped && deviated == "":
 			problems = append(problems, fmt.Sprintf("change %d (%s) skipped (%s) though every earlier change went as planned", i, c.Kind, r.Err))
 		case r.Outcome != ChangeDone && r.Outcome != ChangeRefused && r.Outcome != ChangeSkipped:
