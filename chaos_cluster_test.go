@@ -425,6 +425,14 @@ func (m memberKV) Get(ctx context.Context, key string, opts ...keel.OpOption) (*
 	return s.Get(ctx, key, opts...)
 }
 
+func (m memberKV) GetStream(ctx context.Context, key string, opts ...keel.OpOption) (keel.GetStreamChan, error) {
+	s, err := m.store()
+	if err != nil {
+		return nil, err
+	}
+	return s.GetStream(ctx, key, opts...)
+}
+
 func (m memberKV) Delete(ctx context.Context, key string, opts ...keel.OpOption) (*keel.DeleteResponse, error) {
 	s, err := m.store()
 	if err != nil {

@@ -15,11 +15,11 @@ import (
 // 3.7's KV, Txn, Lease and Watcher (client/v3/kv.go, txn.go, lease.go,
 // watch.go), with Keel's types in place of clientv3's. Assigning Keel's
 // values to them makes any drift from clientv3's shapes a build failure.
-// KV leaves out GetStream, which is tracked on its own.
 
 type clientv3KV interface {
 	Put(ctx context.Context, key, val string, opts ...keel.OpOption) (*keel.PutResponse, error)
 	Get(ctx context.Context, key string, opts ...keel.OpOption) (*keel.GetResponse, error)
+	GetStream(ctx context.Context, key string, opts ...keel.OpOption) (keel.GetStreamChan, error)
 	Delete(ctx context.Context, key string, opts ...keel.OpOption) (*keel.DeleteResponse, error)
 	Compact(ctx context.Context, rev int64, opts ...keel.CompactOption) (*keel.CompactResponse, error)
 	Do(ctx context.Context, op keel.Op) (keel.OpResponse, error)
@@ -97,6 +97,8 @@ var (
 	_ func(keel.Op) int64                                 = keel.Op.Limit
 	_ func(keel.Op) bool                                  = keel.Op.IsFragment
 	_ func(keel.ErrKeepAliveHalted) string                = keel.ErrKeepAliveHalted.Error
+	_ func(keel.GetStreamChan) (*keel.GetResponse, error) = keel.GetStreamToGetResponse
+	_ func(*keel.RangeStreamResponse) error               = (*keel.RangeStreamResponse).Err
 )
 
 // TestResponseShapes checks the struct shapes clientv3 code relies on:

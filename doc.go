@@ -374,8 +374,9 @@
 // starting "keel: "), and those whose cause Keel lacks (authentication,
 // downgrades, ...) are never returned; responses are plain structs, not
 // protobuf messages; an option that does not apply fails the call with
-// ErrInvalidOption instead of being ignored or panicking. README.md has
-// the import mapping and the full list.
+// ErrInvalidOption instead of being ignored or panicking; GetStream
+// returns the errors it finds before its first chunk instead of sending
+// them on the stream. README.md has the import mapping and the full list.
 //
 // # Testing
 //

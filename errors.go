@@ -61,7 +61,9 @@ var (
 	ErrRequestTooLarge = errors.New("keel: request is too large")
 	// ErrInvalidOption is returned when an Op or Cmp was built with options
 	// that do not apply to it (for example WithLimit on a Put), or with an
-	// invalid compare operator or value type.
+	// invalid compare operator or value type. GetStream returns it for a
+	// sort other than key order and for the min/max revision filters,
+	// where etcd answers Unimplemented.
 	ErrInvalidOption = errors.New("keel: invalid option")
 	// ErrInvalidTxn is returned when Txn's If, Then or Else is called twice,
 	// or out of order (If after Then, Then after Else).

@@ -142,3 +142,11 @@ func (s *Store) TimeEveryRequest() { s.met.sampleMask = 0 }
 // with a different value than the other members apply: a divergent
 // apply, as a bug or a bad disk would cause.
 func (s *Store) DivergeNextPut() { s.fsm.divergeNextPut.Store(true) }
+
+// SetStreamChunks makes the member's GetStream chunks start at firstKeys
+// keys and hold at most maxKeys keys or maxBytes bytes (0 keeps a
+// default), so that a test sees many chunks from a few keys. Call it
+// before the streams it affects start.
+func (s *Store) SetStreamChunks(firstKeys, maxKeys, maxBytes int) {
+	s.streamChunks = chunkBounds{firstKeys: firstKeys, maxKeys: maxKeys, maxBytes: maxBytes}
+}

@@ -16,6 +16,10 @@ type KV interface {
 	// Get retrieves a key, or a range of keys with WithRange, WithPrefix or
 	// WithFromKey. It is linearizable unless WithSerializable is given.
 	Get(ctx context.Context, key string, opts ...OpOption) (*GetResponse, error)
+	// GetStream retrieves what Get would, in chunks on a channel, all at
+	// one revision, so that a range of any size is read in bounded memory.
+	// Cancel ctx to abandon a stream before its end.
+	GetStream(ctx context.Context, key string, opts ...OpOption) (GetStreamChan, error)
 	// Delete deletes a key, or a range of keys with WithRange, WithPrefix or
 	// WithFromKey. WithPrevKV returns the deleted key-value pairs.
 	Delete(ctx context.Context, key string, opts ...OpOption) (*DeleteResponse, error)

@@ -50,13 +50,19 @@ func (s *Store) dataBarrier(ctx context.Context, serializable bool) error {
 // readDone turns a local read's result into the API's.
 func (s *Store) readDone(resp OpResponse, err error) (OpResponse, error) {
 	if err != nil {
-		if errors.Is(err, mvcc.ErrClosed) {
-			return OpResponse{}, s.errStopped()
-		}
-		return OpResponse{}, err
+		return OpResponse{}, s.localReadErr(err)
 	}
 	s.fillHeaders(resp)
 	return resp, nil
+}
+
+// localReadErr turns the error of a read of local state into the API's:
+// a closed mvcc store means this member stopped.
+func (s *Store) localReadErr(err error) error {
+	if errors.Is(err, mvcc.ErrClosed) {
+		return s.errStopped()
+	}
+	return err
 }
 
 // pinned reads the store at one revision, so that every compare and range

@@ -60,6 +60,8 @@ type Store struct {
 	noLeader leaderMonitor
 	// watchHdr is the header watch responses share (header.go).
 	watchHdr atomic.Pointer[ResponseHeader]
+	// streamChunks, if set (tests), overrides GetStream's chunk bounds.
+	streamChunks chunkBounds
 
 	// reconfig holds a token while a membership change runs, so changes
 	// are made one at a time (reconfig.go); reconfigHook, if set (tests),

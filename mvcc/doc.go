@@ -223,6 +223,12 @@
 // history. So the memory per watcher is its sink's own buffer plus that
 // one response; nothing queues up in the store.
 //
+// A Range collects the revisions of its whole range (and its result), so
+// its memory grows with the range; a CountOnly Range counts without
+// collecting. [Store.RangeChunk] reads a range piece by piece at a pinned
+// revision, each piece bounded in keys and bytes, for readers that must
+// not hold a large range at once.
+//
 // # Caveats
 //
 //   - Leases are held in memory (records and attached keys), O(leases +

@@ -12,15 +12,12 @@ import (
 // rangeLocked runs a Range over the view at revision curRev (the store's
 // current revision, or a write txn's read revision). mu is held (read).
 func (s *Store) rangeLocked(key, end []byte, ro RangeOptions, curRev int64) (*RangeResult, error) {
-	rev := ro.Rev
-	if rev > curRev {
-		return nil, ErrFutureRev
+	rev, err := s.readRevLocked(ro.Rev, curRev)
+	if err != nil {
+		return nil, err
 	}
-	if rev <= 0 {
-		rev = curRev
-	}
-	if rev < s.compactRev {
-		return nil, ErrCompacted
+	if ro.CountOnly {
+		return &RangeResult{Rev: curRev, Count: s.countLocked(key, end, rev)}, nil
 	}
 	var revs []revision
 	if len(end) == 0 {
@@ -41,7 +38,7 @@ func (s *Store) rangeLocked(key, end []byte, ro RangeOptions, curRev int64) (*Ra
 		})
 	}
 	res := &RangeResult{Rev: curRev, Count: int64(len(revs))}
-	if ro.CountOnly || len(revs) == 0 {
+	if len(revs) == 0 {
 		return res, nil
 	}
 
@@ -99,6 +96,42 @@ func (s *Store) rangeLocked(key, end []byte, ro RangeOptions, curRev int64) (*Ra
 	return res, nil
 }
 
+// readRevLocked returns the revision a read asking for want reads at,
+// given the current revision curRev: curRev if want <= 0. mu is held.
+func (s *Store) readRevLocked(want, curRev int64) (int64, error) {
+	switch {
+	case want > curRev:
+		return 0, ErrFutureRev
+	case want <= 0:
+		want = curRev
+	}
+	if want < s.compactRev {
+		return 0, ErrCompacted
+	}
+	return want, nil
+}
+
+// countLocked counts the keys live at rev in the range described by key
+// and end, without collecting them. mu is held (read).
+func (s *Store) countLocked(key, end []byte, rev int64) int64 {
+	if len(end) == 0 { // as in rangeLocked: no callback, no allocation
+		if ki := s.index.keyIndex(key); len(key) > 0 && ki != nil {
+			if _, _, _, ok := ki.get(rev); ok {
+				return 1
+			}
+		}
+		return 0
+	}
+	var n int64
+	s.index.visit(key, end, func(ki *keyIndex) bool {
+		if _, _, _, ok := ki.get(rev); ok {
+			n++
+		}
+		return true
+	})
+	return n
+}
+
 // sortKVs sorts stably (ties keep key order) by target.
 func sortKVs(kvs []*KeyValue, target SortTarget, descend bool) {
 	var c func(a, b *KeyValue) int
@@ -121,56 +154,80 @@ func sortKVs(kvs []*KeyValue, target SortTarget, descend bool) {
 	slices.SortStableFunc(kvs, c)
 }
 
-// fetchLocked returns copies of the KeyValues stored at revs, looking in the
-// pending overlay first and otherwise in a bbolt read transaction opened
-// while mu is held (so a revision missing from the overlay is already
-// committed and visible to that transaction).
+// fetchLocked returns copies of the KeyValues stored at revs (see
+// recordReader).
 func (s *Store) fetchLocked(revs []revision) ([]*KeyValue, error) {
 	kvs := make([]*KeyValue, 0, len(revs))
-	var tx *bolt.Tx
-	var kb *bolt.Bucket
-	var pool *cursorPool
-	var shared *boltReader
-	defer func() {
-		if shared != nil {
-			pool.put(shared)
-		}
-		if tx != nil {
-			_ = tx.Rollback()
-		}
-	}()
+	r := recordReader{s: s}
+	defer r.close()
 	for _, rev := range revs {
-		if kv, ok := s.overlay[rev]; ok {
+		kv, rec, err := r.read(rev)
+		if err != nil {
+			return nil, err
+		}
+		if kv != nil {
 			kvs = append(kvs, kv.clone())
 			continue
 		}
-		if shared == nil && kb == nil && s.rcur != nil {
-			pool = s.rcur // the shared read txn (store_readtx.go)
-			shared = pool.get()
-		}
-		if shared == nil && kb == nil {
-			var err error
-			if tx, err = s.db.Begin(false); err != nil {
-				return nil, fmt.Errorf("mvcc: read: %w", err)
-			}
-			kb = tx.Bucket(bucketKey)
-		}
-		var v []byte
-		if shared != nil {
-			v = shared.value(rev)
-		} else {
-			v = kb.Get(revToBytes(rev, false))
-		}
-		if v == nil {
-			return nil, fmt.Errorf("%w: revision %d.%d missing from the key bucket", ErrCorruptRecord, rev.main, rev.sub)
-		}
-		kv, err := decodeKeyValue(v)
-		if err != nil {
+		if kv, err = decodeKeyValue(rec); err != nil {
 			return nil, err
 		}
 		kvs = append(kvs, kv)
 	}
 	return kvs, nil
+}
+
+// recordReader reads the records of revisions for a reader holding mu:
+// from the pending overlay, else from the shared read txn, else from a
+// bbolt read txn of its own, begun on first need while mu is held (so a
+// revision missing from the overlay is already committed and visible to
+// it). close releases what it took.
+type recordReader struct {
+	s      *Store
+	tx     *bolt.Tx
+	kb     *bolt.Bucket
+	pool   *cursorPool
+	shared *boltReader
+}
+
+// read returns the overlay's KeyValue at rev (shared: the caller copies
+// it), or else the encoded record, valid until close.
+func (r *recordReader) read(rev revision) (*KeyValue, []byte, error) {
+	if kv, ok := r.s.overlay[rev]; ok {
+		return kv, nil, nil
+	}
+	if r.shared == nil && r.kb == nil && r.s.rcur != nil {
+		r.pool = r.s.rcur // the shared read txn (store_readtx.go)
+		r.shared = r.pool.get()
+	}
+	if r.shared == nil && r.kb == nil {
+		var err error
+		if r.tx, err = r.s.db.Begin(false); err != nil {
+			return nil, nil, fmt.Errorf("mvcc: read: %w", err)
+		}
+		r.kb = r.tx.Bucket(bucketKey)
+	}
+	var v []byte
+	if r.shared != nil {
+		v = r.shared.value(rev)
+	} else {
+		v = r.kb.Get(revToBytes(rev, false))
+	}
+	if v == nil {
+		return nil, nil, fmt.Errorf("%w: revision %d.%d missing from the key bucket", ErrCorruptRecord, rev.main, rev.sub)
+	}
+	return nil, v, nil
+}
+
+func (r *recordReader) close() {
+	if r.shared != nil {
+		r.pool.put(r.shared)
+		r.shared = nil
+	}
+	if r.tx != nil {
+		_ = r.tx.Rollback()
+		r.tx, r.kb = nil, nil
+	}
 }
 
 // fetchSharedLocked returns the KeyValue stored at rev, shared with the

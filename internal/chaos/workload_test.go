@@ -24,6 +24,10 @@ func (f failingKV) Get(context.Context, string, ...keel.OpOption) (*keel.GetResp
 	return nil, f.err
 }
 
+func (f failingKV) GetStream(context.Context, string, ...keel.OpOption) (keel.GetStreamChan, error) {
+	return nil, f.err
+}
+
 func (f failingKV) Delete(context.Context, string, ...keel.OpOption) (*keel.DeleteResponse, error) {
 	return nil, f.err
 }
