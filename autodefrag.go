@@ -116,7 +116,7 @@ func (s *Store) autoDefrag(size, free int64) {
 		}
 	})
 	s.log.Info("auto defrag: starting", "size", size, "free", free)
-	resp, err := s.Defragment(ctx)
+	resp, err := s.localDefragment(ctx)
 	cancel()
 	renewer.Wait()
 	if err != nil {

@@ -1,7 +1,6 @@
 package keel
 
 import (
-	"context"
 	"crypto/sha256"
 	"fmt"
 	"io"
@@ -44,18 +43,4 @@ func publicBackupInfo(info mvcc.BackupInfo) *BackupInfo {
 		Version: info.Version, Revision: info.Revision, CompactRevision: info.CompactRevision,
 		Size: info.Size, Checksum: info.Checksum,
 	}
-}
-
-// ctxWriter fails writes once ctx has ended, so that a long Snapshot stops
-// when its caller gives up.
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
-}
-
-func (c ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.w.Write(p)
 }

@@ -248,7 +248,7 @@ func runChaos(t *testing.T, seed int64, changes []chaos.ChangeKind) chaosRunResu
 		gcancel()
 		if err != nil {
 			for _, j := range up {
-				st, serr := c.Member(j).Status(ctx)
+				st, serr := c.Member(j).Status(ctx, "")
 				t.Logf("member %s: %+v %+v (%v)", c.Member(j).ID(), st, st.Header, serr)
 			}
 			fail("chaos: seed %d: member %s cannot serve a linearizable read after healing: %v", seed, c.Member(i).ID(), err)

@@ -189,7 +189,7 @@ func TestCorruptionNoFalseAlarms(t *testing.T) {
 	c.Stop(2)
 	behind := status(t, c.Leader()).Header.Revision + 100
 	require.Eventually(t, func() bool {
-		st, err := c.Leader().Status(ctx)
+		st, err := c.Leader().Status(ctx, "")
 		return err == nil && st.Header.Revision >= behind
 	}, keeltest.WaitLimit, 10*time.Millisecond)
 	c.Restart(2)

@@ -79,7 +79,7 @@ type memberState struct {
 func stateOf(tb testing.TB, s *keel.Store) memberState {
 	tb.Helper()
 	ctx := tb.Context()
-	h, err := s.HashKV(ctx, 0)
+	h, err := s.HashKV(ctx, "", 0)
 	require.NoError(tb, err)
 	gr, err := s.Get(ctx, "", keel.WithFromKey(), keel.WithSerializable())
 	require.NoError(tb, err)
@@ -116,7 +116,7 @@ func TestDefragmentKeepsDataAndShrinks(t *testing.T) {
 	for i, s := range c.Members() {
 		before := stateOf(t, s)
 		sizeBefore := kvFileSize(t, c, i)
-		resp, err := s.Defragment(ctx)
+		resp, err := s.Defragment(ctx, "")
 		require.NoError(t, err, "member %s", s.ID())
 		t.Logf("member %s: %d -> %d bytes in %v, commits held %v", s.ID(), resp.SizeBefore, resp.SizeAfter, resp.Duration, resp.CommitPause)
 		require.Equal(t, sizeBefore, resp.SizeBefore)
@@ -158,7 +158,7 @@ func TestDefragmentUnderLoad(t *testing.T) {
 			for _, i := range order {
 				s := r.c.Member(i)
 				ctx, cancel := context.WithTimeout(t.Context(), keeltest.WaitLimit)
-				resp, err := s.Defragment(ctx)
+				resp, err := s.Defragment(ctx, "")
 				cancel()
 				if err != nil {
 					r.fail("defragment member %s: %v", s.ID(), err)
@@ -171,7 +171,7 @@ func TestDefragmentUnderLoad(t *testing.T) {
 		r.check()
 		var hash uint32
 		for i, s := range r.c.Members() {
-			h, err := s.HashKV(t.Context(), 0)
+			h, err := s.HashKV(t.Context(), "", 0)
 			require.NoError(t, err)
 			if i == 0 {
 				hash = h.Hash

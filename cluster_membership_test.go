@@ -156,7 +156,7 @@ func TestMemberAddReservesAnAddress(t *testing.T) {
 			require.True(t, m.IsLearner)
 		}
 	}
-	st, err := s.Status(ctx)
+	st, err := s.Status(ctx, "")
 	require.NoError(t, err)
 	require.True(t, st.IsLearner)
 

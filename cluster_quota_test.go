@@ -222,7 +222,7 @@ func TestClusterQuota(t *testing.T) {
 			// system; writes go on.
 			for i, s := range c.Members() {
 				before := status(t, s).DbSize
-				_, err := s.Defragment(ctx)
+				_, err := s.Defragment(ctx, "")
 				require.NoError(t, err, "member %d", i)
 				require.Less(t, status(t, s).DbSize, before, "member %d: the file shrank", i)
 			}

@@ -33,10 +33,11 @@ func TestClusterStatus(t *testing.T) {
 	leader := c.Leader()
 	var term uint64
 	for i, s := range c.Members() {
-		st, err := s.Status(statusCtx(t))
+		st, err := s.Status(statusCtx(t), "")
 		require.NoError(t, err)
 		require.Equal(t, keel.ReleaseVersion, st.Version)
-		require.Equal(t, leader.ID(), st.Leader, "member %d", i)
+		require.Equal(t, leader.MemberID(), st.Leader, "member %d", i)
+		require.Equal(t, leader.ID(), st.LeaderName, "member %d", i)
 		require.Equal(t, s == leader, st.IsLeader, "member %d", i)
 		require.False(t, st.IsLearner, "member %d", i)
 		require.Positive(t, st.DbSizeInUse, "member %d", i)
@@ -65,7 +66,7 @@ func TestClusterStatusListsAlarms(t *testing.T) {
 		// Members may still be raising their alarms, never clearing them:
 		// Status, after the list, reports at least the listed ones.
 		alarms := noSpaceAlarms(t, s)
-		st, err := s.Status(statusCtx(t))
+		st, err := s.Status(statusCtx(t), "")
 		require.NoError(t, err)
 		for _, a := range alarms {
 			require.Contains(t, st.Errors, a.String(), "member %d", i)

@@ -26,9 +26,9 @@ func converge(tb testing.TB, c *keeltest.Cluster) {
 }
 
 // status returns s's Status, failing tb if s cannot report it.
-func status(tb testing.TB, s *keel.Store) *keel.Status {
+func status(tb testing.TB, s *keel.Store) *keel.StatusResponse {
 	tb.Helper()
-	st, err := s.Status(tb.Context())
+	st, err := s.Status(tb.Context(), "")
 	require.NoError(tb, err)
 	return st
 }

@@ -3,6 +3,7 @@ package keel_test
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -49,15 +50,29 @@ type clientv3Watcher interface {
 	Close() error
 }
 
+// clientv3Maintenance is clientv3's Maintenance (client/v3/maintenance.go)
+// less SnapshotWithVersion and Downgrade, which Keel lacks (README.md,
+// "Porting from etcd's clientv3"). Endpoints name members in Keel.
+type clientv3Maintenance interface {
+	AlarmList(ctx context.Context) (*keel.AlarmResponse, error)
+	AlarmDisarm(ctx context.Context, m *keel.AlarmMember) (*keel.AlarmResponse, error)
+	Defragment(ctx context.Context, endpoint string) (*keel.DefragmentResponse, error)
+	Status(ctx context.Context, endpoint string) (*keel.StatusResponse, error)
+	HashKV(ctx context.Context, endpoint string, rev int64) (*keel.HashKVResponse, error)
+	Snapshot(ctx context.Context) (io.ReadCloser, error)
+	MoveLeader(ctx context.Context, transfereeID uint64) (*keel.MoveLeaderResponse, error)
+}
+
 // The Store, the handles and the root interfaces all fit.
 var (
-	_ clientv3KV      = (*keel.Store)(nil)
-	_ clientv3KV      = keel.KV(nil)
-	_ clientv3Txn     = keel.Txn(nil)
-	_ clientv3Lease   = (*keel.Store)(nil)
-	_ clientv3Lease   = keel.Lease(nil)
-	_ clientv3Watcher = (*keel.Store)(nil)
-	_ clientv3Watcher = keel.Watcher(nil)
+	_ clientv3KV          = (*keel.Store)(nil)
+	_ clientv3KV          = keel.KV(nil)
+	_ clientv3Txn         = keel.Txn(nil)
+	_ clientv3Lease       = (*keel.Store)(nil)
+	_ clientv3Lease       = keel.Lease(nil)
+	_ clientv3Watcher     = (*keel.Store)(nil)
+	_ clientv3Watcher     = keel.Watcher(nil)
+	_ clientv3Maintenance = (*keel.Store)(nil)
 	// And the other way: nothing in Keel's interfaces that clientv3's lack.
 	_ keel.KV      = clientv3KV(nil)
 	_ keel.Lease   = clientv3Lease(nil)
@@ -149,6 +164,13 @@ func TestResponseShapes(t *testing.T) {
 	b, err = json.Marshal(keel.LeaseLeasesResponse{Leases: []keel.LeaseStatus{{ID: 9}}})
 	require.NoError(t, err)
 	require.JSONEq(t, `{"leases":[{"id":9}]}`, string(b))
+
+	// The maintenance responses have clientv3's fields (StatusResponse
+	// less StorageVersion and DowngradeInfo), Leader a member ID.
+	_ = keel.StatusResponse{Header: h, Version: "v", DbSize: 1, Leader: h.MemberId, RaftIndex: 2, RaftTerm: 3,
+		RaftAppliedIndex: 4, Errors: []string{"e"}, DbSizeInUse: 5, IsLearner: true, DbSizeQuota: 6}
+	_ = keel.HashKVResponse{Header: h, Hash: 1, CompactRevision: 2, HashRevision: 3}
+	_ = keel.DefragmentResponse{Header: h}
 
 	// SortOption and WatchResponse.CancelReason exist with clientv3's names.
 	_ = keel.SortOption{Target: keel.SortByValue, Order: keel.SortDescend}

@@ -31,7 +31,7 @@ func ExampleStore_Defragment() {
 		log.Fatal(err)
 	}
 
-	resp, err := s.Defragment(ctx)
+	resp, err := s.Defragment(ctx, "")
 	if err != nil {
 		log.Fatal(err)
 	}

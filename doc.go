@@ -82,6 +82,30 @@
 //     initial cluster size. A voter cut off by a partition for that long
 //     is removed too, and must join again with a fresh Dir.
 //
+// # Endpoints
+//
+// Where clientv3's Maintenance calls take the endpoint of an etcd server
+// (Status, HashKV, Defragment), Keel's take the member to ask, in any of
+// these forms, tried in this order:
+//
+//   - "": this member, which answers without a round trip;
+//   - a member's Name (its Config.ID);
+//   - a member's address as Member.PeerURLs lists it, "host:port", with
+//     or without the "http://" or "https://" of an etcd URL;
+//   - a member's ID (Member.ID, ResponseHeader.MemberId) in hexadecimal,
+//     as etcd prints member IDs ("8e9e05c52164694d");
+//   - a member's ID in decimal.
+//
+// The first form that matches a member of this member's view of the
+// membership wins (the view may lag a change in flight); an endpoint that
+// matches none fails with ErrMemberNotFound. Another member is asked over
+// the member port and runs the call as for "": the response, Header
+// included, is that member's own, and its errors come back as the same
+// sentinels (errors.Is). A member that cannot be reached fails the call
+// with the transport's error (transport.ErrUnreachable when it is down),
+// or with ctx's error once ctx ends. Snapshot has no endpoint, as in
+// clientv3: it backs up this member.
+//
 // # Data model
 //
 // The store has a global revision that starts at 1 and grows by one with
@@ -170,9 +194,9 @@
 //
 // Each member has a space quota, Config.QuotaBytes: 2 GiB by default (as
 // in etcd), none if negative. It applies to the database's in-use size:
-// the size of the bbolt file's pages (its high-water mark, Status.DbSize)
+// the size of the bbolt file's pages (its high-water mark, StatusResponse.DbSize)
 // minus the pages on bbolt's freelist, which compaction fills and later
-// writes reuse (Status.DbSizeInUse). Both are measured as of the latest
+// writes reuse (StatusResponse.DbSizeInUse). Both are measured as of the latest
 // commit of the database (every Config.CommitInterval), so a burst of
 // writes can overshoot the quota by what the cluster writes in about one
 // interval. The raft log and snapshots are not counted.
@@ -239,7 +263,8 @@
 //
 // # Backup and restore
 //
-// Snapshot writes a backup of a member's data while the member serves. The
+// Snapshot streams a backup of a member's data while the member serves:
+// it returns a reader the caller reads to its end and must Close. The
 // backup reflects what that member had applied (take it from the leader,
 // or after a linearizable read, to include every acknowledged write). Its
 // format (version 1, integers big-endian):
@@ -285,11 +310,12 @@
 //
 // # Consistency checks
 //
-// HashKV(ctx, rev) hashes a member's key history up to rev and reports
-// the revision it covers and the compaction revision, as etcd's does.
-// Members that applied the same history report the same hash at the same
-// revision and compaction revision; compare them to detect a member whose
-// data diverged.
+// HashKV(ctx, endpoint, rev) hashes a member's key history up to rev
+// and reports the revision it covers and the compaction revision, as
+// etcd's does. Members that applied the same history report the same hash
+// at the same revision and compaction revision; compare them (one call
+// per member, each named by its endpoint) to detect a member whose data
+// diverged.
 //
 // Keel compares them itself. Every member, once it has caught up after it
 // starts, and the leader every Config.CorruptCheckInterval (5 minutes by
@@ -366,7 +392,8 @@
 // and NewWatcher return it or handles on it), the options, the response
 // types (protobuf's field names in ResponseHeader, headers embedded in the
 // lease responses, ResponseOp's getters on TxnResponse.Responses), the
-// errors of etcd's rpctypes under etcd's names, WithRequireLeader, and the
+// errors of etcd's rpctypes under etcd's names, WithRequireLeader, the
+// Maintenance calls (endpoints name members: see Endpoints), and the
 // clientv3util compares (package clientv3util). etcd's rules hold even
 // where they surprise: a Get sorted by a target other than the key with
 // SortNone and WithLimit(n) sorts only the first n+1 keys in key order

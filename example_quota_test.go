@@ -45,7 +45,7 @@ func ExampleConfig_quotaBytes() {
 	}
 
 	// Compacting the history frees its pages.
-	st, err := s.Status(ctx)
+	st, err := s.Status(ctx, "")
 	if err != nil {
 		log.Fatal(err)
 	}

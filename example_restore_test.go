@@ -24,8 +24,14 @@ func ExampleRestoreMember() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	rc, err := src.Snapshot(ctx) // the caller closes the reader
+	if err != nil {
+		log.Fatal(err)
+	}
 	var backup bytes.Buffer
-	if _, err := src.Snapshot(ctx, &backup); err != nil {
+	_, err = backup.ReadFrom(rc)
+	rc.Close()
+	if err != nil {
 		log.Fatal(err)
 	}
 	srcCluster := put.Header.ClusterId

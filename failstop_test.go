@@ -34,7 +34,7 @@ func TestFailedFsyncStopsMember(t *testing.T) {
 	require.Error(t, err, "a write whose fsync failed must not be acknowledged")
 
 	require.Eventually(t, func() bool {
-		_, err := s.Status(ctx)
+		_, err := s.Status(ctx, "")
 		return err != nil
 	}, 10*time.Second, 20*time.Millisecond, "member kept running on a failed log")
 	_, err = s.Put(ctx, "e", "e")

@@ -51,3 +51,52 @@ type HashKVResponse struct {
 	// the current revision for rev 0.
 	HashRevision int64
 }
+
+// StatusResponse is the response to Status: one member's state and its
+// view of the cluster, with the fields of clientv3's StatusResponse
+// (under etcd's names) and Keel's additions. Every field is the answering
+// member's: the one Status's endpoint named.
+type StatusResponse struct {
+	// Header is the answering member's: Header.MemberId is its ID.
+	Header *ResponseHeader
+	// Version is the Keel version the member runs (ReleaseVersion).
+	Version string
+	// Leader is the numeric ID (Member.ID, as in ResponseHeader.MemberId)
+	// of the member it believes leads, or 0 if it knows no leader, as
+	// etcd reports it.
+	Leader uint64
+	// LeaderName is that leader's Name (its Config.ID), or "".
+	LeaderName string
+	// IsLeader reports whether the member leads.
+	IsLeader bool
+	// IsLearner reports whether the member is a non-voting learner.
+	IsLearner bool
+	// DbSize is the size of the member's key-value database in bytes, as
+	// bbolt has allocated it (its high-water mark; the file may be
+	// preallocated beyond it), as of its latest commit.
+	DbSize int64
+	// DbSizeInUse is the part of DbSize in use: DbSize minus bbolt's free
+	// pages. Compaction lowers it; only defragmentation lowers DbSize.
+	// The space quota applies to it.
+	DbSizeInUse int64
+	// DbSizeQuota is the member's space quota in bytes
+	// (Config.QuotaBytes with its default applied), 0 if it has none.
+	DbSizeQuota int64
+	// Errors lists what is wrong, as etcd does: "no leader" when no leader
+	// is known, every active alarm of the cluster (AlarmMember.String,
+	// such as "memberID:42 alarm:NOSPACE") and a failure of the member's
+	// storage (the member then stops).
+	Errors []string
+	// RaftTerm is the member's current raft term.
+	RaftTerm uint64
+	// RaftIndex is the index of the last entry in the member's log.
+	// etcd's RaftIndex is the commit index: see RaftCommitIndex.
+	RaftIndex uint64
+	// RaftCommitIndex is the index of the last entry the member knows to
+	// be committed.
+	RaftCommitIndex uint64
+	// RaftAppliedIndex is the index of the last entry the member applied.
+	RaftAppliedIndex uint64
+	// CompactRevision is the revision up to which history was compacted.
+	CompactRevision int64
+}

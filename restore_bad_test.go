@@ -33,10 +33,18 @@ func smallBackup(tb testing.TB) []byte {
 		_, err := s.Put(tb.Context(), k, k+k)
 		require.NoError(tb, err)
 	}
-	var buf bytes.Buffer
-	_, err := s.Snapshot(tb.Context(), &buf)
+	return snapshotBytes(tb, s)
+}
+
+// snapshotBytes reads a whole Snapshot of s.
+func snapshotBytes(tb testing.TB, s *keel.Store) []byte {
+	tb.Helper()
+	rc, err := s.Snapshot(tb.Context())
 	require.NoError(tb, err)
-	return buf.Bytes()
+	defer rc.Close()
+	b, err := io.ReadAll(rc)
+	require.NoError(tb, err)
+	return b
 }
 
 // requireEmptyOrAbsent fails tb unless dir is absent or empty.

@@ -70,11 +70,9 @@ func writeHistory(tb testing.TB, s *keel.Store) (oldRev int64) {
 func takeBackup(tb testing.TB, s *keel.Store, oldRev int64) *backupSource {
 	tb.Helper()
 	ctx := tb.Context()
-	var buf bytes.Buffer
-	n, err := s.Snapshot(ctx, &buf)
-	require.NoError(tb, err)
-	require.EqualValues(tb, buf.Len(), n)
-	src := &backupSource{backup: buf.Bytes(), oldRev: oldRev, leaseTTL: map[keel.LeaseID]int64{}, leaseKeys: map[keel.LeaseID][]string{}}
+	backup := snapshotBytes(tb, s)
+	src := &backupSource{backup: backup, oldRev: oldRev, leaseTTL: map[keel.LeaseID]int64{}, leaseKeys: map[keel.LeaseID][]string{}}
+	var err error
 	src.info, err = keel.VerifyBackup(bytes.NewReader(src.backup))
 	require.NoError(tb, err)
 	all, err := s.Get(ctx, "\x00", keel.WithFromKey(), keel.WithSerializable())
@@ -84,7 +82,7 @@ func takeBackup(tb testing.TB, s *keel.Store, oldRev int64) *backupSource {
 	old, err := s.Get(ctx, "\x00", keel.WithFromKey(), keel.WithRev(oldRev), keel.WithSerializable())
 	require.NoError(tb, err)
 	src.old = old.Kvs
-	src.hash, err = s.HashKV(ctx, src.info.Revision)
+	src.hash, err = s.HashKV(ctx, "", src.info.Revision)
 	require.NoError(tb, err)
 	src.compactRev = src.hash.CompactRevision
 	require.Equal(tb, src.compactRev, src.info.CompactRevision)
@@ -122,7 +120,7 @@ func requireRestored(tb testing.TB, s *keel.Store, src *backupSource) {
 	require.Equal(tb, src.old, old.Kvs, "history is restored")
 	_, err = s.Get(ctx, "k00", keel.WithRev(src.compactRev-1), keel.WithSerializable())
 	require.ErrorIs(tb, err, keel.ErrCompacted, "so is the compaction")
-	h, err := s.HashKV(ctx, src.info.Revision)
+	h, err := s.HashKV(ctx, "", src.info.Revision)
 	require.NoError(tb, err)
 	require.Equal(tb, src.hash.Hash, h.Hash)
 	require.Equal(tb, src.hash.HashRevision, h.HashRevision)

@@ -28,6 +28,16 @@ import (
 //	              applied:uvarint (probe.go)
 //	msgDefragSlot payload = op:byte member:uvarint; reply = code:byte
 //	              [granted:uvarint, 0 or 1] (autodefrag.go)
+//	msgHash       payload = rev:varint index:uvarint; reply = code:byte
+//	              [name:bytes id:uvarint hash:uvarint compactRev:varint]
+//	              (corrupt.go)
+//	msgStatus     payload = member:uvarint; reply = code:byte [status]
+//	msgHashKV     payload = member:uvarint rev:varint; reply = code:byte
+//	              [hashKV]
+//	msgDefragment payload = member:uvarint; reply = code:byte [defrag]
+//	              the maintenance calls on another member (endpoint.go;
+//	              responses in maintwire.go); member is the ID of the
+//	              member asked, which checks it is that member
 const (
 	msgPropose    = 1
 	msgReadIndex  = 2
@@ -38,6 +48,9 @@ const (
 	msgProgress   = 7
 	msgDefragSlot = 8
 	msgHash       = 9
+	msgStatus     = 10
+	msgHashKV     = 11
+	msgDefragment = 12
 )
 
 // handleRPC serves requests forwarded by other members.
@@ -91,6 +104,8 @@ func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
 		return s.serveDefragSlot(ctx, req[1:])
 	case msgHash:
 		return s.serveHash(ctx, req[1:])
+	case msgStatus, msgHashKV, msgDefragment:
+		return s.serveMember(ctx, req[0], req[1:])
 	case msgMember:
 		c, err := decodeMemberChange(req[1:])
 		if err != nil {

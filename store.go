@@ -86,6 +86,10 @@ type Store struct {
 	stopCtx   context.Context
 	stopCause context.CancelFunc // cancels stopCtx; called where stop closes
 	wg        sync.WaitGroup
+	// goMu guards goClosed, set by Close before it waits for wg, after
+	// which goRequest starts nothing.
+	goMu      sync.Mutex
+	goClosed  bool
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -388,6 +392,9 @@ func (s *Store) closeParts(abandon bool) error {
 		close(s.stop)
 		s.stopCause()
 	}
+	s.goMu.Lock()
+	s.goClosed = true
+	s.goMu.Unlock()
 	s.wg.Wait()
 	if s.trans != nil {
 		errs = append(errs, s.trans.Close())
@@ -455,6 +462,20 @@ func (s *Store) joinAndCatchUp() error {
 		return err
 	}
 	return s.waitServing(ctx)
+}
+
+// goRequest runs f in a goroutine that Close waits for before it closes
+// the database, for a call's work that outlives the call (a Snapshot's
+// stream); f must end soon once stopCtx is canceled. On a stopping Store
+// it runs nothing and returns false.
+func (s *Store) goRequest(f func()) bool {
+	s.goMu.Lock()
+	defer s.goMu.Unlock()
+	if s.goClosed || s.stopped() {
+		return false
+	}
+	s.wg.Go(f)
+	return true
 }
 
 func (s *Store) stopped() bool {

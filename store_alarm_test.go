@@ -77,7 +77,7 @@ func TestHealthCorruptAlarm(t *testing.T) {
 	require.ErrorIs(t, err, ErrCorrupt)
 	require.False(t, resp.Health)
 	require.Contains(t, resp.Reason, "CORRUPT")
-	st, err := s.Status(ctx)
+	st, err := s.Status(ctx, "")
 	require.NoError(t, err)
 	require.Contains(t, st.Errors, AlarmMember{MemberID: s.MemberID(), Alarm: AlarmCorrupt}.String())
 

@@ -20,7 +20,7 @@ func TestDefragmentErrors(t *testing.T) {
 		require.NoError(t, err)
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
-		_, err = s.Defragment(ctx)
+		_, err = s.Defragment(ctx, "")
 		require.ErrorIs(t, err, context.Canceled)
 		after, err := os.Stat(path)
 		require.NoError(t, err)
@@ -32,7 +32,7 @@ func TestDefragmentErrors(t *testing.T) {
 		s, err := Open(Config{Dir: t.TempDir(), Logger: testLogger()})
 		require.NoError(t, err)
 		require.NoError(t, s.Close())
-		_, err = s.Defragment(t.Context())
+		_, err = s.Defragment(t.Context(), "")
 		require.ErrorIs(t, err, ErrStopped)
 	})
 }

@@ -198,7 +198,7 @@ func TestCompactionSurvivesRestart(t *testing.T) {
 	s, err = Open(Config{Dir: dir, Logger: testLogger()})
 	require.NoError(t, err)
 	defer s.Close()
-	st, err := s.Status(ctx)
+	st, err := s.Status(ctx, "")
 	require.NoError(t, err)
 	require.Equal(t, rev, st.Header.Revision)
 	require.Equal(t, rev, st.CompactRevision)
@@ -219,7 +219,7 @@ func TestAutoCompaction(t *testing.T) {
 		last = pr.Header.Revision
 	}
 	require.Eventually(t, func() bool {
-		st, err := s.Status(ctx)
+		st, err := s.Status(ctx, "")
 		return err == nil && st.CompactRevision == last-5
 	}, 20*time.Second, 20*time.Millisecond)
 	_, err = s.Get(ctx, "k", WithRev(last-6))

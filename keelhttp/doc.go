@@ -13,8 +13,9 @@
 //     default the member's Health does: healthy when it can serve a
 //     linearizable read now (StatusHealth is a cheaper check: Status
 //     succeeds and names a leader).
-//   - /status: the member's keel.Status as JSON (encoding/json's
-//     rendering: Go field names), or 503 with {"error":"..."}.
+//   - /status: the member's own keel.StatusResponse (Status with
+//     endpoint "") as JSON (encoding/json's rendering: Go field names),
+//     or 503 with {"error":"..."}.
 //   - /metrics: Options.Metrics, if set; 404 otherwise. keelhttp takes any
 //     http.Handler there, so it depends on the standard library and the
 //     keel package only; keelprom provides the Prometheus collectors.

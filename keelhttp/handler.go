@@ -13,9 +13,10 @@ import (
 // Options.Timeout is zero.
 const DefaultTimeout = 5 * time.Second
 
-// Member is what the handler asks: *keel.Store implements it.
+// Member is what the handler asks: *keel.Store implements it. The
+// handler asks Status with endpoint "": the member about itself.
 type Member interface {
-	Status(ctx context.Context) (*keel.Status, error)
+	Status(ctx context.Context, endpoint string) (*keel.StatusResponse, error)
 	Health(ctx context.Context) (*keel.HealthResponse, error)
 }
 
@@ -42,11 +43,11 @@ type Options struct {
 // succeeds and names a leader.
 func StatusHealth(m Member) HealthFunc {
 	return func(ctx context.Context) error {
-		st, err := m.Status(ctx)
+		st, err := m.Status(ctx, "")
 		if err != nil {
 			return err
 		}
-		if st.Leader == "" {
+		if st.Leader == 0 {
 			return ErrNoLeader
 		}
 		return nil
@@ -99,7 +100,7 @@ func (h *handler) health(w http.ResponseWriter, r *http.Request) {
 func (h *handler) status(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), h.opts.Timeout)
 	defer cancel()
-	st, err := h.m.Status(ctx)
+	st, err := h.m.Status(ctx, "")
 	if err != nil {
 		writeJSON(w, http.StatusServiceUnavailable, struct {
 			Error string `json:"error"`

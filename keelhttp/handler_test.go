@@ -17,12 +17,12 @@ import (
 
 // fakeMember answers Status with st and err, and Health with health.
 type fakeMember struct {
-	st     *keel.Status
+	st     *keel.StatusResponse
 	err    error
 	health error
 }
 
-func (f fakeMember) Status(context.Context) (*keel.Status, error) { return f.st, f.err }
+func (f fakeMember) Status(context.Context, string) (*keel.StatusResponse, error) { return f.st, f.err }
 
 func (f fakeMember) Health(context.Context) (*keel.HealthResponse, error) {
 	return &keel.HealthResponse{Health: f.health == nil}, f.health
@@ -50,7 +50,7 @@ type healthBody struct {
 }
 
 func TestHealth(t *testing.T) {
-	leader := &keel.Status{Header: &keel.ResponseHeader{MemberId: 7}, Leader: "a", IsLeader: true}
+	leader := &keel.StatusResponse{Header: &keel.ResponseHeader{MemberId: 7}, Leader: 7, LeaderName: "a", IsLeader: true}
 	tests := []struct {
 		name       string
 		member     fakeMember
@@ -63,8 +63,8 @@ func TestHealth(t *testing.T) {
 			wantReason: keel.ErrCorrupt.Error()},
 		{name: "status health: leader known", member: fakeMember{st: leader, health: keel.ErrCorrupt},
 			health: keelhttp.StatusHealth(fakeMember{st: leader}), wantCode: http.StatusOK},
-		{name: "status health: no leader", member: fakeMember{st: &keel.Status{}},
-			health: keelhttp.StatusHealth(fakeMember{st: &keel.Status{}}), wantCode: http.StatusServiceUnavailable,
+		{name: "status health: no leader", member: fakeMember{st: &keel.StatusResponse{}},
+			health: keelhttp.StatusHealth(fakeMember{st: &keel.StatusResponse{}}), wantCode: http.StatusServiceUnavailable,
 			wantReason: keelhttp.ErrNoLeader.Error()},
 		{name: "status health: status fails", member: fakeMember{err: keel.ErrStopped},
 			health: keelhttp.StatusHealth(fakeMember{err: keel.ErrStopped}), wantCode: http.StatusServiceUnavailable,
@@ -95,11 +95,11 @@ func TestHealth(t *testing.T) {
 }
 
 func TestStatus(t *testing.T) {
-	st := &keel.Status{Header: &keel.ResponseHeader{ClusterId: 1, MemberId: 2, Revision: 3, RaftTerm: 4},
-		Leader: "a", IsLeader: true, RaftIndex: 9, RaftAppliedIndex: 8, CompactRevision: 1}
+	st := &keel.StatusResponse{Header: &keel.ResponseHeader{ClusterId: 1, MemberId: 2, Revision: 3, RaftTerm: 4},
+		Leader: 7, LeaderName: "a", IsLeader: true, RaftIndex: 9, RaftAppliedIndex: 8, CompactRevision: 1}
 	resp := get(t, keelhttp.NewHandler(fakeMember{st: st}, keelhttp.Options{}), http.MethodGet, "/status")
 	require.Equal(t, http.StatusOK, resp.StatusCode)
-	var got keel.Status
+	var got keel.StatusResponse
 	decode(t, resp, &got)
 	require.Equal(t, *st, got)
 
@@ -112,7 +112,7 @@ func TestStatus(t *testing.T) {
 
 func TestRoutes(t *testing.T) {
 	metrics := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("keel_up 1\n")) })
-	m := fakeMember{st: &keel.Status{Leader: "a"}}
+	m := fakeMember{st: &keel.StatusResponse{Leader: 7, LeaderName: "a"}}
 	tests := []struct {
 		name    string
 		opts    keelhttp.Options
@@ -159,10 +159,11 @@ func TestStore(t *testing.T) {
 
 	resp, err = srv.Client().Get(srv.URL + "/status")
 	require.NoError(t, err)
-	var st keel.Status
+	var st keel.StatusResponse
 	decode(t, resp, &st)
 	require.True(t, st.IsLeader)
-	require.Equal(t, s.ID(), st.Leader)
+	require.Equal(t, s.ID(), st.LeaderName)
+	require.Equal(t, s.MemberID(), st.Leader)
 
 	require.NoError(t, s.Close())
 	resp, err = srv.Client().Get(srv.URL + "/health")

@@ -321,7 +321,7 @@ type memberState struct {
 }
 
 func stateOf(ctx context.Context, s *keel.Store) (memberState, error) {
-	h, err := s.HashKV(ctx, 0)
+	h, err := s.HashKV(ctx, "", 0)
 	if err != nil {
 		return memberState{}, err
 	}
@@ -360,7 +360,7 @@ func applied(ctx context.Context, members []*keel.Store) (uint64, bool) {
 		if s == nil {
 			continue
 		}
-		st, err := s.Status(ctx)
+		st, err := s.Status(ctx, "")
 		if err != nil {
 			return 0, false
 		}

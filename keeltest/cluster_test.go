@@ -269,7 +269,7 @@ func TestConcurrentUse(t *testing.T) {
 
 func term(tb testing.TB, s *keel.Store) uint64 {
 	tb.Helper()
-	st, err := s.Status(tb.Context())
+	st, err := s.Status(tb.Context(), "")
 	require.NoError(tb, err)
 	return st.Header.RaftTerm
 }

@@ -200,11 +200,11 @@ func (m *memberServer) exec(ctx context.Context, body []byte) (any, error) {
 }
 
 func (m *memberServer) status(ctx context.Context, _ []byte) (any, error) {
-	st, err := m.s.Status(ctx)
+	st, err := m.s.Status(ctx, "")
 	if err != nil {
 		return nil, err
 	}
-	return StatusResponse{ID: m.s.ID(), Leader: st.Leader, IsLeader: st.IsLeader, Revision: st.Header.Revision,
+	return StatusResponse{ID: m.s.ID(), Leader: st.LeaderName, IsLeader: st.IsLeader, Revision: st.Header.Revision,
 		Applied: st.RaftAppliedIndex, RaftIndex: st.RaftIndex, Term: st.Header.RaftTerm, Pid: os.Getpid()}, nil
 }
 
@@ -214,7 +214,7 @@ func (m *memberServer) hash(ctx context.Context, body []byte) (any, error) {
 		return nil, err
 	}
 	for {
-		st, err := m.s.Status(ctx)
+		st, err := m.s.Status(ctx, "")
 		if err != nil {
 			return nil, err
 		}
@@ -246,7 +246,7 @@ func (m *memberServer) hash(ctx context.Context, body []byte) (any, error) {
 			h.Write(n[:])
 		}
 	}
-	st, err := m.s.Status(ctx)
+	st, err := m.s.Status(ctx, "")
 	if err != nil {
 		return nil, err
 	}

@@ -169,7 +169,7 @@ func (c *keelCluster) leader() int {
 }
 
 func (c *keelCluster) lastIndex(i int) uint64 {
-	st, err := c.stores[i].Status(context.Background())
+	st, err := c.stores[i].Status(context.Background(), "")
 	if err != nil {
 		return 0
 	}
@@ -200,7 +200,12 @@ func (c *keelCluster) snapshot(ctx context.Context, w io.Writer) (int64, error) 
 	if l < 0 {
 		return 0, errors.New("keel: snapshot: no leader")
 	}
-	return c.stores[l].Snapshot(ctx, w)
+	rc, err := c.stores[l].Snapshot(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	return io.Copy(w, rc)
 }
 
 func (c *keelCluster) compactedPast(i int, index uint64) bool {

@@ -23,7 +23,7 @@ func (c *keelCluster) compact(ctx context.Context, i int, rev int64) error {
 }
 
 func (c *keelCluster) defragment(ctx context.Context, i int) (time.Duration, error) {
-	resp, err := c.stores[i].Defragment(ctx)
+	resp, err := c.stores[i].Defragment(ctx, "")
 	if err != nil {
 		return 0, err
 	}
