@@ -248,11 +248,16 @@ func (s *Store) raftChange(ctx context.Context, f func(timeout time.Duration) ra
 	fut := f(max(timeout, time.Millisecond))
 	// raft's timeout bounds only the enqueueing; the future resolves at
 	// commit or leadership loss, which may never come while this member
-	// stops (Close waits for the loop that called here before it shuts
-	// raft down). The goroutine ends when raft resolves the future, at
-	// the latest when it shuts down.
+	// stops, so the wait is in a goroutine this call may leave behind.
+	// raft resolves the future when it shuts down unless the entry has
+	// committed and waits for the FSM then: Close lets raft resolve the
+	// futures before it shuts raft down (settleChanges).
 	done := make(chan error, 1)
-	go func() { done <- fut.Error() }()
+	s.changeWaits.Add(1)
+	go func() {
+		defer s.changeWaits.Add(-1)
+		done <- fut.Error()
+	}()
 	var err error
 	select {
 	case err = <-done:
@@ -271,6 +276,20 @@ func (s *Store) raftChange(ctx context.Context, f func(timeout time.Duration) ra
 		return 0, fmt.Errorf("%w: configuration change: %w", ErrTimeout, err)
 	}
 	return fut.Index(), nil
+}
+
+// settleChanges waits, up to an ElectionTimeout, until raft has resolved
+// every configuration-change future raftChange waited on. raft v1.8.0
+// never resolves one whose entry has committed but is still queued for
+// the FSM when it shuts down, so its waiter would stay blocked for good;
+// while raft runs, the FSM resolves it at once (a stopping member's FSM
+// skips the entries). A change that cannot commit is resolved by the
+// leader stepping down within the wait, or at shutdown.
+func (s *Store) settleChanges() {
+	deadline := time.Now().Add(s.cfg.ElectionTimeout)
+	for s.changeWaits.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // addrTaken reports whether another member than id has addr.

@@ -68,6 +68,9 @@ type Store struct {
 	// runs while a change holds it.
 	reconfig     chan struct{}
 	reconfigHook atomic.Pointer[func()]
+	// changeWaits counts raftChange's waiters on raft futures (see
+	// settleChanges).
+	changeWaits atomic.Int64
 	// loseChangeReply (tests) turns the reply to the next change made on
 	// this leader into ErrTimeout, as if lost, after running the function
 	// it holds (the change lock is free by then).
@@ -384,6 +387,7 @@ func (s *Store) closeParts(abandon bool) error {
 	var errs []error
 	s.stopRedialing()
 	if s.raft != nil {
+		s.settleChanges()
 		errs = append(errs, s.raft.Shutdown().Error())
 	}
 	select {
