@@ -128,8 +128,8 @@ func NewSession(client keel.Client, opts ...SessionOption) (*Session, error) {
 	s := &Session{client: client, id: id, ttl: ttl, octx: o.ctx, ctx: sctx, cancel: cancel, donec: make(chan struct{})}
 	go func() {
 		defer func() {
+			cancel() // first: Ctx is done once Done is closed
 			close(s.donec)
-			cancel()
 		}()
 		for range ka { // keel closes the channel when renewal stops
 		}
