@@ -282,14 +282,14 @@ func joinInterruptedByLeaderCrash(t *testing.T) {
 		joined <- result{n, err}
 	}()
 	<-entered
-	before := status(t, c.Member(f)).RaftIndex
+	before := status(t, c.Member(f)).RaftLastIndex
 	l.HoldReconfig(nil, nil)
 	close(release)
 	// The record's entry reaches a follower (nothing else is written
 	// meanwhile) while the leader waits for its own fsync.
 	waitCtx, cancel := context.WithTimeout(ctx, keeltest.WaitLimit)
 	defer cancel()
-	for status(t, c.Member(f)).RaftIndex == before {
+	for status(t, c.Member(f)).RaftLastIndex == before {
 		select {
 		case <-waitCtx.Done():
 			t.Fatalf("the member record never reached m%d", f)

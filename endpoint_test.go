@@ -15,7 +15,7 @@ func sampleReplies() (*StatusResponse, *HashKVResponse, *DefragmentResponse) {
 	st := &StatusResponse{
 		Header: h, Version: "1.2.3", Leader: 1<<64 - 1, LeaderName: "m1", IsLeader: true, IsLearner: true,
 		DbSize: 5, DbSizeInUse: 6, DbSizeQuota: 7, Errors: []string{"no leader", "memberID:2 alarm:NOSPACE"},
-		RaftTerm: 8, RaftIndex: 9, RaftCommitIndex: 10, RaftAppliedIndex: 11, CompactRevision: 12,
+		RaftTerm: 8, RaftIndex: 9, RaftLastIndex: 10, RaftAppliedIndex: 11, CompactRevision: 12,
 	}
 	hk := &HashKVResponse{Header: h, Hash: 1<<32 - 1, CompactRevision: 13, HashRevision: 14}
 	df := &DefragmentResponse{Header: h, SizeBefore: 15, SizeAfter: 16, Duration: time.Hour, CommitPause: time.Millisecond}

@@ -89,12 +89,12 @@ type StatusResponse struct {
 	Errors []string
 	// RaftTerm is the member's current raft term.
 	RaftTerm uint64
-	// RaftIndex is the index of the last entry in the member's log.
-	// etcd's RaftIndex is the commit index: see RaftCommitIndex.
+	// RaftIndex is the index of the last entry the member knows to be
+	// committed, as in etcd.
 	RaftIndex uint64
-	// RaftCommitIndex is the index of the last entry the member knows to
-	// be committed.
-	RaftCommitIndex uint64
+	// RaftLastIndex is the index of the last entry in the member's log,
+	// committed or not (Keel's; etcd has no such field).
+	RaftLastIndex uint64
 	// RaftAppliedIndex is the index of the last entry the member applied.
 	RaftAppliedIndex uint64
 	// CompactRevision is the revision up to which history was compacted.

@@ -49,7 +49,7 @@ func encodeStatus(e *wire.Encoder, st *StatusResponse) {
 	}
 	e.Uvarint(st.RaftTerm)
 	e.Uvarint(st.RaftIndex)
-	e.Uvarint(st.RaftCommitIndex)
+	e.Uvarint(st.RaftLastIndex)
 	e.Uvarint(st.RaftAppliedIndex)
 	e.Varint(st.CompactRevision)
 }
@@ -66,7 +66,7 @@ func decodeStatus(d *wire.Decoder) *StatusResponse {
 			st.Errors = append(st.Errors, string(d.View()))
 		}
 	}
-	st.RaftTerm, st.RaftIndex, st.RaftCommitIndex, st.RaftAppliedIndex = d.Uvarint(), d.Uvarint(), d.Uvarint(), d.Uvarint()
+	st.RaftTerm, st.RaftIndex, st.RaftLastIndex, st.RaftAppliedIndex = d.Uvarint(), d.Uvarint(), d.Uvarint(), d.Uvarint()
 	st.CompactRevision = d.Varint()
 	return st
 }

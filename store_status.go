@@ -34,7 +34,7 @@ func (s *Store) localStatus() (*StatusResponse, error) {
 		IsLearner: !s.isVoter(),
 		DbSize:    size, DbSizeInUse: inUse, DbSizeQuota: s.quotaBytes(),
 		RaftTerm:  s.raft.CurrentTerm(),
-		RaftIndex: s.raft.LastIndex(), RaftCommitIndex: s.raft.CommitIndex(),
+		RaftIndex: s.raft.CommitIndex(), RaftLastIndex: s.raft.LastIndex(),
 		RaftAppliedIndex: s.fsm.applied.Load(),
 		CompactRevision:  s.kv.CompactRev(),
 		Errors:           s.statusErrors(),

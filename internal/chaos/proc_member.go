@@ -205,7 +205,7 @@ func (m *memberServer) status(ctx context.Context, _ []byte) (any, error) {
 		return nil, err
 	}
 	return StatusResponse{ID: m.s.ID(), Leader: st.LeaderName, IsLeader: st.IsLeader, Revision: st.Header.Revision,
-		Applied: st.RaftAppliedIndex, RaftIndex: st.RaftIndex, Term: st.Header.RaftTerm, Pid: os.Getpid()}, nil
+		Applied: st.RaftAppliedIndex, RaftIndex: st.RaftLastIndex, Term: st.Header.RaftTerm, Pid: os.Getpid()}, nil
 }
 
 func (m *memberServer) hash(ctx context.Context, body []byte) (any, error) {

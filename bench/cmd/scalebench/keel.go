@@ -173,7 +173,7 @@ func (c *keelCluster) lastIndex(i int) uint64 {
 	if err != nil {
 		return 0
 	}
-	return st.RaftIndex
+	return st.RaftLastIndex
 }
 
 func (c *keelCluster) closeMember(i int) error {
