@@ -355,7 +355,7 @@ func chaosKVs(kvs []*keel.KeyValue) string {
 
 // chaosPad is the workload's PadBytes for sched: in a schedule with a
 // power cut, some values span several pages, so that the cut can persist
-// a batch's unsynced pages out of order (issue 21); other schedules keep
+// a batch's unsynced pages out of order; other schedules keep
 // small values (and the client draws they had).
 func chaosPad(sched chaos.Schedule) int {
 	for _, f := range sched.Faults {

@@ -20,7 +20,7 @@ import (
 	"github.com/keeldb/keel/keeltest"
 )
 
-// Defragment (issue 19): member-local, online. The tests check that the
+// Defragment: member-local, online. The tests check that the
 // data and HashKV are unchanged and the file shrinks, that a history of
 // concurrent reads and writes across defragmentations of every member is
 // linearizable, and that AutoDefrag runs on one member at a time.

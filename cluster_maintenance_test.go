@@ -18,7 +18,7 @@ import (
 	"github.com/keeldb/keel/transport"
 )
 
-// Maintenance calls with an endpoint (issue 20): Status, HashKV and
+// Maintenance calls with an endpoint: Status, HashKV and
 // Defragment name a member by Name, ID or address, and that member
 // answers for itself over the member port.
 

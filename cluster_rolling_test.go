@@ -17,7 +17,7 @@ import (
 	"github.com/keeldb/keel/keeltest"
 )
 
-// Membership changes under load (issue 18). Clients on every running
+// Membership changes under load. Clients on every running
 // member run a put/get/delete/CAS workload on a few keys while a member
 // joins (TestJoinUnderLoad: through the leader, through a follower, while
 // leadership moves, while the leader restarts or crashes) or while the

@@ -145,7 +145,7 @@ func TestCrashModelsPersistPages(t *testing.T) {
 
 // TestTornPagesGrownFile appends 4 pages to a synced page: a crash leaves
 // the durable size grown as far as the persisted pages, or the new size
-// with zeros in the new pages that did not persist (the hole of issue 21).
+// with zeros in the new pages that did not persist (a hole).
 func TestTornPagesGrownFile(t *testing.T) {
 	dur, cur := pages(1, 1), append(pages(1, 1), pages(4, 50)...)
 	sizes := map[int]int{}
