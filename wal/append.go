@@ -157,6 +157,7 @@ func (w *WAL) segmentFor(first uint64, size int64) (*segment, error) {
 	id := m.NextSegID
 	m.NextSegID++
 	segSize := max(w.cfg.SegmentSize, segHeaderSize+size)
+	w.awaitSpare(segSize)
 	ns, ok, err := w.takeSpare(id, first, segSize)
 	if !ok {
 		ns, err = createSegment(w.fs, w.dir, id, first, segSize, w.cfg.NoSync)

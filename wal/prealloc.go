@@ -56,7 +56,10 @@ func (w *WAL) kickPreallocator() {
 		return
 	}
 	w.spareBusy = true
+	done := make(chan struct{})
+	w.spareDone = done
 	w.spareWG.Go(func() {
+		defer close(done)
 		sp, err := w.createSpare()
 		if err != nil && !errors.Is(err, errSpareStopped) {
 			// Rotation then creates the segment itself, as without a spare.
@@ -66,6 +69,22 @@ func (w *WAL) kickPreallocator() {
 		w.spare, w.spareBusy = sp, false
 		w.spareMu.Unlock()
 	})
+}
+
+// awaitSpare waits for a spare being created, if it can hold size bytes:
+// the rotation that calls it then takes the spare as soon as it is ready,
+// sooner than it would create a segment of its own, and the disk is not
+// asked to write and sync two segments' zeros at once (which slows the
+// batches written meanwhile). A fresh WAL's first batch is such a
+// rotation: Open starts a spare when there is no segment. The spare's
+// goroutine never takes wmu, which the caller holds.
+func (w *WAL) awaitSpare(size int64) {
+	w.spareMu.Lock()
+	done, busy := w.spareDone, w.spareBusy && size <= w.cfg.SegmentSize
+	w.spareMu.Unlock()
+	if busy {
+		<-done
+	}
 }
 
 // errSpareStopped reports a spare creation abandoned because Close began.

@@ -142,3 +142,53 @@ func TestSpareOnlyOnceTailIsHalfFull(t *testing.T) {
 	require.NoError(t, err)
 	waitSpare(t, w)
 }
+
+// gatedSpareFS holds every write to the spare file until gate closes.
+type gatedSpareFS struct {
+	createCountingFS
+	gate chan struct{}
+}
+
+type gatedFile struct {
+	wal.File
+	gate <-chan struct{}
+}
+
+func (f gatedFile) WriteAt(p []byte, off int64) (int, error) {
+	<-f.gate
+	return f.File.WriteAt(p, off)
+}
+
+func (g *gatedSpareFS) OpenFile(name string, flag int, perm os.FileMode) (wal.File, error) {
+	f, err := g.createCountingFS.OpenFile(name, flag, perm)
+	if err == nil && filepath.Base(name) == "next.seg.tmp" {
+		f = gatedFile{File: f, gate: g.gate}
+	}
+	return f, err
+}
+
+// TestFirstBatchWaitsForSpare checks that a fresh WAL's first batch takes
+// the spare Open started rather than zero-filling a segment of its own
+// beside it (two segments' zeros at once, which slowed the batches written
+// meanwhile). The spare is held back until the batch is stored or a
+// generous pause has passed: a WAL that does not wait creates a segment
+// file at once.
+func TestFirstBatchWaitsForSpare(t *testing.T) {
+	fsys := &gatedSpareFS{createCountingFS: createCountingFS{FS: faultfs.New()}, gate: make(chan struct{})}
+	w, err := wal.Open(memDir, wal.Config{FS: fsys, SegmentSize: 64 << 10})
+	require.NoError(t, err)
+	defer func() { w.Close() }()
+	stored := make(chan error, 1)
+	go func() { stored <- w.StoreLogs(makeLogs(1, 3, 1)) }()
+	var err2 error
+	select {
+	case err2 = <-stored:
+		close(fsys.gate)
+	case <-time.After(200 * time.Millisecond):
+		close(fsys.gate)
+		err2 = <-stored
+	}
+	require.NoError(t, err2)
+	require.Zero(t, fsys.created.Load(), "the first batch created a segment beside the spare")
+	requireLogs(t, w, makeLogs(1, 3, 1))
+}

@@ -28,7 +28,7 @@ type countingFile struct {
 
 func (c *countingFS) OpenFile(name string, flag int, perm os.FileMode) (wal.File, error) {
 	f, err := c.FS.OpenFile(name, flag, perm)
-	if err != nil || filepath.Ext(name) != ".seg" {
+	if err != nil || filepath.Ext(name) != ".seg" && filepath.Base(name) != "next.seg.tmp" { // a spare becomes a segment
 		return f, err
 	}
 	return countingFile{File: f, reads: &c.reads}, nil

@@ -61,8 +61,9 @@ type WAL struct {
 	// Segment preallocation (prealloc.go); guarded by spareMu.
 	spareMu      sync.Mutex
 	spare        *spareFile
-	spareBusy    bool // a goroutine is creating the spare
-	spareStopped bool // Close has begun
+	spareBusy    bool          // a goroutine is creating the spare
+	spareDone    chan struct{} // closed when that goroutine ends
+	spareStopped bool          // Close has begun
 	spareWG      sync.WaitGroup
 }
 
