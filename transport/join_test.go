@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/keeldb/keel/internal/testpki"
 )
 
 // joinEcho answers a join request with the request and the common name of
@@ -61,18 +63,18 @@ func TestJoin(t *testing.T) {
 }
 
 func TestJoinTLSPeerCertificates(t *testing.T) {
-	pki := newTestPKI(t)
-	srvTLS := pki.memberTLS(t, "srv")
+	pki := testpki.New(t)
+	srvTLS := pki.MemberTLS(t, "srv")
 	srvTLS.ClientAuth = tls.VerifyClientCertIfGiven
 	srv := newTransport(t, Config{JoinHandler: joinEcho, TLS: srvTLS, RaftTimeout: time.Second})
-	noCert := pki.memberTLS(t, "nocert")
+	noCert := pki.MemberTLS(t, "nocert")
 	noCert.Certificates = nil
 	tests := []struct {
 		name string
 		tls  *tls.Config
 		want string
 	}{
-		{"certificate names the joiner", pki.memberTLS(t, "m7"), "j|m7"},
+		{"certificate names the joiner", pki.MemberTLS(t, "m7"), "j|m7"},
 		{"no certificate", noCert, "j|"},
 	}
 	for _, tc := range tests {

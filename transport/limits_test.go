@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/keeldb/keel/internal/allocs"
+	"github.com/keeldb/keel/internal/testpki"
 )
 
 // pipeListener is a net.Listener of in-memory connections (net.Pipe), so
@@ -115,8 +116,8 @@ func TestHandshakeDeadline(t *testing.T) {
 				cfg := Config{Listener: ln, HandshakeTimeout: timeout, Handler: echo}
 				var cliTLS *tls.Config
 				if tc.tls {
-					pki := newTestPKI(t) // in the bubble: valid at its fake time
-					cfg.TLS, cliTLS = pki.memberTLS(t, "srv"), pki.memberTLS(t, "cli")
+					pki := testpki.New(t) // in the bubble: valid at its fake time
+					cfg.TLS, cliTLS = pki.MemberTLS(t, "srv"), pki.MemberTLS(t, "cli")
 				}
 				newTransport(t, cfg)
 				start := time.Now()

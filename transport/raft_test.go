@@ -14,6 +14,8 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	"github.com/stretchr/testify/require"
+
+	"github.com/keeldb/keel/internal/testpki"
 )
 
 // countFSM records applied commands.
@@ -186,8 +188,8 @@ func TestRaftOverMux(t *testing.T) {
 	}{
 		{"plaintext", func(*testing.T) func(int) *tls.Config { return nil }},
 		{"mutual TLS", func(t *testing.T) func(int) *tls.Config {
-			pki := newTestPKI(t)
-			return func(i int) *tls.Config { return pki.memberTLS(t, fmt.Sprintf("node%d", i)) }
+			pki := testpki.New(t)
+			return func(i int) *tls.Config { return pki.MemberTLS(t, fmt.Sprintf("node%d", i)) }
 		}},
 	}
 	for _, tc := range tests {
