@@ -34,7 +34,8 @@ const modulePath = "github.com/keeldb/keel"
 // only the root's public API and the standard library (no Prometheus: a
 // program brings its own /metrics handler). Nested modules (bench,
 // keelprom) have their own go.mod and are not checked here.
-// Only test infrastructure (keeltest, the chaos suite) may import the
+// internal/testpki issues test certificates. Only test infrastructure
+// (keeltest, the chaos suite, testpki) may import the
 // standard library's testing package, and it must say so with "testing".
 var layerRules = map[string][]string{
 	".":                 {modulePath + "/mvcc", modulePath + "/wal", modulePath + "/transport", modulePath + "/internal/logging", modulePath + "/internal/testhook", modulePath + "/internal/durable", modulePath + "/internal/wire", modulePath + "/internal/metrics", "github.com/hashicorp/raft", "github.com/hashicorp/go-hclog"},
@@ -45,6 +46,7 @@ var layerRules = map[string][]string{
 	"internal/faultfs":  {modulePath + "/wal"},
 	"internal/chaos":    {modulePath, modulePath + "/wal", modulePath + "/internal/faultfs", "github.com/anishathalye/porcupine", "testing"},
 	"internal/testhook": {},
+	"internal/testpki":  {"github.com/stretchr/testify/require", "testing"},
 	"internal/wire":     {},
 	"internal/allocs":   {},
 	"internal/metrics":  {},
