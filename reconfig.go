@@ -153,6 +153,13 @@ func (s *Store) changeMembers(ctx context.Context, c memberChange) (_ changeResu
 	if h := s.reconfigHook.Load(); h != nil {
 		(*h)() // tests: hold a change in flight
 	}
+	// Decide from everything committed. A new leader applies its
+	// predecessors' last entries only once its own first entry commits;
+	// until then its member records may lack a member that joined just
+	// before, and a rejoin would tell that member it was removed.
+	if err := s.readBarrier(ctx, false); err != nil {
+		return changeResult{}, err
+	}
 	conf, cs, err := s.memberState()
 	if err != nil {
 		return changeResult{}, err
