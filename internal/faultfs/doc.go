@@ -44,10 +44,10 @@
 // # Faults
 //
 // Inject adds a Fault rule: fail matching operations (Write, Sync, SyncDir,
-// Rename, Remove, Open) after letting a number of them succeed, once, a few
+// Rename, Remove, Open, Read) after letting a number of them succeed, once, a few
 // times or forever, with any error (for example syscall.ENOSPC or
 // syscall.EIO), or crash the file system when one starts. A failed write
-// writes nothing. SetSyncDelay makes every
+// writes nothing; a failed read reads nothing. SetSyncDelay makes every
 // Sync and SyncDir sleep first, to model a slow disk; SetSyncHook runs a
 // function first (for example one that blocks until the test releases it).
 //

@@ -16,6 +16,7 @@ const (
 	OpRename                // FS.Rename (matched against the new path)
 	OpRemove                // FS.Remove
 	OpOpen                  // FS.OpenFile
+	OpRead                  // File.ReadAt
 )
 
 // String returns the operation's name.
@@ -33,6 +34,8 @@ func (o Op) String() string {
 		return "remove"
 	case OpOpen:
 		return "open"
+	case OpRead:
+		return "read"
 	default:
 		return "op?"
 	}

@@ -134,6 +134,23 @@ func TestFailedWriteWritesNothing(t *testing.T) {
 	require.Equal(t, 1, f.Count(faultfs.OpWrite))
 }
 
+func TestFailedReadReadsNothing(t *testing.T) {
+	f := faultfs.New()
+	h := create(t, f, "/a")
+	_, err := h.WriteAt([]byte("data"), 0)
+	require.NoError(t, err)
+	f.Inject(faultfs.Fault{Op: faultfs.OpRead, Pattern: "a", Times: 1, Err: syscall.EIO})
+	buf := make([]byte, 4)
+	n, err := h.ReadAt(buf, 0)
+	require.ErrorIs(t, err, syscall.EIO)
+	require.Zero(t, n)
+	require.Equal(t, make([]byte, 4), buf, "a failed read filled the buffer")
+	n, err = h.ReadAt(buf, 0)
+	require.NoError(t, err, "Times 1 fails one read only")
+	require.Equal(t, "data", string(buf[:n]))
+	require.Equal(t, 2, f.Count(faultfs.OpRead))
+}
+
 func TestCloneIsIndependent(t *testing.T) {
 	f := faultfs.New()
 	require.NoError(t, f.WriteFile("/a", []byte("one")))

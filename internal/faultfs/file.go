@@ -46,8 +46,11 @@ func (h *File) usableLocked(op string) error {
 	return nil
 }
 
-// ReadAt implements io.ReaderAt.
+// ReadAt implements io.ReaderAt. An injected OpRead fault reads nothing.
 func (h *File) ReadAt(p []byte, off int64) (int, error) {
+	if err := h.fs.check(OpRead, h.path()); err != nil {
+		return 0, &fs.PathError{Op: "read", Path: h.name, Err: err}
+	}
 	h.fs.mu.Lock()
 	defer h.fs.mu.Unlock()
 	if err := h.usableLocked("read"); err != nil {
