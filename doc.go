@@ -147,6 +147,14 @@
 //     committed only once the leader's copy is synced, and no member
 //     applies (answers, exposes to reads and watches, or commits to the
 //     database) an entry its own log has not synced. See package internal/durable.
+//   - A member whose storage fails stops (fail-stop): a failed write or
+//     fsync of its raft log, an entry it cannot read back, or a failed
+//     database commit makes it close itself within a fraction of a second,
+//     and its calls return ErrStopped; the rest of the cluster carries on.
+//     It never panics the embedding process over its disk (raft would on an
+//     unreadable entry), and Open returns such an error instead of
+//     panicking. Reopening the Dir on a working disk recovers every
+//     acknowledged write.
 //
 // # History, compaction and watches
 //
@@ -378,6 +386,7 @@
 //	auto compacted            INFO   rev (the leader's automatic compaction)
 //	auto compaction failed    WARN   rev, err
 //	storage failed, stopping this member  ERROR  err
+//	raft log unreadable, stopping this member  ERROR  index, err
 //	defragmented              INFO   size_before, size_after, duration, commit_pause, records
 //	defragment failed         WARN   err
 //	auto defrag: starting     INFO   size, free (then "auto defrag: done" or "auto defrag: failed")

@@ -2,7 +2,9 @@ package keel
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"runtime"
 	"time"
 
 	"github.com/hashicorp/raft"
@@ -15,8 +17,9 @@ import (
 const healthInterval = 200 * time.Millisecond
 
 // healthLoop fail-stops the member when its storage has failed: the raft
-// log after a failed write or fsync (wal never retries an fsync), or the
-// key-value database after a failed commit. raft itself would only step
+// log after a failed write or fsync (wal never retries an fsync) or a
+// failed read (failSafeLogs), or the key-value database after a failed
+// commit. raft itself would only step
 // down and keep running on a log it can no longer trust, so the member
 // closes instead: calls return ErrStopped and the rest of the cluster
 // carries on without it. Reopening the Dir recovers what was acknowledged.
@@ -65,11 +68,92 @@ func (f failSafeStable) SetUint64(key []byte, val uint64) error {
 	return err
 }
 
+// failSafeLogs is the raft.LogStore Keel hands raft. raft panics (and so
+// would take the embedding process down) when it cannot read an entry it
+// is about to apply: an I/O error or a corrupt frame in the raft log, or,
+// in tests, a power cut that failed the log's files under a running
+// member. failSafeLogs instead records the error, which makes the member
+// fail-stop within healthInterval (healthLoop), and ends that goroutine,
+// raft's main loop, with runtime.Goexit rather than return the error to
+// the panic. Goexit runs raft's deferred clean-up: a leader stops
+// replicating, fails its in-flight writes with ErrLeadershipLost (their
+// outcome unknown to the caller, as after any leader loss), and the
+// cluster elects another leader. Until the member stops it neither
+// votes nor appends, as a hung process would not; Shutdown then finds the
+// loop gone and returns. raft applies entries on its main loop only
+// (heartbeats, which the transport hands raft on its own goroutines,
+// carry no commit index). Every other reader of the log (replication to
+// a follower, a follower's consistency check) handles a read error
+// itself, so it gets the error, and the member stops all the same.
+type failSafeLogs struct {
+	*wal.WAL
+	s *Store
+}
+
+var _ raft.LogStore = failSafeLogs{}
+
+// raftApplyLoop is the raft function that panics on a failed GetLog.
+const raftApplyLoop = "github.com/hashicorp/raft.(*Raft).processLogs"
+
+func (f failSafeLogs) GetLog(index uint64, l *raft.Log) error {
+	err := f.WAL.GetLog(index, l)
+	if err == nil || errors.Is(err, raft.ErrLogNotFound) {
+		return err
+	}
+	err = fmt.Errorf("keel: read raft log entry %d: %w", index, err)
+	if f.s.logReadErr.CompareAndSwap(nil, &err) {
+		f.s.log.Error("raft log unreadable, stopping this member", "index", index, "err", err)
+	}
+	if calledFrom(raftApplyLoop) {
+		runtime.Goexit()
+	}
+	return err
+}
+
+// newRaft starts raft on this member's storage. raft.NewRaft reads the
+// last log entry, then every entry after the last snapshot looking for
+// configuration changes, and panics on one of those it cannot read; it
+// starts no goroutine before that scan, so newRaft turns that panic (and
+// only that one, which failSafeLogs recorded) into Open's error. Either
+// way the error is the read's, errors.Is-able.
+func (s *Store) newRaft(rc *raft.Config, stable raft.StableStore) (r *raft.Raft, err error) {
+	defer func() {
+		p := recover()
+		readErr := s.logReadErr.Load()
+		switch {
+		case p != nil && readErr == nil:
+			panic(p)
+		case p != nil || (err != nil && readErr != nil):
+			r, err = nil, *readErr
+		}
+	}()
+	return raft.NewRaft(rc, s.fsm, failSafeLogs{s.wal, s}, stable, s.snaps, snapshotSender{s.durable, s})
+}
+
+// calledFrom reports whether the function named fn (as runtime.Frame
+// names it) is on the calling goroutine's stack, within 32 frames.
+func calledFrom(fn string) bool {
+	var pcs [32]uintptr
+	frames := runtime.CallersFrames(pcs[:runtime.Callers(2, pcs[:])])
+	for {
+		f, more := frames.Next()
+		if f.Function == fn {
+			return true
+		}
+		if !more {
+			return false
+		}
+	}
+}
+
 // storageErr returns the failure of this member's raft log or key-value
 // database, which makes the member stop (failstop.go), or nil.
 func (s *Store) storageErr() error {
 	if err := s.wal.Err(); err != nil {
 		return err
+	}
+	if err := s.logReadErr.Load(); err != nil {
+		return *err
 	}
 	return s.kv.Err()
 }

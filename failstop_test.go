@@ -3,6 +3,7 @@ package keel
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -17,20 +18,12 @@ import (
 // must stop (calls return ErrStopped) rather than run on a log it cannot
 // trust, and reopening after a crash recovers every acknowledged write.
 func TestFailedFsyncStopsMember(t *testing.T) {
-	fsys := faultfs.New()
-	dir := t.TempDir()
-	cfg := Config{Dir: dir, WALFS: fsys, WALSegmentSize: 1 << 20, Logger: testLogger()}
-	s, err := Open(cfg)
-	require.NoError(t, err)
+	fsys, cfg, s := openOnFaultFS(t)
 	ctx := testCtx(t)
-	for _, k := range []string{"a", "b", "c"} {
-		_, err := s.Put(ctx, k, k)
-		require.NoError(t, err)
-	}
 	fsys.Inject(faultfs.Fault{Op: faultfs.OpSync, Err: syscall.EIO})
 	short, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	_, err = s.Put(short, "d", "d")
+	_, err := s.Put(short, "d", "d")
 	require.Error(t, err, "a write whose fsync failed must not be acknowledged")
 
 	require.Eventually(t, func() bool {
@@ -51,6 +44,60 @@ func TestFailedFsyncStopsMember(t *testing.T) {
 	got := keys(gr.Kvs)
 	require.Subset(t, got, []string{"a", "b", "c"})
 	require.NotContains(t, got, "e")
+}
+
+// openOnFaultFS opens a single-member store whose raft log is on a
+// faultfs and writes the keys a, b and c to it.
+func openOnFaultFS(tb testing.TB) (*faultfs.FS, Config, *Store) {
+	tb.Helper()
+	fsys := faultfs.New()
+	cfg := Config{Dir: tb.TempDir(), WALFS: fsys, WALSegmentSize: 1 << 20, Logger: testLogger()}
+	s, err := Open(cfg)
+	require.NoError(tb, err)
+	for _, k := range []string{"a", "b", "c"} {
+		_, err := s.Put(testCtx(tb), k, k)
+		require.NoError(tb, err)
+	}
+	return fsys, cfg, s
+}
+
+// TestUnreadableLogFailsOpen makes a raft log read fail as raft starts:
+// raft reads the last entry, then the entries after its last snapshot,
+// and panics on one of the latter it cannot read. Open must return the
+// read error instead, and succeed once the disk reads again.
+func TestUnreadableLogFailsOpen(t *testing.T) {
+	tests := []struct {
+		name string
+		skip int // reads after the WAL's own open scan that succeed
+	}{
+		{name: "last entry", skip: 0},
+		{name: "configuration scan", skip: 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fsys, cfg, s := openOnFaultFS(t)
+			ctx := testCtx(t)
+			require.NoError(t, s.Close())
+
+			// The WAL's open scan makes the same reads on a copy of the disk.
+			clone := fsys.Clone()
+			w, err := wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Config{FS: clone, SegmentSize: 1 << 20})
+			require.NoError(t, err)
+			require.NoError(t, w.Close())
+			fsys.Inject(faultfs.Fault{Op: faultfs.OpRead, After: clone.Count(faultfs.OpRead) + tc.skip, Times: 1, Err: syscall.EIO})
+
+			_, err = Open(cfg)
+			require.ErrorIs(t, err, syscall.EIO)
+
+			fsys.ClearFaults()
+			s, err = Open(cfg)
+			require.NoError(t, err)
+			defer s.Close()
+			gr, err := s.Get(ctx, "", WithPrefix())
+			require.NoError(t, err)
+			require.Equal(t, []string{"a", "b", "c"}, keys(gr.Kvs))
+		})
+	}
 }
 
 func TestFailSafeStableKeepsVotesFailing(t *testing.T) {

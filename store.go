@@ -38,6 +38,11 @@ type Store struct {
 	wal   *wal.WAL
 	snaps *snapshotStore
 	trans *transport.Transport
+
+	// logReadErr is the first error raft met reading an entry from wal
+	// (failSafeLogs); it makes the member fail-stop.
+	logReadErr atomic.Pointer[error]
+
 	// durable is the raft transport handed to raft (package durable).
 	durable *durable.Transport
 	raft    *raft.Raft
@@ -271,7 +276,7 @@ func (s *Store) open() error {
 	s.durable = durable.NewTransport(s.stopCtx, s.trans.Raft(), durable.WAL{
 		Pending: s.walPending, Durable: s.wal.Durable, WaitDurable: s.wal.WaitDurable,
 	})
-	s.raft, err = raft.NewRaft(rc, s.fsm, s.wal, stable, s.snaps, snapshotSender{s.durable, s})
+	s.raft, err = s.newRaft(rc, stable)
 	if err != nil {
 		return fmt.Errorf("keel: start raft: %w", err)
 	}
@@ -354,7 +359,9 @@ func (s *Store) Close() error {
 func (s *Store) close(transfer bool) error {
 	s.closeOnce.Do(func() {
 		s.stopRedialing()
-		if transfer && s.raft != nil && s.raft.State() == raft.Leader && !s.isSingleVoter() {
+		// A member whose storage failed may have lost raft's main loop
+		// (failSafeLogs), which would never answer the transfer.
+		if transfer && s.raft != nil && s.storageErr() == nil && s.raft.State() == raft.Leader && !s.isSingleVoter() {
 			if err := s.raft.LeadershipTransfer().Error(); err != nil {
 				s.log.Warn("leadership transfer on close failed", "err", err)
 			}
