@@ -30,33 +30,13 @@ func (s *Store) MemberList(ctx context.Context, opts ...OpOption) (*MemberListRe
 	if err := s.readBarrier(ctx, op.serializable); err != nil {
 		return nil, err
 	}
-	if !op.serializable {
-		// A member that installed a snapshot has applied (its database's
-		// consistent index) past what its raft log holds until the
-		// entries after the snapshot arrive, and raft's configuration
-		// reflects only the entries in its log: wait for them.
-		for target := s.fsm.applied.Load(); s.raft.LastIndex() < target; {
-			select {
-			case <-ctx.Done():
-				return nil, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
-			case <-s.stop:
-				return nil, s.errStopped()
-			case <-time.After(time.Millisecond):
-			}
-		}
-		// raft's configuration may hold a change not committed yet; list
-		// it only once it is (applied here), or its replacement.
-		for {
-			f := s.raft.GetConfiguration()
-			if f.Error() != nil || f.Index() <= s.fsm.applied.Load() {
-				break
-			}
-			if err := s.fsm.waitApplied(ctx, f.Index(), s.stop); err != nil {
-				return nil, err
-			}
-		}
+	var views []memberView
+	var err error
+	if op.serializable {
+		views, err = s.memberViews()
+	} else {
+		views, err = s.appliedMemberViews(ctx)
 	}
-	views, err := s.memberViews()
 	if err != nil {
 		return nil, err
 	}
@@ -239,6 +219,46 @@ func (s *Store) memberViews() ([]memberView, error) {
 		return nil, err
 	}
 	return members(conf, &cs), nil
+}
+
+// appliedMemberViews is memberViews for a linearizable list: raft's
+// latest configuration may hold a change not committed yet, so it lists
+// a configuration only once this member has applied it, waiting for that
+// (or for its replacement). The configuration it checked is the one it
+// lists: raft may append another change right after the check.
+func (s *Store) appliedMemberViews(ctx context.Context) ([]memberView, error) {
+	// A member that installed a snapshot has applied (its database's
+	// consistent index) past what its raft log holds until the entries
+	// after the snapshot arrive, and raft's configuration reflects only
+	// the entries in its log: wait for them.
+	for target := s.fsm.applied.Load(); s.raft.LastIndex() < target; {
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+		case <-s.stop:
+			return nil, s.errStopped()
+		case <-time.After(time.Millisecond):
+		}
+	}
+	for {
+		if s.stopped() {
+			return nil, s.errStopped()
+		}
+		f := s.raft.GetConfiguration()
+		if err := f.Error(); err != nil {
+			return nil, fmt.Errorf("keel: configuration: %w", err)
+		}
+		if f.Index() <= s.fsm.applied.Load() {
+			cs, err := decodeClusterState(s.kv.ClusterState())
+			if err != nil {
+				return nil, err
+			}
+			return members(f.Configuration(), &cs), nil
+		}
+		if err := s.fsm.waitApplied(ctx, f.Index(), s.stop); err != nil {
+			return nil, err
+		}
+	}
 }
 
 // clusterHeader is the header of a membership response.
