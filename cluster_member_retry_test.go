@@ -2,6 +2,7 @@ package keel_test
 
 import (
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -89,4 +90,33 @@ func TestLostChangeReplyRetryRefused(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A leader that stops while it serves a change forwarded by a follower
+// answers that the leader was lost, not that the store is stopped: the
+// follower's own store runs, and it retries with the next leader. (The
+// chaos suite found Leave answered ErrStopped when a kill took the
+// leader mid-change.)
+func TestChangeLeaderStopsMidChange(t *testing.T) {
+	c := keeltest.NewCluster(t, 3)
+	ctx := t.Context()
+	n := c.Join(func(cfg *keel.Config) { cfg.Learner = true })
+	id := c.Member(n).MemberID()
+	l := c.Leader()
+	f := c.Follower()
+	entered, release := make(chan struct{}), make(chan struct{})
+	l.HoldReconfig(entered, release)
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.MemberPromote(ctx, id)
+		done <- err
+	}()
+	<-entered
+	closed := make(chan error, 1)
+	go func() { closed <- l.Close() }()
+	require.Eventually(t, func() bool { return l.Err() != nil }, keeltest.WaitLimit, time.Millisecond)
+	close(release) // the change goes on, on a stopped leader
+	require.NoError(t, <-done, "the follower's change failed")
+	require.NoError(t, <-closed)
+	waitVoter(t, c.Leader(), c.Member(n).ID())
 }

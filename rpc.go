@@ -113,6 +113,14 @@ func (s *Store) handleRPC(ctx context.Context, req []byte) ([]byte, error) {
 		}
 		local := func(ctx context.Context) ([]byte, error) {
 			res, err := s.changeMembers(ctx, c)
+			if s.stopped() && errors.Is(err, ErrStopped) && !errors.Is(err, ErrTimeout) {
+				// This leader stopped mid-change: to the member that
+				// asked, the leader is lost, and the change may have
+				// been made (a removal marked, say); it asks the next.
+				// (ErrRemoved from a running leader is its answer about
+				// the member that asked, and stays.)
+				err = ErrTimeoutDueToLeaderFail
+			}
 			return encodeChangeReply(res, err), nil
 		}
 		if c.kind == changeRejoin {
