@@ -650,3 +650,29 @@ func TestLostChangeReply(t *testing.T) {
 		})
 	}
 }
+
+// A serializable MemberList may be stale, but it never lists a
+// configuration change that has not committed (one that a new leader may
+// yet drop), as etcd lists only applied membership.
+func TestSerializableMemberListOnlyCommitted(t *testing.T) {
+	c := keeltest.NewCluster(t, 3)
+	ctx := t.Context()
+	l := c.Leader()
+	li := c.Index(l)
+	for i := range 3 {
+		if i != li {
+			c.Stop(i)
+		}
+	}
+	l.AppendLearner("uncommitted", "127.0.0.1:1")
+	require.Eventually(t, func() bool {
+		servers, err := l.ConfigServers()
+		return err == nil && slices.Contains(servers, "uncommitted")
+	}, keeltest.WaitLimit, time.Millisecond, "the change was not appended")
+	ml, err := l.MemberList(ctx, keel.WithSerializable())
+	require.NoError(t, err)
+	for _, m := range ml.Members {
+		require.NotEqual(t, "uncommitted", m.Name, "an uncommitted configuration was listed")
+	}
+	require.Len(t, ml.Members, 3)
+}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
 )
 
 // Test-only exports for the external tests (package keel_test): the
@@ -97,6 +99,13 @@ func (s *Store) ConfigServers() ([]string, error) {
 		out = append(out, string(srv.ID))
 	}
 	return out, nil
+}
+
+// AppendLearner hands raft, on the leader s, a configuration change that
+// adds learner id at addr, without waiting for it to commit (see
+// ConfigServers for when it is appended).
+func (s *Store) AppendLearner(id, addr string) {
+	s.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(addr), 0, time.Second)
 }
 
 // LoseNextChangeReply makes the reply to the next membership change this

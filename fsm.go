@@ -58,6 +58,16 @@ type fsm struct {
 	alarms atomic.Pointer[alarmSet]
 
 	applied atomic.Uint64
+	// conf is the newest committed raft configuration this member knows:
+	// the last configuration entry delivered to fsm, or the one in the
+	// newest raft snapshot (snapshotConf, at start and on Restore); nil
+	// if neither exists yet. MemberList lists it: raft's latest
+	// configuration may hold a change that is not committed, and raft
+	// v1.8.0 does not say at which index (ConfigurationFuture.Index is 0).
+	conf atomic.Pointer[indexedConf]
+	// snapshotConf returns the configuration of the newest raft snapshot
+	// on disk, or nil; nil in tests that drive the FSM alone.
+	snapshotConf func() *indexedConf
 	// divergeNextPut (tests) makes this member apply the next plain Put
 	// with another value than the other members: a divergent apply, for
 	// the corruption checks to find.
@@ -65,6 +75,12 @@ type fsm struct {
 
 	mu     sync.Mutex
 	notify chan struct{} // closed and replaced whenever applied grows
+}
+
+// indexedConf is a raft configuration and the index of its entry.
+type indexedConf struct {
+	index uint64
+	conf  raft.Configuration
 }
 
 var (
@@ -108,6 +124,9 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		}
 	}
 	for i, l := range logs {
+		if l.Type == raft.LogConfiguration {
+			f.conf.Store(&indexedConf{index: l.Index, conf: raft.DecodeConfiguration(l.Data)})
+		}
 		if l.Index <= f.kv.ConsistentIndex() {
 			continue // already applied before a restart
 		}
@@ -247,6 +266,11 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	// The restored alarms, published before the restored applied index.
 	alarmErr := f.loadAlarms()
+	var conf *indexedConf // the snapshot's membership; later entries follow
+	if f.snapshotConf != nil {
+		conf = f.snapshotConf()
+	}
+	f.conf.Store(conf)
 	f.mu.Lock()
 	f.applied.Store(f.kv.ConsistentIndex())
 	close(f.notify)

@@ -21,7 +21,7 @@ func (s *Store) Addr() string { return s.trans.Addr() }
 // It is linearizable by default: it reflects every membership change
 // completed before the call, and no change that has not committed. With
 // WithSerializable it returns this member's view at once, which may lag
-// or show a change still in flight. A member whose removal has committed
+// but, as in etcd, shows only committed changes. A member whose removal has committed
 // is not listed, even while the leader is still taking it out of raft's
 // configuration: it has stopped with ErrRemoved, or stops when it next
 // hears from the cluster.
@@ -30,13 +30,22 @@ func (s *Store) MemberList(ctx context.Context, opts ...OpOption) (*MemberListRe
 	if err := s.readBarrier(ctx, op.serializable); err != nil {
 		return nil, err
 	}
-	var views []memberView
-	var err error
-	if op.serializable {
-		views, err = s.memberViews()
-	} else {
-		views, err = s.appliedMemberViews(ctx)
+	if !op.serializable {
+		// A member that installed a snapshot has applied (its database's
+		// consistent index) past what its raft log holds until the
+		// entries after the snapshot arrive, and a configuration change
+		// among them is known only once they do: wait for them.
+		for target := s.fsm.applied.Load(); s.raft.LastIndex() < target; {
+			select {
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+			case <-s.stop:
+				return nil, s.errStopped()
+			case <-time.After(time.Millisecond):
+			}
+		}
 	}
+	views, err := s.committedMemberViews()
 	if err != nil {
 		return nil, err
 	}
@@ -221,44 +230,42 @@ func (s *Store) memberViews() ([]memberView, error) {
 	return members(conf, &cs), nil
 }
 
-// appliedMemberViews is memberViews for a linearizable list: raft's
-// latest configuration may hold a change not committed yet, so it lists
-// a configuration only once this member has applied it, waiting for that
-// (or for its replacement). The configuration it checked is the one it
-// lists: raft may append another change right after the check.
-func (s *Store) appliedMemberViews(ctx context.Context) ([]memberView, error) {
-	// A member that installed a snapshot has applied (its database's
-	// consistent index) past what its raft log holds until the entries
-	// after the snapshot arrive, and raft's configuration reflects only
-	// the entries in its log: wait for them.
-	for target := s.fsm.applied.Load(); s.raft.LastIndex() < target; {
-		select {
-		case <-ctx.Done():
-			return nil, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
-		case <-s.stop:
-			return nil, s.errStopped()
-		case <-time.After(time.Millisecond):
-		}
+// committedMemberViews is memberViews for MemberList: raft's latest
+// configuration may hold a change that has not committed (a new leader
+// may still drop it), so it lists the newest committed configuration
+// this member knows (fsm.conf). After a read barrier that is the one
+// current when the read started, or newer. With none known yet (a member
+// that has neither a snapshot nor applied a configuration entry since it
+// started), raft's latest is listed.
+func (s *Store) committedMemberViews() ([]memberView, error) {
+	if s.stopped() {
+		return nil, s.errStopped()
 	}
-	for {
-		if s.stopped() {
-			return nil, s.errStopped()
-		}
+	var conf raft.Configuration
+	if c := s.fsm.conf.Load(); c != nil {
+		conf = c.conf
+	} else {
 		f := s.raft.GetConfiguration()
 		if err := f.Error(); err != nil {
 			return nil, fmt.Errorf("keel: configuration: %w", err)
 		}
-		if f.Index() <= s.fsm.applied.Load() {
-			cs, err := decodeClusterState(s.kv.ClusterState())
-			if err != nil {
-				return nil, err
-			}
-			return members(f.Configuration(), &cs), nil
-		}
-		if err := s.fsm.waitApplied(ctx, f.Index(), s.stop); err != nil {
-			return nil, err
-		}
+		conf = f.Configuration()
 	}
+	cs, err := decodeClusterState(s.kv.ClusterState())
+	if err != nil {
+		return nil, err
+	}
+	return members(conf, &cs), nil
+}
+
+// snapshotConf returns the configuration in the newest raft snapshot on
+// disk, or nil if there is none.
+func (s *Store) snapshotConf() *indexedConf {
+	metas, err := s.snaps.List()
+	if err != nil || len(metas) == 0 {
+		return nil
+	}
+	return &indexedConf{index: metas[0].ConfigurationIndex, conf: metas[0].Configuration}
 }
 
 // clusterHeader is the header of a membership response.
