@@ -1,6 +1,7 @@
 package keel
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -128,6 +129,24 @@ func (s *Store) newRaft(rc *raft.Config, stable raft.StableStore) (r *raft.Raft,
 		}
 	}()
 	return raft.NewRaft(rc, s.fsm, failSafeLogs{s.wal, s}, stable, s.snaps, snapshotSender{s.durable, s})
+}
+
+// awaitTransfer waits for a leadership transfer raft runs. raft answers
+// the future from its main loop, within ElectionTimeout; a loop that a
+// storage failure ended (failSafeLogs) never answers, so the wait also
+// ends with ctx or when the member stops. The goroutine left waiting on
+// such a future then ends only with the process.
+func (s *Store) awaitTransfer(ctx context.Context, f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+	case <-s.stop:
+		return s.errStopped()
+	}
 }
 
 // calledFrom reports whether the function named fn (as runtime.Frame

@@ -118,3 +118,40 @@ func TestFailSafeStableKeepsVotesFailing(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, uint64(1), term, "the unpersisted term is not reported as stored")
 }
+
+// blockedFuture is a raft.Future that answers only once released, as
+// raft's leadership-transfer future does once its main loop takes it.
+type blockedFuture struct{ release chan struct{} }
+
+func (f blockedFuture) Error() error {
+	<-f.release
+	return nil
+}
+
+// TestAwaitTransferEnds waits on a transfer raft does not answer (its
+// main loop ended on a storage failure): the wait ends with ctx, or when
+// the member stops, instead of never.
+func TestAwaitTransferEnds(t *testing.T) {
+	tests := []struct {
+		name string
+		end  func(t *testing.T, cancel context.CancelFunc, s *Store)
+		want error
+	}{
+		{name: "ctx ends", end: func(_ *testing.T, cancel context.CancelFunc, _ *Store) { cancel() }, want: ErrTimeout},
+		{name: "member stops", end: func(t *testing.T, _ context.CancelFunc, s *Store) { require.NoError(t, s.Close()) }, want: ErrStopped},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openSingle(t)
+			defer s.Close()
+			f := blockedFuture{release: make(chan struct{})}
+			defer close(f.release) // raft answers at last: the waiter ends
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- s.awaitTransfer(ctx, f) }()
+			tc.end(t, cancel, s)
+			require.ErrorIs(t, <-done, tc.want)
+		})
+	}
+}

@@ -351,7 +351,7 @@ func (s *Store) removeMember(ctx context.Context, views []memberView, cs cluster
 	if v.server.ID == raft.ServerID(s.id.MemberID) {
 		// Hand leadership away first; the caller retries with the new
 		// leader, which removes this member.
-		if err := s.raft.LeadershipTransfer().Error(); err != nil {
+		if err := s.awaitTransfer(ctx, s.raft.LeadershipTransfer()); err != nil {
 			return changeResult{}, fmt.Errorf("%w: handing leadership away: %w", ErrNotLeader, err)
 		}
 		return changeResult{}, ErrNotLeader
@@ -491,7 +491,7 @@ func (s *Store) moveLeader(ctx context.Context, v *memberView) (changeResult, er
 	if v.server.ID == raft.ServerID(s.id.MemberID) {
 		return changeResult{id: v.ID, index: s.fsm.applied.Load()}, nil
 	}
-	if err := s.raft.LeadershipTransferToServer(v.server.ID, v.server.Address).Error(); err != nil {
+	if err := s.awaitTransfer(ctx, s.raft.LeadershipTransferToServer(v.server.ID, v.server.Address)); err != nil {
 		return changeResult{}, fmt.Errorf("%w: leadership transfer: %w", ErrTimeout, err)
 	}
 	return changeResult{id: v.ID, index: s.fsm.applied.Load()}, nil

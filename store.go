@@ -364,9 +364,11 @@ func (s *Store) close(transfer bool) error {
 		// A member whose storage failed may have lost raft's main loop
 		// (failSafeLogs), which would never answer the transfer.
 		if transfer && s.raft != nil && s.storageErr() == nil && s.raft.State() == raft.Leader && !s.isSingleVoter() {
-			if err := s.raft.LeadershipTransfer().Error(); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*s.cfg.ElectionTimeout)
+			if err := s.awaitTransfer(ctx, s.raft.LeadershipTransfer()); err != nil {
 				s.log.Warn("leadership transfer on close failed", "err", err)
 			}
+			cancel()
 		}
 		close(s.stop)
 		s.stopCause()
