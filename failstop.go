@@ -20,10 +20,10 @@ const healthInterval = 200 * time.Millisecond
 // healthLoop fail-stops the member when its storage has failed: the raft
 // log after a failed write or fsync (wal never retries an fsync) or a
 // failed read (failSafeLogs), or the key-value database after a failed
-// commit. raft itself would only step
-// down and keep running on a log it can no longer trust, so the member
-// closes instead: calls return ErrStopped and the rest of the cluster
-// carries on without it. Reopening the Dir recovers what was acknowledged.
+// commit. raft itself would only step down and keep running on a log it
+// can no longer trust, so the member closes instead: calls return
+// ErrStopped and the rest of the cluster carries on without it. Reopening
+// the Dir recovers what was acknowledged.
 func (s *Store) healthLoop() {
 	t := time.NewTicker(healthInterval)
 	defer t.Stop()

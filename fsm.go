@@ -60,14 +60,20 @@ type fsm struct {
 	applied atomic.Uint64
 	// conf is the newest committed raft configuration this member knows:
 	// the last configuration entry delivered to fsm, or the one in the
-	// newest raft snapshot (snapshotConf, at start and on Restore); nil
+	// newest raft snapshot (seedConf, at start and on Restore); nil
 	// if neither exists yet. MemberList lists it: raft's latest
 	// configuration may hold a change that is not committed, and raft
 	// v1.8.0 does not say at which index (ConfigurationFuture.Index is 0).
 	conf atomic.Pointer[indexedConf]
-	// snapshotConf returns the configuration of the newest raft snapshot
-	// on disk, or nil; nil in tests that drive the FSM alone.
-	snapshotConf func() *indexedConf
+	// delivered is the index of the last entry raft delivered to fsm
+	// (applied or skipped), or of the snapshot conf was seeded from: conf
+	// reflects every configuration change up to it. applied may be ahead
+	// (the database's consistent index, after a restart or a snapshot
+	// install) until raft has delivered the entries up to it again.
+	delivered atomic.Uint64
+	// newestSnapshot returns the newest raft snapshot's metadata on disk,
+	// or nil; nil in tests that drive the FSM alone.
+	newestSnapshot func() *raft.SnapshotMeta
 	// divergeNextPut (tests) makes this member apply the next plain Put
 	// with another value than the other members: a divergent apply, for
 	// the corruption checks to find.
@@ -137,9 +143,22 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 		out[i] = f.applyCommand(l)
 	}
 	if n := len(logs); n > 0 {
+		f.delivered.Store(logs[n-1].Index)
 		f.setApplied(logs[n-1].Index)
 	}
 	return out
+}
+
+// seedConf makes the configuration in snapshot meta (nil: none) conf, as
+// of the snapshot's index; raft delivers the entries after it.
+func (f *fsm) seedConf(meta *raft.SnapshotMeta) {
+	if meta == nil {
+		f.conf.Store(nil)
+		f.delivered.Store(0)
+		return
+	}
+	f.conf.Store(&indexedConf{index: meta.ConfigurationIndex, conf: meta.Configuration})
+	f.delivered.Store(meta.Index)
 }
 
 func (f *fsm) applyCommand(l *raft.Log) *applyResult {
@@ -266,11 +285,11 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	// The restored alarms, published before the restored applied index.
 	alarmErr := f.loadAlarms()
-	var conf *indexedConf // the snapshot's membership; later entries follow
-	if f.snapshotConf != nil {
-		conf = f.snapshotConf()
+	var meta *raft.SnapshotMeta // the one restored: the newest on disk
+	if f.newestSnapshot != nil {
+		meta = f.newestSnapshot()
 	}
-	f.conf.Store(conf)
+	f.seedConf(meta)
 	f.mu.Lock()
 	f.applied.Store(f.kv.ConsistentIndex())
 	close(f.notify)

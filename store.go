@@ -269,8 +269,8 @@ func (s *Store) open() error {
 	s.fsm.deliver = s.props.deliver
 	s.fsm.waitDurable = func(idx uint64) error { return s.wal.WaitDurable(s.stopCtx, idx) }
 	s.fsm.membersChanged = s.onMembersChanged
-	s.fsm.snapshotConf = s.snapshotConf
-	s.fsm.conf.Store(s.snapshotConf()) // raft replays the entries after it
+	s.fsm.newestSnapshot = s.newestSnapshot
+	s.fsm.seedConf(s.newestSnapshot()) // raft replays the entries after it
 	s.fsm.met = s.met
 	s.leases = newLessor(s)
 	s.leases.reload()

@@ -21,21 +21,21 @@ func (s *Store) Addr() string { return s.trans.Addr() }
 // It is linearizable by default: it reflects every membership change
 // completed before the call, and no change that has not committed. With
 // WithSerializable it returns this member's view at once, which may lag
-// but, as in etcd, shows only committed changes. A member whose removal has committed
-// is not listed, even while the leader is still taking it out of raft's
-// configuration: it has stopped with ErrRemoved, or stops when it next
-// hears from the cluster.
+// but, as in etcd, shows only committed changes. A member whose removal
+// has committed is not listed, even while the leader is still taking it
+// out of raft's configuration: it has stopped with ErrRemoved, or stops
+// when it next hears from the cluster.
 func (s *Store) MemberList(ctx context.Context, opts ...OpOption) (*MemberListResponse, error) {
 	op := OpGet("", opts...)
 	if err := s.readBarrier(ctx, op.serializable); err != nil {
 		return nil, err
 	}
 	if !op.serializable {
-		// A member that installed a snapshot has applied (its database's
-		// consistent index) past what its raft log holds until the
-		// entries after the snapshot arrive, and a configuration change
-		// among them is known only once they do: wait for them.
-		for target := s.fsm.applied.Load(); s.raft.LastIndex() < target; {
+		// After a restart or a snapshot install this member has applied
+		// (its database's consistent index) past the entries raft has
+		// delivered again, and a configuration change among those is
+		// known only once they are: wait for them.
+		for target := s.fsm.applied.Load(); s.fsm.delivered.Load() < target; {
 			select {
 			case <-ctx.Done():
 				return nil, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
@@ -258,14 +258,14 @@ func (s *Store) committedMemberViews() ([]memberView, error) {
 	return members(conf, &cs), nil
 }
 
-// snapshotConf returns the configuration in the newest raft snapshot on
+// newestSnapshot returns the metadata of the newest raft snapshot on
 // disk, or nil if there is none.
-func (s *Store) snapshotConf() *indexedConf {
+func (s *Store) newestSnapshot() *raft.SnapshotMeta {
 	metas, err := s.snaps.List()
 	if err != nil || len(metas) == 0 {
 		return nil
 	}
-	return &indexedConf{index: metas[0].ConfigurationIndex, conf: metas[0].Configuration}
+	return metas[0]
 }
 
 // clusterHeader is the header of a membership response.
