@@ -64,7 +64,7 @@ type fsm struct {
 	// if neither exists yet. MemberList lists it: raft's latest
 	// configuration may hold a change that is not committed, and raft
 	// v1.8.0 does not say at which index (ConfigurationFuture.Index is 0).
-	conf atomic.Pointer[indexedConf]
+	conf atomic.Pointer[raft.Configuration]
 	// delivered is the index of the last entry raft delivered to fsm
 	// (applied or skipped), or of the snapshot conf was seeded from: conf
 	// reflects every configuration change up to it. applied may be ahead
@@ -81,12 +81,6 @@ type fsm struct {
 
 	mu     sync.Mutex
 	notify chan struct{} // closed and replaced whenever applied grows
-}
-
-// indexedConf is a raft configuration and the index of its entry.
-type indexedConf struct {
-	index uint64
-	conf  raft.Configuration
 }
 
 var (
@@ -131,7 +125,8 @@ func (f *fsm) ApplyBatch(logs []*raft.Log) []any {
 	}
 	for i, l := range logs {
 		if l.Type == raft.LogConfiguration {
-			f.conf.Store(&indexedConf{index: l.Index, conf: raft.DecodeConfiguration(l.Data)})
+			conf := raft.DecodeConfiguration(l.Data)
+			f.conf.Store(&conf)
 		}
 		if l.Index <= f.kv.ConsistentIndex() {
 			continue // already applied before a restart
@@ -157,7 +152,7 @@ func (f *fsm) seedConf(meta *raft.SnapshotMeta) {
 		f.delivered.Store(0)
 		return
 	}
-	f.conf.Store(&indexedConf{index: meta.ConfigurationIndex, conf: meta.Configuration})
+	f.conf.Store(&meta.Configuration)
 	f.delivered.Store(meta.Index)
 }
 

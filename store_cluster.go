@@ -238,24 +238,18 @@ func (s *Store) memberViews() ([]memberView, error) {
 // that has neither a snapshot nor applied a configuration entry since it
 // started), raft's latest is listed.
 func (s *Store) committedMemberViews() ([]memberView, error) {
+	conf := s.fsm.conf.Load()
+	if conf == nil {
+		return s.memberViews()
+	}
 	if s.stopped() {
 		return nil, s.errStopped()
-	}
-	var conf raft.Configuration
-	if c := s.fsm.conf.Load(); c != nil {
-		conf = c.conf
-	} else {
-		f := s.raft.GetConfiguration()
-		if err := f.Error(); err != nil {
-			return nil, fmt.Errorf("keel: configuration: %w", err)
-		}
-		conf = f.Configuration()
 	}
 	cs, err := decodeClusterState(s.kv.ClusterState())
 	if err != nil {
 		return nil, err
 	}
-	return members(conf, &cs), nil
+	return members(*conf, &cs), nil
 }
 
 // newestSnapshot returns the metadata of the newest raft snapshot on
